@@ -1,0 +1,29 @@
+//! Domain errors: validation failures that name the field and the rule, and
+//! illegal state transitions that name both states.
+
+use thiserror::Error;
+
+/// One rejected input field: which one, and which rule it broke.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("{field}: {reason}")]
+pub struct FieldError {
+    pub field: String,
+    pub reason: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum DomainError {
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    #[error("illegal call status transition from {from} to {to}")]
+    IllegalTransition { from: &'static str, to: &'static str },
+}

@@ -1,0 +1,34 @@
+//! Switchboard's domain: identifiers, the call state machine, contacts,
+//! organisations, domain events and input validation. No I/O lives here.
+
+pub mod call;
+pub mod contact;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod org;
+pub mod phone;
+pub mod tz;
+pub mod validate;
+
+pub use call::{Call, CallStatus, Direction, TimelineEntry, Transition};
+pub use contact::Contact;
+pub use error::{DomainError, FieldError};
+pub use event::DomainEvent;
+pub use id::{ApiKeyId, CallId, ContactId, EventId, OrgId};
+pub use org::{ApiKey, Organisation};
+pub use phone::PhoneNumber;
+pub use tz::TimeZone;
+
+/// Timestamps are UTC instants everywhere in the domain.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// The current instant at the millisecond precision the stores keep.
+pub fn now() -> Timestamp {
+    truncate(chrono::Utc::now())
+}
+
+/// Drops sub-millisecond precision, which the stores do not keep.
+pub fn truncate(t: Timestamp) -> Timestamp {
+    chrono::DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+}

@@ -1,0 +1,205 @@
+//! Phone numbers, normalised to E.164 with libphonenumber's metadata.
+//!
+//! Two strengths of check: `Strict` accepts only numbers inside an assigned
+//! numbering range; `Possible` (the default for organisations) also accepts
+//! numbers whose length fits the country's plan, such as the fictional
+//! +1 555 numbers used in documentation and test rigs.
+
+use std::fmt;
+
+use phonenumber::country::Id as CountryId;
+use phonenumber::metadata::DATABASE;
+use serde::{Deserialize, Serialize};
+
+use crate::error::FieldError;
+
+/// A phone number in E.164 form (`+15551234567`).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct PhoneNumber(String);
+
+/// How strictly a number must match its country's numbering plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strictness {
+    /// The number lies in an assigned range.
+    Strict,
+    /// The number has a length the country's plan allows.
+    #[default]
+    Possible,
+}
+
+/// An ISO 3166-1 alpha-2 region used to read national-format numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region(CountryId);
+
+impl Region {
+    pub fn parse(code: &str) -> Result<Self, String> {
+        code.to_ascii_uppercase()
+            .parse::<CountryId>()
+            .map(Region)
+            .map_err(|_| format!("'{code}' is not an ISO 3166-1 alpha-2 region code"))
+    }
+
+    pub fn code(&self) -> String {
+        format!("{:?}", self.0)
+    }
+}
+
+const MAX_INPUT_LEN: usize = 64;
+
+impl PhoneNumber {
+    /// Parses `input` (E.164, or national format read in `region`) and
+    /// normalises it. `field` names the input in the error.
+    pub fn parse(field: &str, input: &str, region: Option<Region>, strictness: Strictness) -> Result<Self, FieldError> {
+        let invalid = |why: &str| FieldError::new(field, why.to_owned());
+        let input = input.trim();
+        if input.is_empty() {
+            return Err(invalid("must not be empty"));
+        }
+        if input.len() > MAX_INPUT_LEN {
+            return Err(invalid("must be at most 64 characters"));
+        }
+        let parsed = phonenumber::parse(region.map(|r| r.0), input)
+            .map_err(|_| invalid("must be a valid phone number in E.164 format, e.g. +15551234567"))?;
+        let e164 = parsed.format().mode(phonenumber::Mode::E164).to_string();
+        if parsed.is_valid() {
+            return Ok(Self(e164));
+        }
+        let possible = strictness == Strictness::Possible && {
+            let national_len = parsed.national().value().to_string().len() as u16;
+            DATABASE.by_code(&parsed.code().value()).is_some_and(|metas| {
+                metas.iter().any(|m| {
+                    let d = m.descriptors();
+                    [d.general()]
+                        .into_iter()
+                        .chain(d.fixed_line())
+                        .chain(d.mobile())
+                        .chain(d.toll_free())
+                        .chain(d.voip())
+                        .any(|desc| desc.possible_length().contains(&national_len))
+                })
+            })
+        };
+        if possible {
+            Ok(Self(e164))
+        } else {
+            Err(invalid("must be a valid phone number for its country (E.164, e.g. +15551234567)"))
+        }
+    }
+
+    /// Normalises a number a carrier reported (caller ids can be
+    /// anything: "anonymous", short codes); keeps the raw text when it does
+    /// not parse.
+    pub fn normalise_reported(input: &str, region: Option<Region>) -> String {
+        Self::parse("", input, region, Strictness::Possible)
+            .map(|p| p.0)
+            .unwrap_or_else(|_| input.trim().to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn from_trusted(s: String) -> Self {
+        Self(s)
+    }
+
+    /// The region the number belongs to, when its metadata says so.
+    pub fn region(&self) -> Option<Region> {
+        phonenumber::parse(None, &self.0).ok()?.country().id().map(Region)
+    }
+}
+
+impl fmt::Display for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for PhoneNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn us() -> Option<Region> {
+        Some(Region::parse("US").unwrap())
+    }
+
+    #[test]
+    fn national_numbers_use_the_default_region() {
+        let p = PhoneNumber::parse("phone", "(415) 867-5309", us(), Strictness::Strict).unwrap();
+        assert_eq!(p.as_str(), "+14158675309");
+        let p = PhoneNumber::parse("phone", "098765 43210", Some(Region::parse("in").unwrap()), Strictness::Strict).unwrap();
+        assert_eq!(p.as_str(), "+919876543210");
+    }
+
+    #[test]
+    fn international_numbers_ignore_the_region() {
+        let p = PhoneNumber::parse("phone", "+44 20 7183 8750", us(), Strictness::Strict).unwrap();
+        assert_eq!(p.as_str(), "+442071838750");
+        assert_eq!(p.region().unwrap().code(), "GB");
+    }
+
+    #[test]
+    fn fictional_555_numbers_are_possible_not_strict() {
+        assert!(PhoneNumber::parse("phone", "+15551234567", None, Strictness::Possible).is_ok());
+        let err = PhoneNumber::parse("phone", "+15551234567", None, Strictness::Strict).unwrap_err();
+        assert_eq!(err.field, "phone");
+    }
+
+    #[test]
+    fn garbage_is_rejected_naming_the_field() {
+        for bad in ["", "abc", "+1", "+1234567890", "12", "+999 123", &"9".repeat(80)] {
+            let err = PhoneNumber::parse("to", bad, us(), Strictness::Possible).unwrap_err();
+            assert_eq!(err.field, "to", "{bad}");
+        }
+    }
+
+    #[test]
+    fn reported_numbers_keep_raw_text_when_unparseable() {
+        assert_eq!(PhoneNumber::normalise_reported("anonymous", None), "anonymous");
+        assert_eq!(PhoneNumber::normalise_reported(" +1 415 867 5309 ", None), "+14158675309");
+    }
+
+    #[test]
+    fn region_codes_parse_case_insensitively() {
+        assert_eq!(Region::parse("np").unwrap().code(), "NP");
+        assert!(Region::parse("XX").is_err());
+    }
+
+    proptest! {
+        /// Normalising is idempotent: a normalised number parses to itself.
+        #[test]
+        fn normalisation_is_idempotent(n in 2_000_000_000u64..9_999_999_999u64) {
+            let input = format!("+1{n}");
+            if let Ok(p) = PhoneNumber::parse("phone", &input, None, Strictness::Possible) {
+                let again = PhoneNumber::parse("phone", p.as_str(), None, Strictness::Possible).unwrap();
+                prop_assert_eq!(p, again);
+            }
+        }
+
+        /// Formatting noise never changes the result.
+        #[test]
+        fn separators_do_not_matter(n in 2_012_000_000u64..9_899_999_999u64) {
+            let digits = n.to_string();
+            let plain = format!("+1{digits}");
+            let noisy = format!("+1 ({}) {}-{}", &digits[..3], &digits[3..6], &digits[6..]);
+            let a = PhoneNumber::parse("phone", &plain, None, Strictness::Possible);
+            let b = PhoneNumber::parse("phone", &noisy, None, Strictness::Possible);
+            prop_assert_eq!(a.ok(), b.ok());
+        }
+
+        /// Whatever the input, parsing returns a value or a field error; it never panics.
+        #[test]
+        fn arbitrary_input_never_panics(s in "\\PC{0,40}") {
+            let _ = PhoneNumber::parse("phone", &s, us(), Strictness::Strict);
+        }
+    }
+}

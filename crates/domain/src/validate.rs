@@ -1,0 +1,147 @@
+//! Input limits and checks shared by every dialect. Each check names the
+//! field and the rule it enforces.
+
+use serde_json::Value;
+
+use crate::error::FieldError;
+
+/// Longest free-text field (names, ids, call types).
+pub const MAX_SHORT_TEXT: usize = 256;
+/// Longest long-text field (notes, summaries).
+pub const MAX_LONG_TEXT: usize = 65_536;
+/// Longest transcript.
+pub const MAX_TRANSCRIPT: usize = 1_048_576;
+/// Largest free JSON object (customer context, metadata, custom fields), serialised.
+pub const MAX_JSON_BYTES: usize = 16_384;
+/// Deepest nesting inside a free JSON object.
+pub const MAX_JSON_DEPTH: usize = 8;
+/// Most tags or topics on one record.
+pub const MAX_LIST_ITEMS: usize = 100;
+
+/// Trims `value`; rejects it when empty or longer than `max` characters.
+pub fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(FieldError::new(field, "must not be empty"));
+    }
+    if v.chars().count() > max {
+        return Err(FieldError::new(field, format!("must be at most {max} characters")));
+    }
+    Ok(v.to_owned())
+}
+
+/// Like [`text`], for optional fields.
+pub fn opt_text(field: &str, value: Option<&str>, max: usize) -> Result<Option<String>, FieldError> {
+    value.map(|v| text(field, v, max)).transpose()
+}
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        Value::Object(o) => 1 + o.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// A free-form JSON object (customer context, metadata, ...).
+pub fn json_object(field: &str, value: &Value) -> Result<Value, FieldError> {
+    if !value.is_object() {
+        return Err(FieldError::new(field, "must be a JSON object"));
+    }
+    if depth(value) > MAX_JSON_DEPTH {
+        return Err(FieldError::new(field, format!("must nest at most {MAX_JSON_DEPTH} levels deep")));
+    }
+    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_JSON_BYTES {
+        return Err(FieldError::new(field, format!("must be at most {MAX_JSON_BYTES} bytes as JSON")));
+    }
+    Ok(value.clone())
+}
+
+/// A list of short labels (tags, topics): trimmed, non-empty, de-duplicated, bounded.
+pub fn labels(field: &str, values: &[String]) -> Result<Vec<String>, FieldError> {
+    if values.len() > MAX_LIST_ITEMS {
+        return Err(FieldError::new(field, format!("must have at most {MAX_LIST_ITEMS} items")));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(values.len());
+    for (i, v) in values.iter().enumerate() {
+        let v = text(&format!("{field}[{i}]"), v, MAX_SHORT_TEXT)?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// A minimal e-mail check: one `@` with text on both sides and a dot in the domain.
+pub fn email(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = text(field, value, MAX_SHORT_TEXT)?;
+    let ok = match v.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !domain.contains('@')
+                && !v.contains(char::is_whitespace)
+        }
+        None => false,
+    };
+    if ok {
+        Ok(v)
+    } else {
+        Err(FieldError::new(field, "must be an e-mail address like name@example.com"))
+    }
+}
+
+/// An absolute http(s) URL.
+pub fn url(field: &str, value: &str) -> Result<String, FieldError> {
+    let v = text(field, value, 2048)?;
+    let lower = v.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    match rest {
+        Some(r) if !r.is_empty() && !r.starts_with('/') && !v.contains(char::is_whitespace) => Ok(v),
+        _ => Err(FieldError::new(field, "must be an absolute http or https URL")),
+    }
+}
+
+/// A non-negative number no larger than `max`.
+pub fn non_negative(field: &str, value: f64, max: f64) -> Result<f64, FieldError> {
+    if !value.is_finite() || value < 0.0 || value > max {
+        return Err(FieldError::new(field, format!("must be a number between 0 and {max}")));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn json_limits_name_the_field() {
+        assert!(json_object("customerContext", &json!({"a": 1})).is_ok());
+        assert_eq!(json_object("metadata", &json!([1])).unwrap_err().field, "metadata");
+        let deep = (0..20).fold(json!(1), |acc, _| json!({ "a": acc }));
+        assert!(json_object("metadata", &deep).unwrap_err().reason.contains("nest"));
+        let big = json!({ "a": "x".repeat(MAX_JSON_BYTES) });
+        assert!(json_object("metadata", &big).unwrap_err().reason.contains("bytes"));
+    }
+
+    #[test]
+    fn labels_are_trimmed_and_deduplicated() {
+        let l = labels("tags", &[" vip ".into(), "vip".into(), "customer".into()]).unwrap();
+        assert_eq!(l, vec!["vip", "customer"]);
+        assert_eq!(labels("tags", &["".into()]).unwrap_err().field, "tags[0]");
+    }
+
+    #[test]
+    fn emails_and_urls() {
+        assert!(email("email", "john.smith@example.com").is_ok());
+        for bad in ["john", "@x.com", "a@b", "a b@c.com"] {
+            assert!(email("email", bad).is_err(), "{bad}");
+        }
+        assert!(url("recordingUrl", "https://s3.amazonaws.com/r.mp3").is_ok());
+        assert!(url("recordingUrl", "ftp://x").is_err());
+    }
+}

@@ -1,0 +1,106 @@
+//! Switchboard's persistence layer.
+//!
+//! Narrow traits per aggregate ([`OrgStore`], [`KeyStore`], [`CallStore`],
+//! [`ContactStore`], [`IdempotencyStore`], [`OutboxStore`]) gathered in
+//! [`Store`], with two implementations: SQLite (the embedded default, WAL,
+//! one writer thread that commits in groups) and PostgreSQL (scale-out).
+//! Every state change writes its domain events to the outbox in the same
+//! transaction. [`conformance`] holds the suite both must pass.
+
+pub mod conformance;
+mod error;
+mod logic;
+pub mod postgres;
+pub mod sqlite;
+mod types;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use switchboard_domain::call::CallReport;
+use switchboard_domain::contact::ContactPatch;
+use switchboard_domain::{ApiKey, ApiKeyId, Call, CallId, Contact, ContactId, DomainEvent, OrgId, Organisation};
+
+pub use error::StoreError;
+pub use types::*;
+
+pub type Result<T> = std::result::Result<T, StoreError>;
+
+/// The whole store, as the server sees it.
+pub type DynStore = Arc<dyn Store>;
+
+#[async_trait]
+pub trait OrgStore: Send + Sync {
+    /// Creates an organisation; a taken slug is a conflict.
+    async fn create_org(&self, org: Organisation) -> Result<Organisation>;
+    async fn get_org(&self, id: &OrgId) -> Result<Organisation>;
+    async fn org_by_slug(&self, slug: &str) -> Result<Option<Organisation>>;
+    async fn list_orgs(&self) -> Result<Vec<Organisation>>;
+    /// Creates `org` and its first key only when no organisation exists yet.
+    /// Answers whether it did.
+    async fn bootstrap(&self, org: Organisation, key: ApiKey, key_hash: String) -> Result<bool>;
+}
+
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    async fn create_key(&self, key: ApiKey, key_hash: String) -> Result<ApiKey>;
+    /// The key with this secret hash, revoked or not.
+    async fn key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
+    async fn list_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;
+    /// Revokes a key (once; revoking again keeps the first time).
+    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey>;
+}
+
+#[async_trait]
+pub trait CallStore: Send + Sync {
+    /// Stores a new call with its first timeline entry and its
+    /// `call.<status>` event. A taken external id is a conflict.
+    async fn create_call(&self, call: Call, idem: Option<IdemKey>) -> Result<Call>;
+    /// One call with its timeline.
+    async fn get_call(&self, org: &OrgId, id: &CallId) -> Result<Call>;
+    async fn call_by_external_id(&self, org: &OrgId, external_id: &str) -> Result<Option<Call>>;
+    /// A page of calls, newest first, and the number matching the filter.
+    async fn list_calls(&self, org: &OrgId, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, u64)>;
+    /// Applies a carrier or backend report to a call, found by id or by
+    /// external id (creating it from `target`'s template when the external
+    /// id is new).
+    async fn report_call(&self, org: &OrgId, target: CallTarget, report: CallReport, idem: Option<IdemKey>) -> Result<ReportOutcome>;
+    /// Cancels a call that has not been dialled yet.
+    async fn cancel_call(&self, org: &OrgId, id: &CallId, idem: Option<IdemKey>) -> Result<ReportOutcome>;
+    async fn delete_call(&self, org: &OrgId, id: &CallId) -> Result<()>;
+}
+
+#[async_trait]
+pub trait ContactStore: Send + Sync {
+    /// Stores a new contact; a taken external id is a conflict.
+    async fn create_contact(&self, contact: Contact, idem: Option<IdemKey>) -> Result<Contact>;
+    async fn get_contact(&self, org: &OrgId, id: &ContactId) -> Result<Contact>;
+    async fn update_contact(&self, org: &OrgId, id: &ContactId, patch: ContactPatch) -> Result<Contact>;
+    async fn delete_contact(&self, org: &OrgId, id: &ContactId) -> Result<()>;
+    async fn list_contacts(&self, org: &OrgId, filter: &ContactFilter, page: Page) -> Result<(Vec<Contact>, u64)>;
+    /// The most recent calls with this contact.
+    async fn contact_calls(&self, org: &OrgId, id: &ContactId, limit: u32) -> Result<Vec<Call>>;
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// The stored outcome of an earlier request with this key.
+    async fn idempotent_result(&self, org: &OrgId, key: &str) -> Result<Option<IdemRecord>>;
+}
+
+#[async_trait]
+pub trait OutboxStore: Send + Sync {
+    /// Events with a sequence number above `after`, in order, across
+    /// organisations (for workers).
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<DomainEvent>>;
+    /// One organisation's events above `after`, in order.
+    async fn org_events_after(&self, org: &OrgId, after: i64, limit: u32) -> Result<Vec<DomainEvent>>;
+}
+
+#[async_trait]
+pub trait Store: OrgStore + KeyStore + CallStore + ContactStore + IdempotencyStore + OutboxStore {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+    /// Checks that the database answers.
+    async fn ping(&self) -> Result<()>;
+}

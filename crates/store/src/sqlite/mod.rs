@@ -1,0 +1,224 @@
+//! The SQLite store: the embedded default.
+//!
+//! One writer thread owns the only write connection and commits in groups:
+//! it takes every write queued while the previous commit was syncing, runs
+//! each inside its own savepoint (a failing write rolls back alone), and
+//! commits them with one fsync. Readers use a small pool of connections on
+//! blocking threads; WAL lets them read while the writer writes.
+
+mod rows;
+mod store;
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rusqlite::Connection;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use crate::{Result, StoreError};
+
+/// Migrations, applied in order at open.
+const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_core.sql"))];
+
+/// Most writes committed in one transaction.
+const MAX_BATCH: usize = 1024;
+
+/// How hard a commit waits for the disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// fsync the WAL on every commit: committed data survives power loss.
+    #[default]
+    Full,
+    /// fsync at checkpoints only: survives a process crash, not power loss.
+    Normal,
+}
+
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    pub durability: Durability,
+    pub readers: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            durability: Durability::Full,
+            readers: 4,
+        }
+    }
+}
+
+type Done = Box<dyn FnOnce(Result<()>) + Send>;
+/// A write: runs on the writer thread, answers whether it succeeded and
+/// what to do once the commit's outcome is known.
+type Job = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    writer: mpsc::Sender<Job>,
+    readers: Arc<Readers>,
+}
+
+struct Readers {
+    idle: Mutex<Vec<Connection>>,
+    slots: Semaphore,
+    path: PathBuf,
+}
+
+fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    conn.pragma_update(None, "cache_size", -65_536)?;
+    conn.pragma_update(None, "mmap_size", 268_435_456)?;
+    Ok(())
+}
+
+fn migrate(conn: &mut Connection) -> Result<()> {
+    conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL)")?;
+    for (version, sql) in MIGRATIONS {
+        let done: bool = conn.query_row(
+            "SELECT EXISTS(SELECT 1 FROM schema_migrations WHERE version = ?1)",
+            [version],
+            |r| r.get(0),
+        )?;
+        if done {
+            continue;
+        }
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.execute(
+            "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+            rusqlite::params![version, chrono::Utc::now().timestamp_millis()],
+        )?;
+        tx.commit()?;
+        tracing::info!(version, "applied SQLite migration");
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`, applies
+    /// migrations and starts the writer thread.
+    pub fn open(path: &Path, opts: SqliteOptions) -> Result<Self> {
+        let mut conn = Connection::open(path)?;
+        configure(&conn, opts.durability)?;
+        migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel::<Job>(8192);
+        std::thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(conn, rx))
+            .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+        let readers = Arc::new(Readers {
+            idle: Mutex::new(Vec::new()),
+            slots: Semaphore::new(opts.readers.max(1)),
+            path: path.to_owned(),
+        });
+        Ok(Self { writer: tx, readers })
+    }
+
+    /// Runs `f` on the writer thread inside its own savepoint; answers once
+    /// the batch it joined has committed.
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel::<Result<T>>();
+        let job: Job = Box::new(move |conn| {
+            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
+            let ok = outcome.is_ok();
+            let done: Done = Box::new(move |commit: Result<()>| {
+                let _ = tx.send(commit.and(outcome));
+            });
+            (ok, done)
+        });
+        self.writer
+            .send(job)
+            .await
+            .map_err(|_| StoreError::Backend("SQLite writer has stopped".into()))?;
+        rx.await.map_err(|_| StoreError::Backend("SQLite writer dropped a write".into()))?
+    }
+
+    /// Runs `f` on a pooled read connection on a blocking thread.
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let _permit = readers
+            .slots
+            .acquire()
+            .await
+            .map_err(|_| StoreError::Backend("reader pool closed".into()))?;
+        let pool = readers.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = match pool.idle.lock().expect("reader pool lock").pop() {
+                Some(c) => c,
+                None => {
+                    let c = Connection::open(&pool.path)?;
+                    configure(&c, Durability::Normal)?;
+                    c.pragma_update(None, "query_only", "ON")?;
+                    c
+                }
+            };
+            let out = f(&conn);
+            pool.idle.lock().expect("reader pool lock").push(conn);
+            out
+        })
+        .await
+        .map_err(|e| StoreError::Backend(format!("read task failed: {e}")))?
+    }
+}
+
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+    let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.blocking_recv() {
+        jobs.push(first);
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = exec_cached(&conn, "BEGIN IMMEDIATE") {
+            // Dropping the jobs unrun tells every waiter the write failed.
+            tracing::error!(error = %e, "cannot begin SQLite transaction");
+            jobs.clear();
+            continue;
+        }
+        let mut dones: Vec<Done> = Vec::with_capacity(jobs.len());
+        for job in jobs.drain(..) {
+            if let Err(e) = exec_cached(&conn, "SAVEPOINT job") {
+                tracing::error!(error = %e, "cannot open savepoint");
+                continue;
+            }
+            let (ok, done) = job(&conn);
+            let end = if ok {
+                exec_cached(&conn, "RELEASE job")
+            } else {
+                exec_cached(&conn, "ROLLBACK TO job").and_then(|_| exec_cached(&conn, "RELEASE job"))
+            };
+            if let Err(e) = end {
+                tracing::error!(error = %e, "cannot close savepoint");
+            }
+            dones.push(done);
+        }
+        let commit = exec_cached(&conn, "COMMIT").map_err(StoreError::from);
+        if commit.is_err() {
+            let _ = exec_cached(&conn, "ROLLBACK");
+        }
+        for done in dones {
+            done(commit.clone());
+        }
+    }
+}
