@@ -413,11 +413,11 @@ impl Applied {
 }
 
 fn set<T: PartialEq + Clone>(slot: &mut Option<T>, value: &Option<T>, changed: &mut bool) {
-    if let Some(v) = value {
-        if slot.as_ref() != Some(v) {
-            *slot = Some(v.clone());
-            *changed = true;
-        }
+    if let Some(v) = value
+        && slot.as_ref() != Some(v)
+    {
+        *slot = Some(v.clone());
+        *changed = true;
     }
 }
 
@@ -466,18 +466,20 @@ impl Call {
 
         // A terminal report with a duration but no answer time: the call was
         // answered `duration` seconds before it ended.
-        if self.status.was_answered() && self.answered_at.is_none() {
-            if let (Some(end), Some(d)) = (self.ended_at, self.duration) {
-                self.answered_at = Some(end - chrono::Duration::seconds(d));
-                changed = true;
-            }
+        if self.status.was_answered()
+            && self.answered_at.is_none()
+            && let (Some(end), Some(d)) = (self.ended_at, self.duration)
+        {
+            self.answered_at = Some(end - chrono::Duration::seconds(d));
+            changed = true;
         }
         // A completed call without a reported duration: measure it.
-        if self.status.is_terminal() && self.duration.is_none() {
-            if let (Some(start), Some(end)) = (self.answered_at, self.ended_at) {
-                self.duration = Some((end - start).num_seconds().max(0));
-                changed = true;
-            }
+        if self.status.is_terminal()
+            && self.duration.is_none()
+            && let (Some(start), Some(end)) = (self.answered_at, self.ended_at)
+        {
+            self.duration = Some((end - start).num_seconds().max(0));
+            changed = true;
         }
 
         if let Some(kind) = &report.event {

@@ -27,6 +27,9 @@ pub fn text(field: &str, value: &str, max: usize) -> Result<String, FieldError> 
     if v.chars().count() > max {
         return Err(FieldError::new(field, format!("must be at most {max} characters")));
     }
+    if v.contains('\0') {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
+    }
     Ok(v.to_owned())
 }
 
@@ -51,9 +54,12 @@ pub fn json_object(field: &str, value: &Value) -> Result<Value, FieldError> {
     if depth(value) > MAX_JSON_DEPTH {
         return Err(FieldError::new(field, format!("must nest at most {MAX_JSON_DEPTH} levels deep")));
     }
-    let size = serde_json::to_vec(value).map(|v| v.len()).unwrap_or(usize::MAX);
-    if size > MAX_JSON_BYTES {
+    let text = serde_json::to_string(value).unwrap_or_default();
+    if text.len() > MAX_JSON_BYTES {
         return Err(FieldError::new(field, format!("must be at most {MAX_JSON_BYTES} bytes as JSON")));
+    }
+    if text.contains("\\u0000") {
+        return Err(FieldError::new(field, "must not contain NUL characters"));
     }
     Ok(value.clone())
 }
@@ -126,6 +132,12 @@ mod tests {
         assert!(json_object("metadata", &deep).unwrap_err().reason.contains("nest"));
         let big = json!({ "a": "x".repeat(MAX_JSON_BYTES) });
         assert!(json_object("metadata", &big).unwrap_err().reason.contains("bytes"));
+    }
+
+    #[test]
+    fn nul_characters_are_refused() {
+        assert!(text("name", "a\0b", 10).is_err());
+        assert!(json_object("metadata", &json!({"k": "a\u{0}b"})).is_err());
     }
 
     #[test]

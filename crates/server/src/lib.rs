@@ -1,1 +1,176 @@
-//! placeholder
+//! The Switchboard server: HTTP API, admin commands and benchmarks.
+//!
+//! [`run`] serves an [`AppState`] on a listener until a shutdown signal;
+//! [`router`] builds the routes (and the OpenAPI document from them).
+
+pub mod api;
+pub mod auth;
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod core;
+pub mod error;
+pub mod extract;
+pub mod idempotency;
+pub mod openapi;
+pub mod state;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, header};
+use axum::response::{IntoResponse, Response};
+use switchboard_domain::Organisation;
+use switchboard_store::DynStore;
+use switchboard_store::sqlite::{SqliteOptions, SqliteStore};
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::api::v1::{calls, contacts};
+use crate::config::{Config, Durability};
+use crate::error::{ApiError, ErrorKind};
+pub use crate::state::AppState;
+
+/// Opens the configured store: PostgreSQL when a URL is set, else the
+/// SQLite file `switchboard.db` in the data folder.
+pub async fn open_store(cfg: &Config) -> anyhow::Result<DynStore> {
+    if let Some(url) = &cfg.database_url {
+        let store = switchboard_store::postgres::PgStore::connect_with(
+            url.expose(),
+            switchboard_store::postgres::PgOptions {
+                max_connections: cfg.pg_max_connections,
+                ..Default::default()
+            },
+        )
+        .await
+        .context("cannot open the PostgreSQL database")?;
+        return Ok(Arc::new(store));
+    }
+    std::fs::create_dir_all(&cfg.data_dir).with_context(|| format!("cannot create data folder {}", cfg.data_dir.display()))?;
+    let path = cfg.data_dir.join("switchboard.db");
+    let durability = match cfg.durability {
+        Durability::Full => switchboard_store::sqlite::Durability::Full,
+        Durability::Normal => switchboard_store::sqlite::Durability::Normal,
+    };
+    let store = SqliteStore::open(
+        &path,
+        SqliteOptions {
+            durability,
+            readers: cfg.sqlite_readers,
+        },
+    )
+    .with_context(|| format!("cannot open the SQLite database {}", path.display()))?;
+    Ok(Arc::new(store))
+}
+
+/// On an empty database, creates the default organisation and its first
+/// API key; answers the key (to print once) when it did.
+pub async fn bootstrap(store: &DynStore, cfg: &Config) -> anyhow::Result<Option<String>> {
+    if !store.list_orgs().await?.is_empty() {
+        return Ok(None);
+    }
+    let mut org = Organisation::new("default", "Default organisation", switchboard_domain::now());
+    org.default_region = cfg.default_region.clone().map(|r| r.to_ascii_uppercase());
+    let (secret, key, hash) = auth::generate_key(&org, "bootstrap");
+    Ok(store.bootstrap(org, key, hash).await?.then_some(secret))
+}
+
+#[derive(Clone, Default)]
+struct TimeOrderedRequestId;
+
+impl MakeRequestId for TimeOrderedRequestId {
+    fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&format!("req_{}", switchboard_domain::id::new_body()))
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("handler panicked");
+    ApiError::internal().into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(ErrorKind::NotFound, "No such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(ErrorKind::MethodNotAllowed, "This route does not accept this method")
+}
+
+/// Every documented route; the OpenAPI document is generated from it.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(api::health::health))
+        .routes(routes!(calls::create_call, calls::list_calls))
+        .routes(routes!(calls::get_call, calls::delete_call))
+        .routes(routes!(calls::cancel_call))
+        .routes(routes!(calls::report_event))
+        .routes(routes!(calls::report_external_event))
+        .routes(routes!(contacts::create_contact, contacts::list_contacts))
+        .routes(routes!(contacts::get_contact, contacts::update_contact, contacts::delete_contact))
+}
+
+/// The OpenAPI document of every route.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    api_routes().split_for_parts().1
+}
+
+/// The routes with their OpenAPI document.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let body_limit = state.cfg.body_limit;
+    let (router, doc) = api_routes().split_for_parts();
+    let router = router.with_state(state);
+    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let router = router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let doc = doc_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], (*doc).clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(SetRequestIdLayer::x_request_id(TimeOrderedRequestId));
+    (router, doc)
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves.
+pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
+    let (app, _) = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("server failed")
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,1 +1,18 @@
-fn main() {}
+//! The `switchboard` binary.
+
+use clap::Parser;
+use switchboard_server::cli::{self, Cli, Command};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Serve(args) => cli::serve(args).await,
+            Command::Keys(cmd) => cli::keys(cmd).await,
+            Command::Migrate(args) => cli::migrate(args).await,
+            Command::Openapi => cli::print_openapi(),
+            Command::Bench(cmd) => switchboard_server::bench::run(cmd).await,
+        }
+    })
+}

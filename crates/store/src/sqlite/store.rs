@@ -61,10 +61,10 @@ impl OrgStore for SqliteStore {
     async fn get_org(&self, id: &OrgId) -> Result<Organisation> {
         let id = id.clone();
         self.read(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1"))?
+            c.prepare_cached(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = ?1"))?
                 .query_row([id.as_str()], org_from_row)
                 .optional()?
-                .ok_or(StoreError::NotFound("organisation"))?)
+                .ok_or(StoreError::NotFound("organisation"))
         })
         .await
     }
@@ -141,12 +141,10 @@ impl KeyStore for SqliteStore {
         self.write(move |c| {
             c.prepare_cached("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id = ?2")?
                 .execute(params![id.as_str(), org.as_str(), ms(now())])?;
-            Ok(
-                c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND org_id = ?2"))?
-                    .query_row(params![id.as_str(), org.as_str()], key_from_row)
-                    .optional()?
-                    .ok_or(StoreError::NotFound("API key"))?,
-            )
+            c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND org_id = ?2"))?
+                .query_row(params![id.as_str(), org.as_str()], key_from_row)
+                .optional()?
+                .ok_or(StoreError::NotFound("API key"))
         })
         .await
     }

@@ -1,0 +1,66 @@
+//! The native API (the SaaS v1 dialect): plain JSON, lists as
+//! `{data, pagination{total,page,limit,pages}}`, errors as
+//! `{error{code,message,details}}`.
+
+pub mod calls;
+pub mod contacts;
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+/// Largest page size on list routes.
+pub const MAX_LIMIT: u32 = 100;
+pub const DEFAULT_LIMIT: u32 = 20;
+
+#[derive(Serialize, ToSchema)]
+pub struct Pagination {
+    pub total: u64,
+    pub page: u32,
+    pub limit: u32,
+    pub pages: u64,
+}
+
+impl Pagination {
+    pub fn new(total: u64, page: switchboard_store::Page) -> Self {
+        Self {
+            total,
+            page: page.page,
+            limit: page.limit,
+            pages: total.div_ceil(u64::from(page.limit.max(1))),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ListOut<T: ToSchema> {
+    pub data: Vec<T>,
+    pub pagination: Pagination,
+}
+
+/// The error envelope, for the OpenAPI document.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code (`invalid_parameter`, `not_found`, ...).
+    pub code: String,
+    pub message: String,
+    /// `{field, reason}` for bad input; `{from, to}` for illegal transitions.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+/// A JSON response, marked when it replays an earlier idempotent one.
+pub fn respond<T: Serialize>(status: StatusCode, replayed: bool, body: &T) -> Response {
+    let mut resp = (status, axum::Json(body)).into_response();
+    if replayed {
+        resp.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    resp
+}

@@ -1,0 +1,264 @@
+//! `switchboard bench ...`: load generators that drive a real server
+//! process over loopback HTTP and report throughput, latency and the
+//! server's peak memory.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// POST /v1/calls plus a completion event per call, against a fresh server.
+    Ingest(IngestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Calls to create (each is two writes: create and complete).
+    #[arg(long, default_value_t = 50_000)]
+    pub calls: u64,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 64)]
+    pub concurrency: usize,
+    /// Run against PostgreSQL (a fresh schema `bench_ingest` in this database) instead of SQLite.
+    #[arg(long)]
+    pub database_url: Option<String>,
+    /// SQLite durability for the server under test: full or normal.
+    #[arg(long, default_value = "full")]
+    pub durability: String,
+}
+
+pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Ingest(args) => ingest(args).await,
+    }
+}
+
+/// A server child process on a fresh database.
+struct Server {
+    child: Child,
+    base: String,
+    key: String,
+    _dir: Option<tempfile::TempDir>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(extra: &[String], database_url: Option<String>) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?;
+        let dir = tempfile::tempdir()?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--auth-cache-ttl-ms", "60000"])
+            .args(extra);
+        cmd.arg("--data-dir").arg(dir.path());
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd.env("SWITCHBOARD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().context("cannot start the server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let (mut key, mut base) = (None, None);
+        for line in lines.by_ref() {
+            let line = line?;
+            if let Some(k) = line.split("store it now): ").nth(1) {
+                key = Some(k.trim().to_owned());
+            }
+            if let Some(addr) = line.strip_prefix("switchboard listening on ") {
+                base = Some(addr.trim().to_owned());
+                break;
+            }
+        }
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        let (Some(base), Some(key)) = (base, key) else {
+            bail!("the server did not start on a fresh database")
+        };
+        Ok(Server {
+            child,
+            base,
+            key,
+            _dir: Some(dir),
+        })
+    }
+
+    /// Peak resident memory of the server process, in MiB.
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))?
+            .split_whitespace()
+            .nth(1)?
+            .parse()
+            .ok()?;
+        Some(kb / 1024.0)
+    }
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    f64::from(sorted[i]) / 1000.0
+}
+
+/// Prepares a fresh PostgreSQL schema and answers a URL that uses it.
+async fn fresh_pg_schema(url: &str) -> anyhow::Result<String> {
+    let store = switchboard_store::postgres::PgStore::connect_fresh_schema(url, "bench_ingest").await?;
+    drop(store);
+    let sep = if url.contains('?') { '&' } else { '?' };
+    Ok(format!("{url}{sep}options=-c%20search_path%3Dbench_ingest"))
+}
+
+async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
+    let db_url = match &args.database_url {
+        Some(u) => Some(fresh_pg_schema(u).await?),
+        None => None,
+    };
+    let backend = if db_url.is_some() { "postgres" } else { "sqlite" };
+    let server = Server::start(&["--durability".into(), args.durability.clone()], db_url)?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency)
+        .tcp_nodelay(true)
+        .build()?;
+    let auth = format!("Bearer {}", server.key);
+    let next = Arc::new(AtomicU64::new(0));
+    let failures = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (client, auth, base, next, failures, total) = (
+            client.clone(),
+            auth.clone(),
+            server.base.clone(),
+            next.clone(),
+            failures.clone(),
+            args.calls,
+        );
+        tasks.push(tokio::spawn(async move {
+            let (mut creates, mut completes) = (Vec::new(), Vec::new());
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let body = json!({
+                    "phone": format!("+1415{:07}", i % 10_000_000),
+                    "callerId": "+14155550100",
+                    "externalId": format!("bench-{i}"),
+                    "customerName": "Rajesh Kumar",
+                    "customerId": format!("LOAN{}", i % 5000),
+                    "customerContext": {"loanType": "Business Loan", "daysOverdue": i % 90},
+                    "callType": "collections",
+                    "agentId": format!("AGT{}", i % 50),
+                    "metadata": {"campaign": "overdue_45days"},
+                });
+                let t = Instant::now();
+                let resp = client
+                    .post(format!("{base}/v1/calls"))
+                    .header("authorization", &auth)
+                    .json(&body)
+                    .send()
+                    .await;
+                let id = match resp {
+                    Ok(r) if r.status().as_u16() == 201 => r.json::<Value>().await.ok().and_then(|v| v["id"].as_str().map(str::to_owned)),
+                    _ => None,
+                };
+                creates.push(t.elapsed().as_micros() as u32);
+                let Some(id) = id else {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                let event = json!({"status": "completed", "duration": 30 + i % 300, "outcome": "successful"});
+                let t = Instant::now();
+                let ok = client
+                    .post(format!("{base}/v1/calls/{id}/events"))
+                    .header("authorization", &auth)
+                    .json(&event)
+                    .send()
+                    .await
+                    .map(|r| r.status().is_success())
+                    .unwrap_or(false);
+                completes.push(t.elapsed().as_micros() as u32);
+                if !ok {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            (creates, completes)
+        }));
+    }
+    let (mut creates, mut completes) = (Vec::new(), Vec::new());
+    for t in tasks {
+        let (a, b) = t.await?;
+        creates.extend(a);
+        completes.extend(b);
+    }
+    let elapsed = started.elapsed();
+    let rss = server.peak_rss_mib();
+    // Every acknowledged write must be there.
+    let check: Value = client
+        .get(format!("{}/v1/calls?status=completed&limit=1", server.base))
+        .header("authorization", &auth)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let stored = check["pagination"]["total"].as_u64().unwrap_or(0);
+    let mut all: Vec<u32> = creates.iter().chain(completes.iter()).copied().collect();
+    all.sort_unstable();
+    creates.sort_unstable();
+    completes.sort_unstable();
+    let writes = all.len() as f64;
+    println!(
+        "bench ingest: backend={backend} durability={} calls={} concurrency={}",
+        args.durability, args.calls, args.concurrency
+    );
+    println!(
+        "  writes            {:>10}  ({} creates + {} completion events)",
+        all.len(),
+        creates.len(),
+        completes.len()
+    );
+    println!("  failures          {:>10}", failures.load(Ordering::Relaxed));
+    println!("  elapsed           {:>10.2} s", elapsed.as_secs_f64());
+    println!("  throughput        {:>10.0} writes/s", writes / elapsed.as_secs_f64());
+    println!(
+        "  latency all       p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms",
+        percentile(&all, 0.5),
+        percentile(&all, 0.99),
+        percentile(&all, 1.0)
+    );
+    println!(
+        "  latency create    p50 {:.2} ms  p99 {:.2} ms",
+        percentile(&creates, 0.5),
+        percentile(&creates, 0.99)
+    );
+    println!(
+        "  latency complete  p50 {:.2} ms  p99 {:.2} ms",
+        percentile(&completes, 0.5),
+        percentile(&completes, 0.99)
+    );
+    println!("  server peak RSS   {:>10.1} MiB", rss.unwrap_or(f64::NAN));
+    println!(
+        "  completed calls stored: {stored} (expected {})",
+        args.calls - failures.load(Ordering::Relaxed)
+    );
+    let _ = Duration::ZERO;
+    let _ = PathBuf::new();
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! The command line: `serve`, `keys`, `migrate`, `openapi`, `bench`.
+
+use std::io::Write;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use switchboard_domain::Organisation;
+use switchboard_store::StoreError;
+
+use crate::bench::BenchCommand;
+use crate::config::{Config, ServeArgs, StoreArgs};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "Self-hosted AI call-center platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the server.
+    Serve(ServeArgs),
+    /// Manage API keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Apply database migrations and exit.
+    Migrate(StoreArgs),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Run a benchmark.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key (and the organisation, if new); prints only the key.
+    Create {
+        /// The organisation's slug (lower-case letters, digits, - and _).
+        #[arg(long)]
+        org: String,
+        /// A name for the key (who uses it).
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List an organisation's keys (never their secrets).
+    List {
+        #[arg(long)]
+        org: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Revoke a key by id.
+    Revoke {
+        #[arg(long)]
+        org: String,
+        /// The key's id (key_...).
+        id: String,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub fn init_logging(format: &str) {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if format == "json" {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let cfg = Config::resolve(&args)?;
+    init_logging(&cfg.log_format);
+    let store = crate::open_store(&cfg).await?;
+    if let Some(key) = crate::bootstrap(&store, &cfg).await? {
+        // Shown once: only its hash is stored.
+        println!("Created organisation 'default'. Bootstrap API key (shown once, store it now): {key}");
+    }
+    let listener = tokio::net::TcpListener::bind(cfg.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, backend = store.backend(), "switchboard listening");
+    println!("switchboard listening on http://{addr}");
+    std::io::stdout().flush()?;
+    crate::run(AppState::new(store, cfg), listener, crate::shutdown_signal()).await
+}
+
+async fn org_for(store: &switchboard_store::DynStore, slug: &str, create: bool) -> anyhow::Result<Organisation> {
+    if let Some(org) = store.org_by_slug(slug).await? {
+        return Ok(org);
+    }
+    if !create {
+        bail!("no organisation with slug '{slug}'");
+    }
+    if !Organisation::valid_slug(slug) {
+        bail!("--org must be 1 to 64 lower-case letters, digits, '-' or '_'");
+    }
+    let org = Organisation::new(slug, slug, switchboard_domain::now());
+    match store.create_org(org).await {
+        Ok(org) => Ok(org),
+        // Created concurrently by someone else: use theirs.
+        Err(StoreError::Conflict(_)) => store.org_by_slug(slug).await?.context("organisation vanished"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
+    init_logging("text");
+    match cmd {
+        KeysCommand::Create { org, name, store } => {
+            let store = crate::open_store(&Config::resolve_store(&store)?).await?;
+            let org = org_for(&store, &org, true).await?;
+            let name = switchboard_domain::validate::text("--name", &name, 256).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let (secret, key, hash) = crate::auth::generate_key(&org, &name);
+            store.create_key(key, hash).await?;
+            println!("{secret}");
+        }
+        KeysCommand::List { org, store } => {
+            let store = crate::open_store(&Config::resolve_store(&store)?).await?;
+            let org = org_for(&store, &org, false).await?;
+            println!("{:<32} {:<24} {:<14} {:<25} revoked", "id", "name", "prefix", "created");
+            for k in store.list_keys(&org.id).await? {
+                let revoked = k.revoked_at.map(|t| t.to_rfc3339()).unwrap_or_else(|| "-".into());
+                println!(
+                    "{:<32} {:<24} {:<14} {:<25} {}",
+                    k.id,
+                    k.name,
+                    k.prefix,
+                    k.created_at.to_rfc3339(),
+                    revoked
+                );
+            }
+        }
+        KeysCommand::Revoke { org, id, store } => {
+            let store = crate::open_store(&Config::resolve_store(&store)?).await?;
+            let org = org_for(&store, &org, false).await?;
+            let id = id.parse().map_err(|_| anyhow::anyhow!("'{id}' is not a key id (key_...)"))?;
+            let key = store.revoke_key(&org.id, &id).await.map_err(|e| match e {
+                StoreError::NotFound(_) => anyhow::anyhow!("organisation '{}' has no key {id}", org.slug),
+                other => other.into(),
+            })?;
+            println!("revoked {} ({})", key.id, key.name);
+        }
+    }
+    Ok(())
+}
+
+pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
+    init_logging("text");
+    let store = crate::open_store(&Config::resolve_store(&args)?).await?;
+    println!("database is up to date ({})", store.backend());
+    Ok(())
+}
+
+pub fn print_openapi() -> anyhow::Result<()> {
+    println!("{}", crate::openapi_document().to_pretty_json()?);
+    Ok(())
+}

@@ -1,0 +1,257 @@
+//! Server settings, layered: built-in defaults, then `switchboard.toml`,
+//! then `SWITCHBOARD_*` environment variables, then command-line flags
+//! (clap reads the environment and the flags; the file fills what they
+//! leave unset).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use serde::Deserialize;
+
+/// A value that must never appear in logs or Debug output.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(s: impl Into<String>) -> Self {
+        Self(s.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(s.to_owned()))
+    }
+}
+
+/// Where the data lives: flags shared by `serve` and the admin commands.
+#[derive(Debug, Clone, Default, Args)]
+pub struct StoreArgs {
+    /// Folder for the SQLite file and other state [default: ./data].
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://...); when set, PostgreSQL is used instead of SQLite.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<Secret>,
+    /// Settings file [default: ./switchboard.toml when it exists].
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Flags of `switchboard serve`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "SWITCHBOARD_LISTEN")]
+    pub listen: Option<SocketAddr>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Largest request body in bytes [default: 1048576].
+    #[arg(long, env = "SWITCHBOARD_BODY_LIMIT")]
+    pub body_limit: Option<usize>,
+    /// SQLite commit durability: `full` (fsync each group commit) or `normal` [default: full].
+    #[arg(long, env = "SWITCHBOARD_DURABILITY")]
+    pub durability: Option<String>,
+    /// Carrier that places calls: `simulator` [default: simulator].
+    #[arg(long, env = "SWITCHBOARD_CARRIER")]
+    pub carrier: Option<String>,
+    /// How long a looked-up API key is trusted before it is checked again, in ms [default: 5000].
+    #[arg(long, env = "SWITCHBOARD_AUTH_CACHE_TTL_MS")]
+    pub auth_cache_ttl_ms: Option<u64>,
+    /// Log format: `text` or `json` [default: text].
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT")]
+    pub log_format: Option<String>,
+    /// Region (ISO 3166 code) for reading national phone numbers in the bootstrap organisation.
+    #[arg(long, env = "SWITCHBOARD_DEFAULT_REGION")]
+    pub default_region: Option<String>,
+}
+
+/// Settings from `switchboard.toml`; every key is optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    listen: Option<SocketAddr>,
+    data_dir: Option<PathBuf>,
+    database_url: Option<Secret>,
+    body_limit: Option<usize>,
+    durability: Option<String>,
+    carrier: Option<String>,
+    auth_cache_ttl_ms: Option<u64>,
+    log_format: Option<String>,
+    default_region: Option<String>,
+    sqlite_readers: Option<usize>,
+    pg_max_connections: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    Full,
+    Normal,
+}
+
+/// The resolved settings the server runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub database_url: Option<Secret>,
+    pub body_limit: usize,
+    pub durability: Durability,
+    pub carrier: String,
+    pub auth_cache_ttl_ms: u64,
+    pub log_format: String,
+    pub default_region: Option<String>,
+    pub sqlite_readers: usize,
+    pub pg_max_connections: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            body_limit: 1_048_576,
+            durability: Durability::Full,
+            carrier: "simulator".into(),
+            auth_cache_ttl_ms: 5000,
+            log_format: "text".into(),
+            default_region: None,
+            sqlite_readers: 4,
+            pg_max_connections: 16,
+        }
+    }
+}
+
+fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
+    let (path, required) = match path {
+        Some(p) => (p.to_owned(), true),
+        None => (PathBuf::from("switchboard.toml"), false),
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(text) => toml::from_str(&text).with_context(|| format!("invalid settings file {}", path.display())),
+        Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+        Err(e) => Err(e).with_context(|| format!("cannot read settings file {}", path.display())),
+    }
+}
+
+impl Config {
+    /// Resolves settings for `serve`.
+    pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
+        let file = read_file(args.store.config.as_deref())?;
+        let d = Config::default();
+        let durability = match args.durability.clone().or(file.durability).as_deref() {
+            None | Some("full") => Durability::Full,
+            Some("normal") => Durability::Normal,
+            Some(other) => bail!("durability must be 'full' or 'normal', not '{other}'"),
+        };
+        let carrier = args.carrier.clone().or(file.carrier).unwrap_or(d.carrier);
+        if carrier != "simulator" {
+            bail!("carrier must be 'simulator' (the only carrier built in so far), not '{carrier}'");
+        }
+        let log_format = args.log_format.clone().or(file.log_format).unwrap_or(d.log_format);
+        if log_format != "text" && log_format != "json" {
+            bail!("log_format must be 'text' or 'json', not '{log_format}'");
+        }
+        let default_region = args.default_region.clone().or(file.default_region);
+        if let Some(r) = &default_region {
+            switchboard_domain::phone::Region::parse(r).map_err(anyhow::Error::msg)?;
+        }
+        let body_limit = args.body_limit.or(file.body_limit).unwrap_or(d.body_limit);
+        if body_limit < 1024 {
+            bail!("body_limit must be at least 1024 bytes");
+        }
+        Ok(Config {
+            listen: args.listen.or(file.listen).unwrap_or(d.listen),
+            data_dir: args.store.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
+            database_url: args.store.database_url.clone().or(file.database_url),
+            body_limit,
+            durability,
+            carrier,
+            auth_cache_ttl_ms: args.auth_cache_ttl_ms.or(file.auth_cache_ttl_ms).unwrap_or(d.auth_cache_ttl_ms),
+            log_format,
+            default_region,
+            sqlite_readers: file.sqlite_readers.unwrap_or(d.sqlite_readers).max(1),
+            pg_max_connections: file.pg_max_connections.unwrap_or(d.pg_max_connections).max(1),
+        })
+    }
+
+    /// Resolves only the storage settings, for admin commands.
+    pub fn resolve_store(args: &StoreArgs) -> anyhow::Result<Config> {
+        Config::resolve(&ServeArgs {
+            store: args.clone(),
+            ..Default::default()
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Secret::new("postgres://u:hunter2@h/db");
+        assert_eq!(format!("{s:?}"), "***");
+        let cfg = Config {
+            database_url: Some(s),
+            ..Config::default()
+        };
+        assert!(!format!("{cfg:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn flags_override_the_file_which_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9000\"\nbody_limit = 4096\ndata_dir = \"/srv/sb\"\n").unwrap();
+        let args = ServeArgs {
+            listen: Some("127.0.0.1:9100".parse().unwrap()),
+            store: StoreArgs {
+                config: Some(file),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let cfg = Config::resolve(&args).unwrap();
+        assert_eq!(cfg.listen.port(), 9100);
+        assert_eq!(cfg.body_limit, 4096);
+        assert_eq!(cfg.data_dir, PathBuf::from("/srv/sb"));
+        assert_eq!(cfg.durability, Durability::Full);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.toml");
+        std::fs::write(&file, "lisen = \"x\"\n").unwrap();
+        let args = ServeArgs {
+            store: StoreArgs {
+                config: Some(file),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        assert!(format!("{:#}", Config::resolve(&args).unwrap_err()).contains("lisen"));
+        let args = ServeArgs {
+            durability: Some("sometimes".into()),
+            ..Default::default()
+        };
+        assert!(Config::resolve(&args).unwrap_err().to_string().contains("durability"));
+    }
+}

@@ -1,0 +1,5 @@
+//! Core commands shared by every dialect: adapters parse their own request
+//! shapes into these inputs and render the results in their own shapes;
+//! the rules live here.
+
+pub mod calls;

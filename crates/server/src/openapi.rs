@@ -1,0 +1,30 @@
+//! The OpenAPI document, generated from the route annotations and served
+//! at `/openapi.json`.
+
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", description = "Self-hosted AI call-center platform: calls, contacts, campaigns, analytics and webhooks."),
+    modifiers(&Security),
+    tags(
+        (name = "calls", description = "Calls and the events telephony backends report"),
+        (name = "contacts", description = "The people a call center calls"),
+        (name = "health", description = "Liveness and database health"),
+    )
+)]
+pub struct ApiDoc;
+
+struct Security;
+
+impl Modify for Security {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+    }
+}

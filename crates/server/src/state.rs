@@ -1,0 +1,26 @@
+//! Shared state handed to every handler.
+
+use std::sync::Arc;
+
+use switchboard_store::DynStore;
+
+use crate::auth::KeyCache;
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: DynStore,
+    pub cfg: Arc<Config>,
+    pub keys: Arc<KeyCache>,
+}
+
+impl AppState {
+    pub fn new(store: DynStore, cfg: Config) -> Self {
+        let keys = Arc::new(KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms)));
+        Self {
+            store,
+            cfg: Arc::new(cfg),
+            keys,
+        }
+    }
+}

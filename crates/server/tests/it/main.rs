@@ -1,0 +1,12 @@
+//! Integration tests: the real server on 127.0.0.1:0 with a temporary
+//! SQLite file, driven over HTTP.
+
+mod auth;
+mod bad_input;
+mod calls;
+mod cli;
+mod contacts;
+mod crash;
+mod openapi;
+mod support;
+mod tenancy;

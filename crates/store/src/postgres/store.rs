@@ -1,0 +1,517 @@
+//! The store traits on PostgreSQL.
+
+use async_trait::async_trait;
+use sqlx::{PgConnection, Postgres, QueryBuilder};
+use switchboard_domain::call::CallReport;
+use switchboard_domain::contact::ContactPatch;
+use switchboard_domain::{ApiKey, ApiKeyId, Call, CallId, CallStatus, Contact, ContactId, DomainEvent, OrgId, Organisation, TimelineEntry};
+
+use super::PgStore;
+use super::rows::*;
+use crate::logic::{self, now};
+use crate::{
+    CallFilter, CallStore, CallTarget, ContactFilter, ContactStore, IdemKey, IdemRecord, IdempotencyStore, KeyStore, OrgStore, OutboxStore,
+    Page, ReportOutcome, Result, Store, StoreError, transition_name,
+};
+
+/// How often a report for a new external id retries finding or creating its
+/// call. A retry only happens when the call that won the race was deleted
+/// before this transaction could lock it.
+const UPSERT_ATTEMPTS: usize = 3;
+
+fn limit_offset(page: Page) -> (i64, i64) {
+    (i64::from(page.limit), i64::try_from(page.offset()).unwrap_or(i64::MAX))
+}
+
+#[async_trait]
+impl OrgStore for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn create_org(&self, org: Organisation) -> Result<Organisation> {
+        let mut tx = self.begin().await?;
+        insert_org(&mut tx, &org).await?;
+        self.commit(tx, &[]).await?;
+        Ok(org)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_org(&self, id: &OrgId) -> Result<Organisation> {
+        sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE id = $1"))
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(org_from_row)
+            .transpose()?
+            .ok_or(StoreError::NotFound("organisation"))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn org_by_slug(&self, slug: &str) -> Result<Option<Organisation>> {
+        sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM orgs WHERE slug = $1"))
+            .bind(slug)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(org_from_row)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_orgs(&self) -> Result<Vec<Organisation>> {
+        sqlx::query(&format!("SELECT {ORG_COLUMNS} FROM orgs ORDER BY created_at, id"))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(org_from_row)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn bootstrap(&self, org: Organisation, key: ApiKey, key_hash: String) -> Result<bool> {
+        let mut tx = self.begin().await?;
+        // Nodes starting together must not each create a first organisation:
+        // this mode lets readers through but lets one bootstrap at a time.
+        sqlx::query("LOCK TABLE orgs IN SHARE ROW EXCLUSIVE MODE").execute(&mut *tx).await?;
+        let any: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM orgs)").fetch_one(&mut *tx).await?;
+        if any {
+            return Ok(false);
+        }
+        insert_org(&mut tx, &org).await?;
+        insert_key(&mut tx, &key, &key_hash).await?;
+        self.commit(tx, &[]).await?;
+        Ok(true)
+    }
+}
+
+#[async_trait]
+impl KeyStore for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn create_key(&self, key: ApiKey, key_hash: String) -> Result<ApiKey> {
+        let mut tx = self.begin().await?;
+        insert_key(&mut tx, &key, &key_hash).await?;
+        self.commit(tx, &[]).await?;
+        Ok(key)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>> {
+        sqlx::query(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE hash = $1"))
+            .bind(key_hash)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(key_from_row)
+            .transpose()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>> {
+        sqlx::query(&format!(
+            "SELECT {KEY_COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at, id"
+        ))
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(key_from_row)
+        .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey> {
+        // One statement: the row lock of the UPDATE keeps the first
+        // revocation time when two revocations race.
+        sqlx::query(&format!(
+            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND org_id = $2 RETURNING {KEY_COLUMNS}"
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .bind(ms(now()))
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(key_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("API key"))
+    }
+}
+
+/// Stores a new call with its first timeline entry; queues its events.
+async fn store_new_call(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainEvent>) -> Result<()> {
+    insert_call(c, call).await?;
+    created(c, call, events).await
+}
+
+/// Writes the first timeline entry of a call just inserted; queues its events.
+async fn created(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainEvent>) -> Result<()> {
+    let entry = logic::created_entry(call);
+    insert_timeline(c, &call.id, std::slice::from_ref(&entry)).await?;
+    events.extend(logic::call_created_events(call));
+    call.timeline = vec![entry];
+    Ok(())
+}
+
+/// The call a carrier's id names, locked; created from `template` when no
+/// call has that id yet. Answers whether it was created.
+async fn find_or_create(
+    c: &mut PgConnection,
+    org: &OrgId,
+    external_id: &str,
+    template: Call,
+    events: &mut Vec<DomainEvent>,
+) -> Result<(Call, bool)> {
+    for _ in 0..UPSERT_ATTEMPTS {
+        if let Some(call) = load_call_by_external(c, org, external_id, Lock::ForUpdate).await? {
+            return Ok((call, false));
+        }
+        // Racing reports all get here; the insert of all but one waits for
+        // the winner's commit and then inserts nothing, and the next lookup
+        // finds (and waits for the lock on) the winner's call.
+        let mut call = template.clone();
+        if insert_call_if_absent(c, &call).await? {
+            created(c, &mut call, events).await?;
+            return Ok((call, true));
+        }
+    }
+    // The template's own external id is taken by a call this lookup does not
+    // find: the same refusal SQLite gives when it inserts the template.
+    Err(StoreError::Conflict("a call with this externalId already exists".into()))
+}
+
+/// Applies a report to a loaded (and locked) call, writes what changed and
+/// queues the events.
+async fn apply_report(
+    c: &mut PgConnection,
+    mut call: Call,
+    report: &CallReport,
+    created: bool,
+    events: &mut Vec<DomainEvent>,
+) -> Result<ReportOutcome> {
+    let at = now();
+    let known: Vec<TimelineEntry> = load_timeline(c, &call.id).await?;
+    let before = call.clone();
+    let applied = call.apply(report, at, &known)?;
+    if applied.changed() {
+        update_call(c, &call).await?;
+        insert_timeline(c, &call.id, &applied.timeline).await?;
+        events.extend(logic::call_changed_events(&before, &call, &applied, at));
+    }
+    call.timeline = known;
+    call.timeline.extend(applied.timeline.iter().cloned());
+    Ok(ReportOutcome {
+        changed: applied.changed() || created,
+        transition: applied.transition.map(|t| transition_name(t).to_owned()),
+        call,
+        created,
+    })
+}
+
+/// Appends the conditions of a call filter, starting with the organisation.
+fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'a CallFilter) {
+    q.push(" WHERE org_id = ").push_bind(org.as_str());
+    let mut eq = |col: &str, v: Option<&'a str>| {
+        if let Some(v) = v {
+            q.push(format!(" AND {col} = ")).push_bind(v);
+        }
+    };
+    eq("contact_id", f.contact_id.as_deref());
+    eq("campaign_id", f.campaign_id.as_deref());
+    eq("agent_id", f.agent_id.as_deref());
+    eq("call_type", f.call_type.as_deref());
+    eq("customer_external_id", f.customer_external_id.as_deref());
+    eq("direction", f.direction.map(|d| d.as_str()));
+    if !f.statuses.is_empty() {
+        let statuses: Vec<&'static str> = f.statuses.iter().map(|s| s.as_str()).collect();
+        q.push(" AND status = ANY(").push_bind(statuses).push(")");
+    }
+    if let Some(s) = f.start {
+        q.push(" AND occurred_at >= ").push_bind(ms(s));
+    }
+    if let Some(e) = f.end {
+        q.push(" AND occurred_at < ").push_bind(ms(e));
+    }
+}
+
+#[async_trait]
+impl CallStore for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn create_call(&self, mut call: Call, idem: Option<IdemKey>) -> Result<Call> {
+        let mut tx = self.begin().await?;
+        let mut events = Vec::new();
+        store_new_call(&mut tx, &mut call, &mut events).await?;
+        insert_idem(&mut tx, &call.org_id, &idem, &call).await?;
+        self.commit(tx, &events).await?;
+        Ok(call)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_call(&self, org: &OrgId, id: &CallId) -> Result<Call> {
+        let mut c = self.pool.acquire().await?;
+        let mut call = load_call(&mut c, org, id.as_str(), Lock::None)
+            .await?
+            .ok_or(StoreError::NotFound("call"))?;
+        call.timeline = load_timeline(&mut c, &call.id).await?;
+        Ok(call)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn call_by_external_id(&self, org: &OrgId, external_id: &str) -> Result<Option<Call>> {
+        let mut c = self.pool.acquire().await?;
+        let Some(mut call) = load_call_by_external(&mut c, org, external_id, Lock::None).await? else {
+            return Ok(None);
+        };
+        call.timeline = load_timeline(&mut c, &call.id).await?;
+        Ok(Some(call))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_calls(&self, org: &OrgId, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, u64)> {
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM calls");
+        push_call_where(&mut count, org, filter);
+        let total: i64 = count.build_query_scalar::<i64>().fetch_one(&self.pool).await?;
+        let (limit, offset) = limit_offset(page);
+        let mut select = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls"));
+        push_call_where(&mut select, org, filter);
+        select
+            .push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let calls = select
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(call_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((calls, u64::try_from(total).unwrap_or(0)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn report_call(&self, org: &OrgId, target: CallTarget, report: CallReport, idem: Option<IdemKey>) -> Result<ReportOutcome> {
+        let mut tx = self.begin().await?;
+        let mut events = Vec::new();
+        let (call, created) = match target {
+            CallTarget::Id(id) => (
+                load_call(&mut tx, org, id.as_str(), Lock::ForUpdate)
+                    .await?
+                    .ok_or(StoreError::NotFound("call"))?,
+                false,
+            ),
+            CallTarget::External { external_id, create } => find_or_create(&mut tx, org, &external_id, *create, &mut events).await?,
+        };
+        let outcome = apply_report(&mut tx, call, &report, created, &mut events).await?;
+        insert_idem(&mut tx, org, &idem, &outcome).await?;
+        self.commit(tx, &events).await?;
+        Ok(outcome)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn cancel_call(&self, org: &OrgId, id: &CallId, idem: Option<IdemKey>) -> Result<ReportOutcome> {
+        let mut tx = self.begin().await?;
+        let mut events = Vec::new();
+        let call = load_call(&mut tx, org, id.as_str(), Lock::ForUpdate)
+            .await?
+            .ok_or(StoreError::NotFound("call"))?;
+        call.status.cancel()?;
+        let report = CallReport {
+            status: Some(CallStatus::Canceled),
+            ..Default::default()
+        };
+        let outcome = apply_report(&mut tx, call, &report, false, &mut events).await?;
+        insert_idem(&mut tx, org, &idem, &outcome).await?;
+        self.commit(tx, &events).await?;
+        Ok(outcome)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_call(&self, org: &OrgId, id: &CallId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let call = load_call(&mut tx, org, id.as_str(), Lock::ForUpdate)
+            .await?
+            .ok_or(StoreError::NotFound("call"))?;
+        sqlx::query("DELETE FROM call_timeline WHERE call_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM calls WHERE id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx, &[logic::call_deleted_event(&call, now())]).await
+    }
+}
+
+#[async_trait]
+impl ContactStore for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn create_contact(&self, contact: Contact, idem: Option<IdemKey>) -> Result<Contact> {
+        let mut tx = self.begin().await?;
+        insert_contact(&mut tx, &contact).await?;
+        insert_idem(&mut tx, &contact.org_id, &idem, &contact).await?;
+        self.commit(tx, &[logic::contact_event("contact.created", &contact, contact.created_at)])
+            .await?;
+        Ok(contact)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn get_contact(&self, org: &OrgId, id: &ContactId) -> Result<Contact> {
+        let mut c = self.pool.acquire().await?;
+        load_contact(&mut c, org, id.as_str(), Lock::None)
+            .await?
+            .ok_or(StoreError::NotFound("contact"))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn update_contact(&self, org: &OrgId, id: &ContactId, patch: ContactPatch) -> Result<Contact> {
+        let mut tx = self.begin().await?;
+        let mut contact = load_contact(&mut tx, org, id.as_str(), Lock::ForUpdate)
+            .await?
+            .ok_or(StoreError::NotFound("contact"))?;
+        let at = now();
+        let mut events = Vec::new();
+        if patch.apply(&mut contact, at) {
+            update_contact(&mut tx, &contact).await?;
+            events.push(logic::contact_event("contact.updated", &contact, at));
+        }
+        self.commit(tx, &events).await?;
+        Ok(contact)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn delete_contact(&self, org: &OrgId, id: &ContactId) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let contact = load_contact(&mut tx, org, id.as_str(), Lock::ForUpdate)
+            .await?
+            .ok_or(StoreError::NotFound("contact"))?;
+        sqlx::query("DELETE FROM contacts WHERE id = $1 AND org_id = $2")
+            .bind(id.as_str())
+            .bind(org.as_str())
+            .execute(&mut *tx)
+            .await?;
+        self.commit(tx, &[logic::contact_event("contact.deleted", &contact, now())]).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn list_contacts(&self, org: &OrgId, filter: &ContactFilter, page: Page) -> Result<(Vec<Contact>, u64)> {
+        // Backslash is LIKE's default escape character in PostgreSQL.
+        let pattern = filter
+            .search
+            .as_ref()
+            .map(|q| format!("%{}%", q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
+        let push_where = |q: &mut QueryBuilder<'_, Postgres>| {
+            q.push(" WHERE org_id = ").push_bind(org.as_str().to_owned());
+            if let Some(tag) = &filter.tag {
+                q.push(" AND tags ? ").push_bind(tag.clone());
+            }
+            if let Some(p) = &pattern {
+                q.push(" AND (name ILIKE ")
+                    .push_bind(p.clone())
+                    .push(" OR email ILIKE ")
+                    .push_bind(p.clone())
+                    .push(" OR phone ILIKE ")
+                    .push_bind(p.clone())
+                    .push(")");
+            }
+        };
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM contacts");
+        push_where(&mut count);
+        let total: i64 = count.build_query_scalar::<i64>().fetch_one(&self.pool).await?;
+        let (limit, offset) = limit_offset(page);
+        let mut select = QueryBuilder::new(format!("SELECT {CONTACT_COLUMNS} FROM contacts"));
+        push_where(&mut select);
+        select
+            .push(" ORDER BY id DESC LIMIT ")
+            .push_bind(limit)
+            .push(" OFFSET ")
+            .push_bind(offset);
+        let contacts = select
+            .build()
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(contact_from_row)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((contacts, u64::try_from(total).unwrap_or(0)))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn contact_calls(&self, org: &OrgId, id: &ContactId, limit: u32) -> Result<Vec<Call>> {
+        sqlx::query(&format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE org_id = $1 AND contact_id = $2 ORDER BY occurred_at DESC, id DESC LIMIT $3"
+        ))
+        .bind(org.as_str())
+        .bind(id.as_str())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(call_from_row)
+        .collect()
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn idempotent_result(&self, org: &OrgId, key: &str) -> Result<Option<IdemRecord>> {
+        let row: Option<(String, i32, String)> =
+            sqlx::query_as("SELECT fingerprint, status, body FROM idempotency_keys WHERE org_id = $1 AND key = $2")
+                .bind(org.as_str())
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(|(fingerprint, status, body)| {
+            Ok(IdemRecord {
+                fingerprint,
+                status: u16::try_from(status).map_err(|_| StoreError::Backend(format!("stored HTTP status {status} out of range")))?,
+                body,
+            })
+        })
+        .transpose()
+    }
+}
+
+#[async_trait]
+impl OutboxStore for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<DomainEvent>> {
+        sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2"))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(event_from_row)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn org_events_after(&self, org: &OrgId, after: i64, limit: u32) -> Result<Vec<DomainEvent>> {
+        sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+        ))
+        .bind(org.as_str())
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(event_from_row)
+        .collect()
+    }
+}
+
+#[async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+}
