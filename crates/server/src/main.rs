@@ -3,6 +3,11 @@
 use clap::Parser;
 use switchboard_server::cli::{self, Cli, Command};
 
+// The request path allocates many small, short-lived values; mimalloc
+// serves them markedly cheaper than the system allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;

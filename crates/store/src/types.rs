@@ -54,6 +54,7 @@ pub enum CallTarget {
 /// What a report or cancel did.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReportOutcome {
+    /// The call after the report (its timeline left empty: read the call for it).
     pub call: Call,
     /// `apply`, `correct`, `repeat` or `late` when the report carried a status.
     pub transition: Option<String>,

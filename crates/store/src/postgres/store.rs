@@ -188,7 +188,13 @@ async fn apply_report(
     events: &mut Vec<DomainEvent>,
 ) -> Result<ReportOutcome> {
     let at = now();
-    let known: Vec<TimelineEntry> = load_timeline(c, &call.id).await?;
+    // Only in-call events are deduplicated against the timeline; statuses
+    // deduplicate by the state machine.
+    let known: Vec<TimelineEntry> = if report.event.is_some() {
+        load_timeline(c, &call.id).await?
+    } else {
+        Vec::new()
+    };
     let before = call.clone();
     let applied = call.apply(report, at, &known)?;
     if applied.changed() {
@@ -196,8 +202,7 @@ async fn apply_report(
         insert_timeline(c, &call.id, &applied.timeline).await?;
         events.extend(logic::call_changed_events(&before, &call, &applied, at));
     }
-    call.timeline = known;
-    call.timeline.extend(applied.timeline.iter().cloned());
+    call.timeline = Vec::new();
     Ok(ReportOutcome {
         changed: applied.changed() || created,
         transition: applied.transition.map(|t| transition_name(t).to_owned()),

@@ -49,15 +49,64 @@ impl Default for SqliteOptions {
     }
 }
 
-type Done = Box<dyn FnOnce(Result<()>) + Send>;
-/// A write: runs on the writer thread, answers whether it succeeded and
-/// what to do once the commit's outcome is known.
-type Job = Box<dyn FnOnce(&Connection) -> (bool, Done) + Send>;
+/// What the writer tells a waiting write once its batch is settled.
+enum Settled {
+    /// The batch committed (or failed to): here is the outcome.
+    Done(Result<()>),
+    /// Another write in the batch failed half-way, so the batch was rolled
+    /// back; run again.
+    Retry,
+}
+
+type Done = Box<dyn FnOnce(Settled) + Send>;
+
+/// How a write ran: `Ok`, failed without changing anything, or failed
+/// after changing rows (the batch must then be rolled back).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Ran {
+    Ok,
+    FailedClean,
+    FailedDirty,
+}
+
+/// A write: runs on the writer thread and answers how it ran and what to do
+/// once the batch's fate is known. `isolated` writes run in a savepoint.
+type Run = Box<dyn FnOnce(&Connection) -> (Ran, Done) + Send>;
+
+struct Job {
+    run: Run,
+    isolated: bool,
+}
 
 #[derive(Clone)]
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Arc<Readers>,
+    /// Dropped with the last clone of the store, which stops the checkpointer.
+    _checkpointer: Arc<std::sync::mpsc::Sender<()>>,
+}
+
+/// WAL pages after which the writer checkpoints by itself (a backstop: the
+/// checkpointer thread normally keeps the WAL far smaller).
+const WRITER_AUTOCHECKPOINT: i64 = 20_000;
+/// How often the checkpointer copies the WAL back into the database.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Copies committed WAL pages into the database off the writer thread, so
+/// the writer spends its time on writes. Stops when the store is dropped.
+fn checkpointer(path: PathBuf, stop: std::sync::mpsc::Receiver<()>) {
+    let conn = match Connection::open(&path).and_then(|c| configure(&c, Durability::Normal).map(|_| c)) {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::error!(error = %e, "checkpointer cannot open the database; the writer checkpoints instead");
+            return;
+        }
+    };
+    while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stop.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint failed");
+        }
+    }
 }
 
 struct Readers {
@@ -107,40 +156,71 @@ impl SqliteStore {
         let mut conn = Connection::open(path)?;
         configure(&conn, opts.durability)?;
         migrate(&mut conn)?;
+        conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         let (tx, rx) = mpsc::channel::<Job>(8192);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(conn, rx))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let cp_path = path.to_owned();
+        std::thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpointer(cp_path, stopped))
+            .map_err(|e| StoreError::Backend(format!("cannot start checkpoint thread: {e}")))?;
         let readers = Arc::new(Readers {
             idle: Mutex::new(Vec::new()),
             slots: Semaphore::new(opts.readers.max(1)),
             path: path.to_owned(),
         });
-        Ok(Self { writer: tx, readers })
+        Ok(Self {
+            writer: tx,
+            readers,
+            _checkpointer: Arc::new(stop),
+        })
     }
 
-    /// Runs `f` on the writer thread inside its own savepoint; answers once
-    /// the batch it joined has committed.
+    /// Runs `f` on the writer thread; answers once the batch it joined has
+    /// committed. Writes in a batch run without savepoints (they are costly:
+    /// each copies every page it touches); a write that fails after changing
+    /// rows rolls the batch back and every write in it runs again, the
+    /// failing one alone in a savepoint.
     pub(crate) async fn write<T, F>(&self, f: F) -> Result<T>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Clone + Send + 'static,
     {
-        let (tx, rx) = oneshot::channel::<Result<T>>();
-        let job: Job = Box::new(move |conn| {
-            let outcome = catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
-            let ok = outcome.is_ok();
-            let done: Done = Box::new(move |commit: Result<()>| {
-                let _ = tx.send(commit.and(outcome));
+        let mut isolated = false;
+        loop {
+            let (tx, rx) = oneshot::channel::<(Settled, Option<Result<T>>)>();
+            let f = f.clone();
+            let run: Run = Box::new(move |conn: &Connection| {
+                let before = conn.total_changes();
+                let outcome =
+                    catch_unwind(AssertUnwindSafe(|| f(conn))).unwrap_or_else(|_| Err(StoreError::Backend("write panicked".into())));
+                let ran = match &outcome {
+                    Ok(_) => Ran::Ok,
+                    Err(_) if conn.total_changes() == before => Ran::FailedClean,
+                    Err(_) => Ran::FailedDirty,
+                };
+                let done: Done = Box::new(move |settled: Settled| {
+                    let _ = tx.send((settled, Some(outcome)));
+                });
+                (ran, done)
             });
-            (ok, done)
-        });
-        self.writer
-            .send(job)
-            .await
-            .map_err(|_| StoreError::Backend("SQLite writer has stopped".into()))?;
-        rx.await.map_err(|_| StoreError::Backend("SQLite writer dropped a write".into()))?
+            self.writer
+                .send(Job { run, isolated })
+                .await
+                .map_err(|_| StoreError::Backend("SQLite writer has stopped".into()))?;
+            match rx.await.map_err(|_| StoreError::Backend("SQLite writer dropped a write".into()))? {
+                (Settled::Retry, _) => {
+                    isolated = true;
+                    continue;
+                }
+                (Settled::Done(commit), Some(outcome)) => return commit.and(outcome),
+                (Settled::Done(commit), None) => return commit.and(Err(StoreError::Backend("write lost".into()))),
+            }
+        }
     }
 
     /// Runs `f` on a pooled read connection on a blocking thread.
@@ -197,28 +277,42 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
             continue;
         }
         let mut dones: Vec<Done> = Vec::with_capacity(jobs.len());
+        let mut dirty = false;
         for job in jobs.drain(..) {
-            if let Err(e) = exec_cached(&conn, "SAVEPOINT job") {
-                tracing::error!(error = %e, "cannot open savepoint");
-                continue;
-            }
-            let (ok, done) = job(&conn);
-            let end = if ok {
-                exec_cached(&conn, "RELEASE job")
+            if job.isolated {
+                if let Err(e) = exec_cached(&conn, "SAVEPOINT job") {
+                    tracing::error!(error = %e, "cannot open savepoint");
+                    continue;
+                }
+                let (ran, done) = (job.run)(&conn);
+                let end = if ran == Ran::Ok {
+                    exec_cached(&conn, "RELEASE job")
+                } else {
+                    exec_cached(&conn, "ROLLBACK TO job").and_then(|_| exec_cached(&conn, "RELEASE job"))
+                };
+                if let Err(e) = end {
+                    tracing::error!(error = %e, "cannot close savepoint");
+                }
+                dones.push(done);
             } else {
-                exec_cached(&conn, "ROLLBACK TO job").and_then(|_| exec_cached(&conn, "RELEASE job"))
-            };
-            if let Err(e) = end {
-                tracing::error!(error = %e, "cannot close savepoint");
+                let (ran, done) = (job.run)(&conn);
+                dirty |= ran == Ran::FailedDirty;
+                dones.push(done);
             }
-            dones.push(done);
+        }
+        if dirty {
+            let _ = exec_cached(&conn, "ROLLBACK");
+            for done in dones {
+                done(Settled::Retry);
+            }
+            continue;
         }
         let commit = exec_cached(&conn, "COMMIT").map_err(StoreError::from);
         if commit.is_err() {
             let _ = exec_cached(&conn, "ROLLBACK");
         }
         for done in dones {
-            done(commit.clone());
+            done(Settled::Done(commit.clone()));
         }
     }
 }

@@ -194,23 +194,27 @@ pub(super) fn call_values(c: &Call) -> Vec<SqlValue> {
     ]
 }
 
+/// Builds a SQL text once per call site; the hot paths prepare statements
+/// by text, so building it anew each time would cost an allocation.
+macro_rules! static_sql {
+    ($($arg:tt)*) => {{
+        static SQL: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| format!($($arg)*));
+        SQL.as_str()
+    }};
+}
+pub(super) use static_sql;
+
 pub(super) fn insert_call(conn: &Connection, call: &Call) -> Result<()> {
-    let sql = format!("INSERT INTO calls ({CALL_COLUMNS}) VALUES ({})", vec!["?"; 37].join(", "));
-    conn.prepare_cached(&sql)?
+    let sql = static_sql!("INSERT INTO calls ({CALL_COLUMNS}) VALUES ({})", vec!["?"; 37].join(", "));
+    conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(call_values(call)))
         .map_err(conflict("a call with this externalId already exists"))?;
     Ok(())
 }
 
 pub(super) fn update_call(conn: &Connection, call: &Call) -> Result<()> {
-    let sets: Vec<String> = CALL_COLUMNS
-        .split(", ")
-        .skip(2)
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ?{}", i + 3))
-        .collect();
-    let sql = format!("UPDATE calls SET {} WHERE id = ?1 AND org_id = ?2", sets.join(", "));
-    conn.prepare_cached(&sql)?
+    let sql = static_sql!("UPDATE calls SET {} WHERE id = ?1 AND org_id = ?2", assignments(CALL_COLUMNS));
+    conn.prepare_cached(sql)?
         .execute(rusqlite::params_from_iter(call_values(call)))
         .map_err(conflict("a call with this externalId already exists"))?;
     Ok(())
@@ -343,4 +347,15 @@ pub(super) fn load_contact(conn: &Connection, org: &OrgId, id: &str) -> Result<O
         .prepare_cached(&sql)?
         .query_row(params![id, org.as_str()], contact_from_row)
         .optional()?)
+}
+
+/// `col = ?3, col = ?4, ...` for every column after `id, org_id`.
+pub(super) fn assignments(columns: &str) -> String {
+    columns
+        .split(", ")
+        .skip(2)
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ?{}", i + 3))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -163,7 +163,13 @@ fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Result<()> {
 /// Applies a report to a loaded call and writes what changed.
 fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &CallReport, created: bool) -> Result<ReportOutcome> {
     let at = now();
-    let known: Vec<TimelineEntry> = load_timeline(c, &call.id)?;
+    // Only in-call events are deduplicated against the timeline; statuses
+    // deduplicate by the state machine.
+    let known: Vec<TimelineEntry> = if report.event.is_some() {
+        load_timeline(c, &call.id)?
+    } else {
+        Vec::new()
+    };
     let before = call.clone();
     let applied = call.apply(report, at, &known)?;
     if applied.changed() {
@@ -171,8 +177,7 @@ fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &CallReport, c
         insert_timeline(c, &call.id, &applied.timeline)?;
         insert_events(c, &logic::call_changed_events(&before, &call, &applied, at))?;
     }
-    call.timeline = known;
-    call.timeline.extend(applied.timeline.iter().cloned());
+    call.timeline = Vec::new();
     Ok(ReportOutcome {
         changed: applied.changed() || created,
         transition: applied.transition.map(|t| transition_name(t).to_owned()),
@@ -319,8 +324,8 @@ impl CallStore for SqliteStore {
 impl ContactStore for SqliteStore {
     async fn create_contact(&self, contact: Contact, idem: Option<IdemKey>) -> Result<Contact> {
         self.write(move |c| {
-            let sql = format!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
-            c.prepare_cached(&sql)?
+            let sql = static_sql!("INSERT INTO contacts ({CONTACT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)");
+            c.prepare_cached(sql)?
                 .execute(params_from_iter(contact_values(&contact)))
                 .map_err(conflict("a contact with this externalId already exists"))?;
             insert_events(c, &[logic::contact_event("contact.created", &contact, contact.created_at)])?;
@@ -342,14 +347,8 @@ impl ContactStore for SqliteStore {
             let mut contact = load_contact(c, &org, id.as_str())?.ok_or(StoreError::NotFound("contact"))?;
             let at = now();
             if patch.apply(&mut contact, at) {
-                let sets: Vec<String> = CONTACT_COLUMNS
-                    .split(", ")
-                    .skip(2)
-                    .enumerate()
-                    .map(|(i, col)| format!("{col} = ?{}", i + 3))
-                    .collect();
-                let sql = format!("UPDATE contacts SET {} WHERE id = ?1 AND org_id = ?2", sets.join(", "));
-                c.prepare_cached(&sql)?
+                let sql = static_sql!("UPDATE contacts SET {} WHERE id = ?1 AND org_id = ?2", assignments(CONTACT_COLUMNS));
+                c.prepare_cached(sql)?
                     .execute(params_from_iter(contact_values(&contact)))
                     .map_err(conflict("a contact with this externalId already exists"))?;
                 insert_events(c, &[logic::contact_event("contact.updated", &contact, at)])?;
