@@ -21,6 +21,16 @@ fn encode(value: u128) -> String {
     String::from_utf8(out.to_vec()).expect("alphabet is ASCII")
 }
 
+/// Decodes 26 Crockford base32 digits back to the 128 bits they carry.
+pub fn decode_body(s: &str) -> Option<u128> {
+    if !is_body(s) {
+        return None;
+    }
+    s.bytes().try_fold(0u128, |acc, b| {
+        ALPHABET.iter().position(|a| *a == b).map(|d| (acc << 5) | d as u128)
+    })
+}
+
 fn is_body(s: &str) -> bool {
     s.len() == BODY_LEN
         && s.bytes().all(|b| ALPHABET.contains(&b))
@@ -63,6 +73,11 @@ macro_rules! prefixed_id {
 
             pub fn as_str(&self) -> &str {
                 &self.0
+            }
+
+            /// The 128 bits behind the prefix (they sort like the id).
+            pub fn bits(&self) -> u128 {
+                decode_body(&self.0[$prefix.len() + 1..]).unwrap_or(0)
             }
 
             /// Wraps a value read back from our own store without checking it.
@@ -164,6 +179,7 @@ mod tests {
         fn encoding_round_trips_ordering(a: u128, b: u128) {
             prop_assert_eq!(a.cmp(&b), encode(a).cmp(&encode(b)));
             prop_assert!(is_body(&encode(a)));
+            prop_assert_eq!(decode_body(&encode(a)), Some(a));
         }
     }
 }

@@ -41,6 +41,11 @@ impl Organisation {
         self.default_region.as_deref().and_then(|r| Region::parse(r).ok())
     }
 
+    /// The plan's monthly call quota; `None` is unlimited.
+    pub fn monthly_call_limit(&self) -> Option<u64> {
+        plan_call_limit(&self.plan)
+    }
+
     /// Slugs are lower-case letters, digits and dashes, 1 to 64 long.
     pub fn valid_slug(slug: &str) -> bool {
         !slug.is_empty()
@@ -48,6 +53,17 @@ impl Organisation {
             && slug
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+    }
+}
+
+/// Monthly call quotas of the built-in plans (the Call Ribbon spec's
+/// tiers); unknown and `unlimited` plans have none.
+pub fn plan_call_limit(plan: &str) -> Option<u64> {
+    match plan {
+        "standard" => Some(100),
+        "professional" => Some(5_000),
+        "enterprise" => Some(20_000),
+        _ => None,
     }
 }
 

@@ -91,7 +91,16 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = store.backend(), "switchboard listening");
     println!("switchboard listening on http://{addr}");
     std::io::stdout().flush()?;
-    crate::run(AppState::new(store, cfg), listener, crate::shutdown_signal()).await
+    let state = AppState::new(store, cfg);
+    // Build the analytics index in the background; the first analytics
+    // request waits for it.
+    let analytics = state.analytics.clone();
+    tokio::spawn(async move {
+        if let Err(e) = analytics.ensure_loaded().await {
+            tracing::error!(error = %e, "cannot build the analytics index");
+        }
+    });
+    crate::run(state, listener, crate::shutdown_signal()).await
 }
 
 async fn org_for(store: &switchboard_store::DynStore, slug: &str, create: bool) -> anyhow::Result<Organisation> {

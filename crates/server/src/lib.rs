@@ -33,7 +33,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::v1::{calls, contacts};
+use crate::api::v1::{analytics, calls, contacts, export};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -115,6 +115,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(calls::cancel_call))
         .routes(routes!(calls::report_event))
         .routes(routes!(calls::report_external_event))
+        .routes(routes!(export::export_calls))
+        .routes(routes!(analytics::call_stats))
+        .routes(routes!(analytics::campaign_stats))
+        .routes(routes!(analytics::agent_stats))
+        .routes(routes!(analytics::breakdown))
+        .routes(routes!(analytics::summary))
         .routes(routes!(contacts::create_contact, contacts::list_contacts))
         .routes(routes!(contacts::get_contact, contacts::update_contact, contacts::delete_contact))
 }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use switchboard_analytics::Analytics;
 use switchboard_store::DynStore;
 
 use crate::auth::KeyCache;
@@ -12,15 +13,18 @@ pub struct AppState {
     pub store: DynStore,
     pub cfg: Arc<Config>,
     pub keys: Arc<KeyCache>,
+    pub analytics: Arc<Analytics>,
 }
 
 impl AppState {
     pub fn new(store: DynStore, cfg: Config) -> Self {
         let keys = Arc::new(KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms)));
+        let analytics = Analytics::new(store.clone());
         Self {
             store,
             cfg: Arc::new(cfg),
             keys,
+            analytics,
         }
     }
 }

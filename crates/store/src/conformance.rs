@@ -14,7 +14,7 @@ use switchboard_domain::{
     Timestamp,
 };
 
-use crate::{CallFilter, CallTarget, ContactFilter, DynStore, IdemKey, Page, StoreError};
+use crate::{CallCursor, CallFacts, CallFilter, CallTarget, ContactFilter, DynStore, IdemKey, Page, StoreError};
 
 pub type Check = fn(DynStore) -> Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -40,6 +40,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("outbox_order_and_scope", |s| Box::pin(outbox_order_and_scope(s))),
     ("tenant_isolation", |s| Box::pin(tenant_isolation(s))),
     ("concurrent_writes_all_land", |s| Box::pin(concurrent_writes_all_land(s))),
+    ("analytics_facts", |s| Box::pin(analytics_facts(s))),
+    ("import_calls_in_bulk", |s| Box::pin(import_calls_in_bulk(s))),
+    ("calls_after_cursor", |s| Box::pin(calls_after_cursor(s))),
 ];
 
 fn at(secs: i64) -> Timestamp {
@@ -773,4 +776,131 @@ pub async fn concurrent_writes_all_land(s: DynStore) {
     assert_eq!(total, 200);
     assert_eq!(s.org_events_after(&org.id, 0, 10_000).await.unwrap().len(), 400);
     let _ = Duration::zero();
+}
+
+pub async fn analytics_facts(s: DynStore) {
+    assert_eq!(s.outbox_head().await.unwrap(), 0);
+    let a = new_org(&s, "a").await;
+    let b = new_org(&s, "b").await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let mut c = call(if i % 2 == 0 { &a } else { &b }, i);
+        c.agent_id = Some(format!("AGT{i}"));
+        c.metadata = Some(json!({"campaign": "q4"}));
+        ids.push(s.create_call(c, None).await.unwrap().id);
+    }
+    s.report_call(
+        &a.id,
+        CallTarget::Id(ids[0].clone()),
+        CallReport {
+            duration: Some(90),
+            outcome: Some("successful".into()),
+            ..report(CallStatus::Completed, 100)
+        },
+        None,
+    )
+    .await
+    .unwrap();
+    s.delete_call(&b.id, &ids[1]).await.unwrap();
+    let events = s.events_after(0, 1000).await.unwrap();
+    assert_eq!(s.outbox_head().await.unwrap(), events.last().unwrap().seq);
+    // Paging over every organisation's calls in id order.
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.call_facts_page(after.clone(), 2).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        after = Some(page.last().unwrap().id.clone());
+        seen.extend(page);
+    }
+    let mut want: Vec<CallId> = ids.iter().filter(|i| **i != ids[1]).cloned().collect();
+    want.sort();
+    assert_eq!(seen.iter().map(|f| f.id.clone()).collect::<Vec<_>>(), want);
+    for f in &seen {
+        let org = if f.org_id == a.id { &a.id } else { &b.id };
+        assert_eq!(*f, CallFacts::from_call(&s.get_call(org, &f.id).await.unwrap()));
+    }
+    let some = s.call_facts(&[ids[0].clone(), ids[1].clone(), CallId::new()]).await.unwrap();
+    assert_eq!(some.len(), 1);
+    assert_eq!(
+        (some[0].status, some[0].duration, some[0].outcome.as_deref()),
+        (CallStatus::Completed, Some(90), Some("successful"))
+    );
+}
+
+pub async fn import_calls_in_bulk(s: DynStore) {
+    let a = new_org(&s, "a").await;
+    let b = new_org(&s, "b").await;
+    let calls: Vec<Call> = (0..250)
+        .map(|i| {
+            let mut c = call(if i % 5 == 0 { &b } else { &a }, i);
+            c.status = CallStatus::Completed;
+            c.initiated_at = Some(at(i * 60));
+            c.duration = Some(i);
+            c
+        })
+        .collect();
+    assert_eq!(s.import_calls(calls.clone()).await.unwrap(), 250);
+    let total = |org: OrgId| {
+        let s = s.clone();
+        async move {
+            s.list_calls(&org, &CallFilter::default(), Page { page: 1, limit: 1 })
+                .await
+                .unwrap()
+                .1
+        }
+    };
+    assert_eq!(total(a.id.clone()).await, 200);
+    assert_eq!(total(b.id.clone()).await, 50);
+    let got = s.get_call(&a.id, &calls[1].id).await.unwrap();
+    assert_eq!(got.duration, Some(1));
+    let events = s.org_events_after(&b.id, 0, 100).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].event_type, "calls.imported");
+    assert_eq!(events[0].data["count"], 50);
+    assert_eq!(events[0].data["callIds"][0], calls[0].id.to_string());
+    // A refused import (a taken external id) stores nothing.
+    let mut dup = vec![call(&a, 1), call(&a, 2)];
+    dup[0].external_id = Some("X".into());
+    dup[1].external_id = Some("X".into());
+    assert!(matches!(s.import_calls(dup).await, Err(StoreError::Conflict(_))));
+    assert_eq!(total(a.id.clone()).await, 200);
+}
+
+pub async fn calls_after_cursor(s: DynStore) {
+    let org = new_org(&s, "acme").await;
+    let other = new_org(&s, "other").await;
+    let mut want = Vec::new();
+    for i in 0..23 {
+        let mut c = call(&org, i);
+        // Pairs share an instant, so the id breaks ties.
+        c.initiated_at = Some(at((i / 2) * 60));
+        c.campaign_id = Some(if i % 3 == 0 { "x".into() } else { "y".into() });
+        let c = s.create_call(c, None).await.unwrap();
+        if i % 3 == 0 {
+            want.push(c.id);
+        }
+    }
+    s.create_call(call(&other, 0), None).await.unwrap();
+    let filter = CallFilter {
+        campaign_id: Some("x".into()),
+        ..Default::default()
+    };
+    let mut got = Vec::new();
+    let mut after = None;
+    loop {
+        let page = s.calls_after(&org.id, &filter, after, 3).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        let last = page.last().unwrap();
+        after = Some(CallCursor {
+            occurred_at: last.occurred_at(),
+            id: last.id.clone(),
+        });
+        got.extend(page.into_iter().map(|c| c.id));
+    }
+    assert_eq!(got, want);
 }

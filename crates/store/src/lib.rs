@@ -97,8 +97,28 @@ pub trait OutboxStore: Send + Sync {
     async fn org_events_after(&self, org: &OrgId, after: i64, limit: u32) -> Result<Vec<DomainEvent>>;
 }
 
+/// What the analytics index reads: compact facts about calls, bulk loads and
+/// the outbox head it tails from.
 #[async_trait]
-pub trait Store: OrgStore + KeyStore + CallStore + ContactStore + IdempotencyStore + OutboxStore {
+pub trait AnalyticsSource: Send + Sync {
+    /// The sequence number of the newest event in the outbox (0 when empty).
+    /// Every event at or below it is visible to `events_after`.
+    async fn outbox_head(&self) -> Result<i64>;
+    /// Facts of all calls (every organisation) with ids above `after`, in id order.
+    async fn call_facts_page(&self, after: Option<CallId>, limit: u32) -> Result<Vec<CallFacts>>;
+    /// Facts of these calls, in any order; deleted calls are simply absent.
+    async fn call_facts(&self, ids: &[CallId]) -> Result<Vec<CallFacts>>;
+    /// Stores many calls at once (imports, benchmarks) without per-call
+    /// timeline entries; writes one `calls.imported` event per call batch,
+    /// listing the ids, in the same transaction.
+    async fn import_calls(&self, calls: Vec<Call>) -> Result<u64>;
+    /// One organisation's calls after `after` in (occurred_at, id) order:
+    /// a cursor for streaming exports in constant memory.
+    async fn calls_after(&self, org: &OrgId, filter: &CallFilter, after: Option<CallCursor>, limit: u32) -> Result<Vec<Call>>;
+}
+
+#[async_trait]
+pub trait Store: OrgStore + KeyStore + CallStore + ContactStore + IdempotencyStore + OutboxStore + AnalyticsSource {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

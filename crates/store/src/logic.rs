@@ -71,6 +71,11 @@ fn artefact_events(before: Option<&Call>, after: &Call, now: Timestamp) -> Vec<D
     out
 }
 
+/// One event for a batch of imported calls of one organisation.
+pub(crate) fn calls_imported_event(org: &switchboard_domain::OrgId, ids: &[&switchboard_domain::CallId], now: Timestamp) -> DomainEvent {
+    DomainEvent::new(org, "calls.imported", json!({ "count": ids.len(), "callIds": ids }), now)
+}
+
 pub(crate) fn call_deleted_event(call: &Call, now: Timestamp) -> DomainEvent {
     DomainEvent::new(&call.org_id, "call.deleted", call.event_data(), now)
 }

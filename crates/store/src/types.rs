@@ -1,8 +1,9 @@
 //! Inputs and outputs of store operations.
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use switchboard_domain::call::Transition;
-use switchboard_domain::{Call, CallStatus, Direction, Timestamp};
+use switchboard_domain::{Call, CallId, CallStatus, Direction, OrgId, Timestamp};
 
 /// A page request: 1-based page number and page size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,4 +93,60 @@ pub struct IdemRecord {
     pub status: u16,
     /// The JSON of what the store returned (a call, a contact, a report outcome).
     pub body: String,
+}
+
+/// The facts about a call that analytics aggregate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallFacts {
+    pub id: CallId,
+    pub org_id: OrgId,
+    /// `Call::occurred_at`: when it was dialled or started.
+    pub occurred_at: Timestamp,
+    pub status: CallStatus,
+    pub direction: Direction,
+    pub duration: Option<i64>,
+    pub outcome: Option<String>,
+    pub call_type: Option<String>,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub campaign_id: Option<String>,
+    pub customer_external_id: Option<String>,
+    pub customer_name: Option<String>,
+    pub customer_phone: Option<String>,
+    pub customer_context: Option<Value>,
+    pub metadata: Option<Value>,
+    pub answered_at: Option<Timestamp>,
+    pub cost: Option<f64>,
+}
+
+impl CallFacts {
+    pub fn from_call(c: &Call) -> Self {
+        CallFacts {
+            id: c.id.clone(),
+            org_id: c.org_id.clone(),
+            occurred_at: c.occurred_at(),
+            status: c.status,
+            direction: c.direction,
+            duration: c.duration,
+            outcome: c.outcome.clone(),
+            call_type: c.call_type.clone(),
+            agent_id: c.agent_id.clone(),
+            agent_name: c.agent_name.clone(),
+            campaign_id: c.campaign_id.clone(),
+            customer_external_id: c.customer_external_id.clone(),
+            customer_name: c.customer_name.clone(),
+            customer_phone: c.customer_phone.clone(),
+            customer_context: c.customer_context.clone(),
+            metadata: c.metadata.clone(),
+            answered_at: c.answered_at,
+            cost: c.cost,
+        }
+    }
+}
+
+/// A position in (occurred_at, id) order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallCursor {
+    pub occurred_at: Timestamp,
+    pub id: CallId,
 }

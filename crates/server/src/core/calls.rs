@@ -91,7 +91,13 @@ pub async fn build(state: &AppState, org: &Organisation, spec: NewCall, phone_fi
     let mut report = spec.report.clone();
     report.status = spec.status.filter(|s| *s != first);
     if report.status.is_some() && report.at.is_none() {
-        report.at = Some(now);
+        // A call logged after the fact ends when it started plus its talk time.
+        let start = report.answered_at.or(spec.initiated_at);
+        report.at = Some(match (start, report.status.is_some_and(|s| s.is_terminal())) {
+            (Some(s), true) => s + chrono::Duration::seconds(report.duration.unwrap_or(0)),
+            (Some(s), false) => s,
+            (None, _) => now,
+        });
     }
     call.apply(&report, now, &[])?;
     call.timeline.clear();

@@ -4,10 +4,19 @@
 //! Every write is one transaction on a pooled connection. Writers that touch
 //! the same call or contact serialise on its row (`SELECT … FOR UPDATE`);
 //! a report for a new carrier id inserts the call with `ON CONFLICT DO
-//! NOTHING` so racing reports make exactly one call. Outbox events are
-//! written last, under a transaction-scoped advisory lock held until commit,
-//! so outbox sequence numbers become visible in commit order and a worker
-//! reading `seq > last` never skips an event committed late.
+//! NOTHING` so racing reports make exactly one call.
+//!
+//! Outbox events are written last in the writing transaction, with no lock
+//! and no sequence number: only `pos`, an insertion position. Numbers are
+//! handed out afterwards by the sequencer (`PgStore::sequence_outbox`),
+//! which readers run before they read the outbox: under a transaction-scoped
+//! advisory lock it numbers the committed unnumbered rows in `pos` order,
+//! continuing from the highest number, and commits. Sequencers run one at a
+//! time cluster-wide and each commits its whole range at once, so numbers
+//! become visible in order: a reader that sees `seq` N has seen every number
+//! below it, and a worker reading `seq > last` never skips an event however
+//! late its writer committed. Writers therefore commit in parallel (and share
+//! fsyncs) instead of queueing behind one lock until their commit.
 //!
 //! Migrations are embedded and applied at connect under a session advisory
 //! lock, so nodes starting together apply each one once.
@@ -25,7 +34,32 @@ use switchboard_domain::DomainEvent;
 use crate::{Result, StoreError};
 
 /// Migrations, applied in order at connect.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/postgres/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/postgres/0001_core.sql")),
+    (2, include_str!("../../migrations/postgres/0002_outbox_sequencer.sql")),
+];
+
+/// Most outbox rows one sequencing transaction numbers, so that the lock and
+/// the transaction stay short however far behind the sequencer is.
+const SEQUENCE_BATCH: u32 = 10_000;
+
+/// Most sequencing transactions one call runs: a bound on how long a reader
+/// works for others while writers keep adding events faster than it numbers
+/// them. Rows left over are numbered by the next call.
+const SEQUENCE_ROUNDS: usize = 100;
+
+/// Numbers up to `$1` committed, unnumbered outbox rows in `pos` order,
+/// after the highest number given so far. Runs under the sequencer lock and
+/// in its own statement after the lock was taken, so its snapshot sees every
+/// earlier sequencer's commit and the numbers continue without a gap.
+/// (`FOR UPDATE` cannot share a query level with a window function.)
+const SEQUENCE_SQL: &str = "\
+WITH todo AS (
+    SELECT pos FROM outbox WHERE seq IS NULL ORDER BY pos LIMIT $1 FOR UPDATE
+), numbered AS (
+    SELECT pos, (SELECT COALESCE(MAX(seq), 0) FROM outbox) + row_number() OVER (ORDER BY pos) AS seq FROM todo
+)
+UPDATE outbox o SET seq = n.seq FROM numbered n WHERE o.pos = n.pos";
 
 /// Connection pool settings.
 #[derive(Debug, Clone)]
@@ -48,9 +82,9 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
-    /// Advisory lock key that orders outbox writes, per schema so that
-    /// separate schemas (test runs) do not wait on each other.
-    outbox_lock: i64,
+    /// Advisory lock key that lets one outbox sequencer run at a time, per
+    /// schema so that separate schemas (test runs) do not wait on each other.
+    sequencer_lock: i64,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -154,34 +188,57 @@ impl PgStore {
             .acquire_timeout(pool_opts.acquire_timeout)
             .connect_with(opts)
             .await?;
-        let outbox_lock: i64 = sqlx::query_scalar("SELECT hashtextextended('switchboard.outbox.' || COALESCE(current_schema(), ''), 0)")
+        let sequencer_lock: i64 = sqlx::query_scalar("SELECT hashtextextended('switchboard.outbox.' || COALESCE(current_schema(), ''), 0)")
             .fetch_one(&pool)
             .await?;
-        Ok(Self { pool, outbox_lock })
+        Ok(Self { pool, sequencer_lock })
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
         Ok(self.pool.begin().await?)
     }
 
-    /// Writes the transaction's outbox events and commits.
-    ///
-    /// The advisory lock, taken after every other write of the transaction
-    /// and held until the commit, makes commits that carry events take
-    /// their sequence numbers one after the other: without it a transaction
-    /// could take seq 10, commit after another took and committed seq 11,
-    /// and a worker already past 11 would never see 10. Nothing waited on
-    /// under the lock but the event insert and the commit, so it cannot
-    /// deadlock with the row locks taken earlier.
+    /// Writes the transaction's outbox events, unnumbered, and commits.
     pub(crate) async fn commit(&self, mut tx: Transaction<'static, Postgres>, events: &[DomainEvent]) -> Result<()> {
-        if !events.is_empty() {
+        rows::insert_events(&mut tx, events).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Numbers every outbox row committed before this call (see the module
+    /// docs), unless writers outpace it for [`SEQUENCE_ROUNDS`] batches.
+    ///
+    /// The check without the lock is what keeps idle reads cheap. It cannot
+    /// skip work: rows it sees as numbered were numbered by a committed
+    /// sequencer, and rows a running sequencer is numbering still look
+    /// unnumbered to it, so it waits for that sequencer and then does what
+    /// is left.
+    #[tracing::instrument(skip_all)]
+    pub(crate) async fn sequence_outbox(&self) -> Result<()> {
+        let pending: bool = sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM outbox WHERE seq IS NULL)")
+            .fetch_one(&self.pool)
+            .await?;
+        if !pending {
+            return Ok(());
+        }
+        for _ in 0..SEQUENCE_ROUNDS {
+            let mut tx = self.begin().await?;
+            // Transaction-scoped: released after the commit is visible, so
+            // the next sequencer's statement sees these numbers.
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                .bind(self.outbox_lock)
+                .bind(self.sequencer_lock)
                 .execute(&mut *tx)
                 .await?;
-            rows::insert_events(&mut tx, events).await?;
+            let numbered = sqlx::query(SEQUENCE_SQL)
+                .bind(i64::from(SEQUENCE_BATCH))
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+            tx.commit().await?;
+            if numbered < u64::from(SEQUENCE_BATCH) {
+                break;
+            }
         }
-        tx.commit().await?;
         Ok(())
     }
 }

@@ -14,7 +14,7 @@ use switchboard_domain::{
     TimeZone, TimelineEntry, Timestamp,
 };
 
-use crate::{IdemKey, Result, StoreError};
+use crate::{CallFacts, IdemKey, Result, StoreError};
 
 type PgQuery<'q> = Query<'q, Postgres, PgArguments>;
 
@@ -251,6 +251,107 @@ pub(super) async fn insert_call_if_absent(conn: &mut PgConnection, call: &Call) 
     Ok(done.rows_affected() == 1)
 }
 
+/// The type of each of `CALL_COLUMNS`, for binding them as arrays.
+const CALL_COLUMN_TYPES: [&str; 37] = [
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "jsonb",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+    "bigint",
+    "text",
+    "text",
+    "text",
+    "text",
+    "text",
+    "jsonb",
+    "text",
+    "jsonb",
+    "float8",
+    "text",
+    "timestamptz",
+    "timestamptz",
+    "timestamptz",
+];
+
+/// Inserts many calls in one statement: each column is bound as one array
+/// and `UNNEST` zips them back into rows, so the statement has 37
+/// parameters however many calls it carries.
+pub(super) async fn insert_calls(conn: &mut PgConnection, calls: &[Call]) -> Result<()> {
+    if calls.is_empty() {
+        return Ok(());
+    }
+    let arrays: Vec<String> = CALL_COLUMN_TYPES
+        .iter()
+        .enumerate()
+        .map(|(i, t)| format!("${}::{t}[]", i + 1))
+        .collect();
+    let sql = format!("INSERT INTO calls ({CALL_COLUMNS}) SELECT * FROM UNNEST({})", arrays.join(", "));
+    fn col<'c, T>(calls: &'c [Call], f: impl Fn(&'c Call) -> T) -> Vec<T> {
+        calls.iter().map(f).collect()
+    }
+    sqlx::query(&sql)
+        .bind(col(calls, |c| c.id.as_str()))
+        .bind(col(calls, |c| c.org_id.as_str()))
+        .bind(col(calls, |c| c.status.as_str()))
+        .bind(col(calls, |c| c.direction.as_str()))
+        .bind(col(calls, |c| c.from.as_deref()))
+        .bind(col(calls, |c| c.to.as_deref()))
+        .bind(col(calls, |c| c.contact_id.as_ref().map(|v| v.as_str())))
+        .bind(col(calls, |c| c.customer_name.as_deref()))
+        .bind(col(calls, |c| c.customer_phone.as_deref()))
+        .bind(col(calls, |c| c.customer_external_id.as_deref()))
+        .bind(col(calls, |c| c.customer_context.as_ref()))
+        .bind(col(calls, |c| c.call_type.as_deref()))
+        .bind(col(calls, |c| c.agent_id.as_deref()))
+        .bind(col(calls, |c| c.agent_name.as_deref()))
+        .bind(col(calls, |c| c.campaign_id.as_deref()))
+        .bind(col(calls, |c| c.template_id.as_deref()))
+        .bind(col(calls, |c| c.variables.as_ref()))
+        .bind(col(calls, |c| c.metadata.as_ref()))
+        .bind(col(calls, |c| opt_ms(c.scheduled_at)))
+        .bind(col(calls, |c| opt_ms(c.initiated_at)))
+        .bind(col(calls, |c| opt_ms(c.ringing_at)))
+        .bind(col(calls, |c| opt_ms(c.answered_at)))
+        .bind(col(calls, |c| opt_ms(c.ended_at)))
+        .bind(col(calls, |c| c.duration))
+        .bind(col(calls, |c| c.outcome.as_deref()))
+        .bind(col(calls, |c| c.notes.as_deref()))
+        .bind(col(calls, |c| c.recording_url.as_deref()))
+        .bind(col(calls, |c| c.transcript.as_deref()))
+        .bind(col(calls, |c| c.sentiment.map(|v| v.as_str())))
+        .bind(col(calls, |c| c.topics.as_ref().map(|t| Value::from(t.clone()))))
+        .bind(col(calls, |c| c.summary.as_deref()))
+        .bind(col(calls, |c| c.collected_data.as_ref()))
+        .bind(col(calls, |c| c.cost))
+        .bind(col(calls, |c| c.external_id.as_deref()))
+        .bind(col(calls, |c| ms(c.occurred_at())))
+        .bind(col(calls, |c| ms(c.created_at)))
+        .bind(col(calls, |c| ms(c.updated_at)))
+        .execute(conn)
+        .await
+        .map_err(conflict(CALL_EXTERNAL_TAKEN))?;
+    Ok(())
+}
+
 pub(super) async fn update_call(conn: &mut PgConnection, call: &Call) -> Result<()> {
     let sets: Vec<String> = CALL_COLUMNS
         .split(", ")
@@ -332,7 +433,8 @@ pub(super) async fn insert_events(conn: &mut PgConnection, events: &[DomainEvent
     if events.is_empty() {
         return Ok(());
     }
-    // ORDINALITY keeps the events' order in `seq`.
+    // No `seq`: the sequencer numbers the rows once committed, in `pos`
+    // order, which ORDINALITY makes the events' order.
     sqlx::query(
         "INSERT INTO outbox (id, org_id, event_type, data, created_at) \
          SELECT e.id, e.org_id, e.event_type, e.data, e.created_at \
@@ -359,6 +461,33 @@ pub(super) fn event_from_row(r: &PgRow) -> Result<DomainEvent> {
         event_type: r.try_get("event_type")?,
         data: r.try_get("data")?,
         created_at: r.try_get("created_at")?,
+    })
+}
+
+pub(super) const FACT_COLUMNS: &str = "id, org_id, occurred_at, status, direction, duration, outcome, call_type, agent_id, agent_name, campaign_id, customer_external_id, customer_name, customer_phone, customer_context, metadata, answered_at, cost";
+
+pub(super) fn facts_from_row(r: &PgRow) -> Result<CallFacts> {
+    let status: String = r.try_get("status")?;
+    let direction: String = r.try_get("direction")?;
+    Ok(CallFacts {
+        id: CallId::from_trusted(r.try_get("id")?),
+        org_id: OrgId::from_trusted(r.try_get("org_id")?),
+        occurred_at: r.try_get("occurred_at")?,
+        status: CallStatus::parse(&status).unwrap_or(CallStatus::Failed),
+        direction: Direction::parse(&direction).unwrap_or_default(),
+        duration: r.try_get("duration")?,
+        outcome: r.try_get("outcome")?,
+        call_type: r.try_get("call_type")?,
+        agent_id: r.try_get("agent_id")?,
+        agent_name: r.try_get("agent_name")?,
+        campaign_id: r.try_get("campaign_id")?,
+        customer_external_id: r.try_get("customer_external_id")?,
+        customer_name: r.try_get("customer_name")?,
+        customer_phone: r.try_get("customer_phone")?,
+        customer_context: r.try_get("customer_context")?,
+        metadata: r.try_get("metadata")?,
+        answered_at: r.try_get("answered_at")?,
+        cost: r.try_get("cost")?,
     })
 }
 

@@ -1,5 +1,7 @@
 //! The store traits on PostgreSQL.
 
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
 use sqlx::{PgConnection, Postgres, QueryBuilder};
 use switchboard_domain::call::CallReport;
@@ -10,9 +12,13 @@ use super::PgStore;
 use super::rows::*;
 use crate::logic::{self, now};
 use crate::{
-    CallFilter, CallStore, CallTarget, ContactFilter, ContactStore, IdemKey, IdemRecord, IdempotencyStore, KeyStore, OrgStore, OutboxStore,
-    Page, ReportOutcome, Result, Store, StoreError, transition_name,
+    AnalyticsSource, CallCursor, CallFacts, CallFilter, CallStore, CallTarget, ContactFilter, ContactStore, IdemKey, IdemRecord,
+    IdempotencyStore, KeyStore, OrgStore, OutboxStore, Page, ReportOutcome, Result, Store, StoreError, transition_name,
 };
+
+/// Calls per statement of an import: large enough that round trips do not
+/// matter, small enough that one statement's arrays stay a few megabytes.
+const IMPORT_CHUNK: usize = 2_000;
 
 /// How often a report for a new external id retries finding or creating its
 /// call. A retry only happens when the call that won the race was deleted
@@ -482,6 +488,7 @@ impl IdempotencyStore for PgStore {
 impl OutboxStore for PgStore {
     #[tracing::instrument(skip_all)]
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<DomainEvent>> {
+        self.sequence_outbox().await?;
         sqlx::query(&format!("SELECT {EVENT_COLUMNS} FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2"))
             .bind(after)
             .bind(i64::from(limit))
@@ -494,6 +501,7 @@ impl OutboxStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn org_events_after(&self, org: &OrgId, after: i64, limit: u32) -> Result<Vec<DomainEvent>> {
+        self.sequence_outbox().await?;
         sqlx::query(&format!(
             "SELECT {EVENT_COLUMNS} FROM outbox WHERE org_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
         ))
@@ -505,6 +513,82 @@ impl OutboxStore for PgStore {
         .iter()
         .map(event_from_row)
         .collect()
+    }
+}
+
+#[async_trait]
+impl AnalyticsSource for PgStore {
+    #[tracing::instrument(skip_all)]
+    async fn outbox_head(&self) -> Result<i64> {
+        self.sequence_outbox().await?;
+        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn call_facts_page(&self, after: Option<CallId>, limit: u32) -> Result<Vec<CallFacts>> {
+        // Every id is greater than the empty string.
+        let after = after.as_ref().map_or("", CallId::as_str);
+        sqlx::query(&format!("SELECT {FACT_COLUMNS} FROM calls WHERE id > $1 ORDER BY id LIMIT $2"))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(facts_from_row)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn call_facts(&self, ids: &[CallId]) -> Result<Vec<CallFacts>> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<&str> = ids.iter().map(CallId::as_str).collect();
+        sqlx::query(&format!("SELECT {FACT_COLUMNS} FROM calls WHERE id = ANY($1)"))
+            .bind(ids)
+            .fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(facts_from_row)
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn import_calls(&self, calls: Vec<Call>) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        for chunk in calls.chunks(IMPORT_CHUNK) {
+            insert_calls(&mut tx, chunk).await?;
+        }
+        // One event per organisation, in organisation id order, as SQLite.
+        let mut by_org: BTreeMap<&OrgId, Vec<&CallId>> = BTreeMap::new();
+        for call in &calls {
+            by_org.entry(&call.org_id).or_default().push(&call.id);
+        }
+        let at = now();
+        let events: Vec<DomainEvent> = by_org
+            .into_iter()
+            .map(|(org, ids)| logic::calls_imported_event(org, &ids, at))
+            .collect();
+        self.commit(tx, &events).await?;
+        Ok(calls.len() as u64)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn calls_after(&self, org: &OrgId, filter: &CallFilter, after: Option<CallCursor>, limit: u32) -> Result<Vec<Call>> {
+        let mut select = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls"));
+        push_call_where(&mut select, org, filter);
+        if let Some(a) = &after {
+            select
+                .push(" AND (occurred_at, id) > (")
+                .push_bind(ms(a.occurred_at))
+                .push(", ")
+                .push_bind(a.id.as_str())
+                .push(")");
+        }
+        select.push(" ORDER BY occurred_at, id LIMIT ").push_bind(i64::from(limit));
+        select.build().fetch_all(&self.pool).await?.iter().map(call_from_row).collect()
     }
 }
 

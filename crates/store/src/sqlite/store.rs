@@ -11,8 +11,8 @@ use super::SqliteStore;
 use super::rows::*;
 use crate::logic::{self, now};
 use crate::{
-    CallFilter, CallStore, CallTarget, ContactFilter, ContactStore, IdemKey, IdemRecord, IdempotencyStore, KeyStore, OrgStore, OutboxStore,
-    Page, ReportOutcome, Result, Store, StoreError, transition_name,
+    AnalyticsSource, CallCursor, CallFacts, CallFilter, CallStore, CallTarget, ContactFilter, ContactStore, IdemKey, IdemRecord,
+    IdempotencyStore, KeyStore, OrgStore, OutboxStore, Page, ReportOutcome, Result, Store, StoreError, transition_name,
 };
 
 fn insert_org(conn: &rusqlite::Connection, o: &Organisation) -> Result<()> {
@@ -470,5 +470,108 @@ impl Store for SqliteStore {
             .await?;
         // A write through the writer proves the writer thread is alive too.
         self.write(|_| Ok(())).await
+    }
+}
+
+const FACT_COLUMNS: &str = "id, org_id, occurred_at, status, direction, duration, outcome, call_type, agent_id, agent_name, campaign_id, customer_external_id, customer_name, customer_phone, customer_context, metadata, answered_at, cost";
+
+fn facts_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallFacts> {
+    let status: String = r.get(3)?;
+    let direction: String = r.get(4)?;
+    let json = |i: usize| -> rusqlite::Result<Option<serde_json::Value>> {
+        Ok(r.get::<_, Option<String>>(i)?.and_then(|s| serde_json::from_str(&s).ok()))
+    };
+    Ok(CallFacts {
+        id: CallId::from_trusted(r.get(0)?),
+        org_id: OrgId::from_trusted(r.get(1)?),
+        occurred_at: ts(r.get(2)?),
+        status: CallStatus::parse(&status).unwrap_or(CallStatus::Failed),
+        direction: switchboard_domain::Direction::parse(&direction).unwrap_or_default(),
+        duration: r.get(5)?,
+        outcome: r.get(6)?,
+        call_type: r.get(7)?,
+        agent_id: r.get(8)?,
+        agent_name: r.get(9)?,
+        campaign_id: r.get(10)?,
+        customer_external_id: r.get(11)?,
+        customer_name: r.get(12)?,
+        customer_phone: r.get(13)?,
+        customer_context: json(14)?,
+        metadata: json(15)?,
+        answered_at: r.get::<_, Option<i64>>(16)?.map(ts),
+        cost: r.get(17)?,
+    })
+}
+
+#[async_trait]
+impl AnalyticsSource for SqliteStore {
+    async fn outbox_head(&self) -> Result<i64> {
+        self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM outbox", [], |r| r.get(0))?))
+            .await
+    }
+
+    async fn call_facts_page(&self, after: Option<CallId>, limit: u32) -> Result<Vec<CallFacts>> {
+        let after = after.map(|a| a.to_string()).unwrap_or_default();
+        self.read(move |c| {
+            let sql = static_sql!("SELECT {FACT_COLUMNS} FROM calls WHERE id > ?1 ORDER BY id LIMIT ?2");
+            Ok(c.prepare_cached(sql)?
+                .query_map(params![after, limit], facts_from_row)?
+                .collect::<rusqlite::Result<_>>()?)
+        })
+        .await
+    }
+
+    async fn call_facts(&self, ids: &[CallId]) -> Result<Vec<CallFacts>> {
+        let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+        self.read(move |c| {
+            let mut out = Vec::with_capacity(ids.len());
+            let mut stmt = c.prepare_cached(static_sql!("SELECT {FACT_COLUMNS} FROM calls WHERE id = ?1"))?;
+            for id in &ids {
+                if let Some(f) = stmt.query_row([id], facts_from_row).optional()? {
+                    out.push(f);
+                }
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    async fn import_calls(&self, calls: Vec<Call>) -> Result<u64> {
+        let calls = std::sync::Arc::new(calls);
+        self.write(move |c| {
+            let mut by_org: std::collections::BTreeMap<&OrgId, Vec<&CallId>> = std::collections::BTreeMap::new();
+            for call in calls.iter() {
+                insert_call(c, call)?;
+                by_org.entry(&call.org_id).or_default().push(&call.id);
+            }
+            let at = now();
+            let events: Vec<DomainEvent> = by_org
+                .into_iter()
+                .map(|(org, ids)| logic::calls_imported_event(org, &ids, at))
+                .collect();
+            insert_events(c, &events)?;
+            Ok(calls.len() as u64)
+        })
+        .await
+    }
+
+    async fn calls_after(&self, org: &OrgId, filter: &CallFilter, after: Option<CallCursor>, limit: u32) -> Result<Vec<Call>> {
+        let (mut cond, mut args) = call_where(org, filter);
+        if let Some(a) = after {
+            cond.push_str(" AND (occurred_at > ? OR (occurred_at = ? AND id > ?))");
+            args.extend([
+                SqlValue::Integer(ms(a.occurred_at)),
+                SqlValue::Integer(ms(a.occurred_at)),
+                SqlValue::Text(a.id.to_string()),
+            ]);
+        }
+        args.push(SqlValue::Integer(i64::from(limit)));
+        self.read(move |c| {
+            let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE {cond} ORDER BY occurred_at, id LIMIT ?");
+            Ok(c.prepare_cached(&sql)?
+                .query_map(params_from_iter(args.iter()), call_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
     }
 }

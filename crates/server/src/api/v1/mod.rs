@@ -2,8 +2,10 @@
 //! `{data, pagination{total,page,limit,pages}}`, errors as
 //! `{error{code,message,details}}`.
 
+pub mod analytics;
 pub mod calls;
 pub mod contacts;
+pub mod export;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
