@@ -22,7 +22,7 @@ use switchboard_domain::{CallId, DomainEvent, OrgId};
 use switchboard_store::{DynStore, StoreError};
 use tokio::sync::{Mutex, OnceCell};
 
-pub use query::{Bins, Dim, Filter, Group};
+pub use query::{Bins, Dim, Filter, Group, Order, Query};
 pub use stats::Stats;
 pub use table::OrgTable;
 

@@ -5,9 +5,9 @@ use chrono_tz::Tz;
 use serde::Serialize;
 use switchboard_domain::{CallStatus, Direction};
 
-use crate::stats::{Stats, flag};
+use crate::stats::{Stats, class};
 use crate::table::{FreeKeys, OrgTable};
-use crate::time::{self, SlotTable};
+use crate::time;
 
 /// Which calls count. Empty fields match everything.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -113,44 +113,71 @@ pub struct Group {
     pub stats: Stats,
 }
 
-fn matches(t: &OrgTable, row: usize, f: &Resolved) -> bool {
-    let fl = t.flags[row];
-    if fl & flag::LIVE == 0 {
-        return false;
-    }
-    let ts = t.ts[row];
-    if f.start.is_some_and(|s| ts < s) || f.end.is_some_and(|e| ts >= e) {
-        return false;
-    }
-    if !f.campaigns.is_empty() && !f.campaigns.contains(&t.campaign[row]) {
-        return false;
-    }
-    if f.agent.is_some_and(|a| t.agent[row] != a) || f.call_type.is_some_and(|c| t.call_type[row] != c) {
-        return false;
-    }
-    if let Some(d) = f.direction {
-        let inbound = fl & flag::INBOUND != 0;
-        if inbound != (d == Direction::Inbound) {
-            return false;
+/// How groups are ordered before a limit applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    /// The dimension's own order: time, hour, bucket, status; named groups by calls.
+    #[default]
+    Natural,
+    /// Most calls first.
+    Calls,
+    /// Most talk time first.
+    Duration,
+}
+
+/// A breakdown request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub filter: Filter,
+    pub dim: Dim,
+    pub tz: Tz,
+    pub bins: Bins,
+    pub order: Order,
+    pub limit: Option<usize>,
+}
+
+impl Query {
+    pub fn new(filter: Filter, dim: Dim, tz: Tz) -> Self {
+        Query {
+            filter,
+            dim,
+            tz,
+            bins: Bins::None,
+            order: Order::Natural,
+            limit: None,
         }
     }
-    true
 }
 
-/// A filter with its text replaced by dictionary ids; `None` when it cannot match.
+/// A filter with its text replaced by dictionary ids.
 struct Resolved {
-    start: Option<i64>,
-    end: Option<i64>,
-    campaigns: Vec<u32>,
+    start: i64,
+    end: i64,
+    /// Allowed campaign ids, indexed by id; empty when every campaign is allowed.
+    campaigns: Vec<bool>,
     agent: Option<u32>,
     call_type: Option<u32>,
-    direction: Option<Direction>,
+    /// Required value of the inbound bit, if any.
+    inbound: Option<u8>,
+    /// Nothing but liveness to check: scans read no filter columns.
+    trivial: bool,
 }
 
+/// Resolves a filter; `None` when it cannot match any call.
 fn resolve(t: &OrgTable, f: &Filter) -> Option<Resolved> {
-    let campaigns: Vec<u32> = f.campaigns.iter().filter_map(|c| t.campaigns.find(c)).collect();
-    if !f.campaigns.is_empty() && campaigns.is_empty() {
-        return None;
+    let mut campaigns = Vec::new();
+    if !f.campaigns.is_empty() {
+        campaigns = vec![false; t.campaigns.len()];
+        let mut any = false;
+        for c in &f.campaigns {
+            if let Some(id) = t.campaigns.find(c) {
+                campaigns[id as usize] = true;
+                any = true;
+            }
+        }
+        if !any {
+            return None;
+        }
     }
     let agent = match &f.agent {
         Some(a) => Some(t.agents.find(a)?),
@@ -160,31 +187,178 @@ fn resolve(t: &OrgTable, f: &Filter) -> Option<Resolved> {
         Some(c) => Some(t.call_types.find(c)?),
         None => None,
     };
+    let trivial =
+        f.start.is_none() && f.end.is_none() && campaigns.is_empty() && agent.is_none() && call_type.is_none() && f.direction.is_none();
     Some(Resolved {
-        start: f.start,
-        end: f.end,
+        start: f.start.unwrap_or(i64::MIN),
+        end: f.end.unwrap_or(i64::MAX),
         campaigns,
         agent,
         call_type,
-        direction: f.direction,
+        inbound: f.direction.map(|d| if d == Direction::Inbound { class::INBOUND } else { 0 }),
+        trivial,
     })
 }
 
-/// Scans the rows matching `filter`, calling `each(row)`.
-fn scan(t: &OrgTable, filter: &Filter, mut each: impl FnMut(usize)) {
-    let Some(f) = resolve(t, filter) else { return };
-    for row in 0..t.rows() {
-        if matches(t, row, &f) {
-            each(row);
+#[inline(always)]
+fn passes(t: &OrgTable, f: &Resolved, row: usize) -> bool {
+    let c = t.class[row];
+    if c & class::LIVE == 0 {
+        return false;
+    }
+    let ts = t.ts[row];
+    if ts < f.start || ts >= f.end {
+        return false;
+    }
+    if !f.campaigns.is_empty() && !f.campaigns[t.campaign[row] as usize] {
+        return false;
+    }
+    if f.agent.is_some_and(|a| t.agent[row] != a) || f.call_type.is_some_and(|x| t.call_type[row] != x) {
+        return false;
+    }
+    f.inbound.is_none_or(|i| c & class::INBOUND == i)
+}
+
+/// Counts calls per (group, class) and adds talk time per group.
+struct Acc {
+    counts: Vec<u32>,
+    duration: Vec<u64>,
+    completed_duration: Vec<u64>,
+}
+
+/// Status index of `completed` in a class byte.
+pub(crate) const COMPLETED_INDEX: u8 = 5;
+
+impl Acc {
+    fn new(groups: usize) -> Self {
+        Acc {
+            counts: vec![0; groups * class::COUNT],
+            duration: vec![0; groups],
+            completed_duration: vec![0; groups],
         }
     }
+
+    #[inline(always)]
+    fn add(&mut self, g: usize, c: u8, d: u32) {
+        self.counts[g * class::COUNT + usize::from(c & 0x7f)] += 1;
+        let d = u64::from(d);
+        self.duration[g] += d;
+        self.completed_duration[g] += d * u64::from(c & 0x0f == COMPLETED_INDEX);
+    }
+
+    fn merge(&mut self, o: Acc) {
+        self.counts.iter_mut().zip(o.counts).for_each(|(a, b)| *a += b);
+        self.duration.iter_mut().zip(o.duration).for_each(|(a, b)| *a += b);
+        self.completed_duration
+            .iter_mut()
+            .zip(o.completed_duration)
+            .for_each(|(a, b)| *a += b);
+    }
+
+    fn groups(&self) -> usize {
+        self.duration.len()
+    }
+
+    fn stats(&self, g: usize) -> Stats {
+        let mut s = Stats::default();
+        for (c, n) in self.counts[g * class::COUNT..(g + 1) * class::COUNT].iter().enumerate() {
+            if *n > 0 {
+                s.add_class(c as u8, u64::from(*n));
+            }
+        }
+        s.total_duration = self.duration[g];
+        s.completed_duration = self.completed_duration[g];
+        s
+    }
+}
+
+/// Runs `key` over the matching rows on every core and adds each row to
+/// its group (`key` answers `None` to skip a row).
+fn accumulate<K>(t: &OrgTable, f: &Resolved, groups: usize, key: K) -> Acc
+where
+    K: Fn(usize) -> Option<usize> + Sync,
+{
+    let rows = t.rows();
+    let threads = if rows < 200_000 {
+        1
+    } else {
+        std::thread::available_parallelism().map_or(1, |n| n.get()).min(8)
+    };
+    let chunk = rows.div_ceil(threads.max(1));
+    let (classes, duration) = (&t.class[..rows], &t.duration[..rows]);
+    let run = |from: usize, to: usize| {
+        let mut acc = Acc::new(groups);
+        if f.trivial {
+            // The common dashboard case: no filter columns to read.
+            for (i, (c, d)) in classes[from..to].iter().zip(&duration[from..to]).enumerate() {
+                if c & class::LIVE != 0
+                    && let Some(g) = key(from + i)
+                {
+                    acc.add(g, *c, *d);
+                }
+            }
+        } else {
+            for row in from..to {
+                if passes(t, f, row)
+                    && let Some(g) = key(row)
+                {
+                    acc.add(g, classes[row], duration[row]);
+                }
+            }
+        }
+        acc
+    };
+    if threads <= 1 {
+        return run(0, rows);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|i| {
+                let run = &run;
+                s.spawn(move || run(i * chunk, ((i + 1) * chunk).min(rows)))
+            })
+            .collect();
+        let mut total: Option<Acc> = None;
+        for h in handles {
+            let acc = h.join().unwrap_or_else(|_| Acc::new(groups));
+            match &mut total {
+                Some(t) => t.merge(acc),
+                None => total = Some(acc),
+            }
+        }
+        total.unwrap_or_else(|| Acc::new(groups))
+    })
+}
+
+/// Talk time and calls per group, cheaply: for ranking many groups.
+fn rank<K>(t: &OrgTable, f: &Resolved, groups: usize, key: K) -> (Vec<u32>, Vec<u64>)
+where
+    K: Fn(usize) -> usize,
+{
+    let (mut calls, mut dur) = (vec![0u32; groups], vec![0u64; groups]);
+    for row in 0..t.rows() {
+        if passes(t, f, row) {
+            let g = key(row);
+            calls[g] += 1;
+            dur[g] += u64::from(t.duration[row]);
+        }
+    }
+    (calls, dur)
 }
 
 /// Totals of the calls matching `filter`.
 pub fn totals(t: &OrgTable, filter: &Filter) -> Stats {
-    let mut s = Stats::default();
-    scan(t, filter, |row| s.add(t.flags[row], t.duration[row]));
-    s
+    let Some(f) = resolve(t, filter) else { return Stats::default() };
+    accumulate(t, &f, 1, |_| Some(0)).stats(0)
+}
+
+fn group(key: Option<String>, stats: Stats) -> Group {
+    Group {
+        key,
+        name: None,
+        phone: None,
+        stats,
+    }
 }
 
 fn number_bins(keys: &FreeKeys, bins: &Bins, present: &[bool]) -> Option<(Vec<f64>, Vec<String>)> {
@@ -192,16 +366,13 @@ fn number_bins(keys: &FreeKeys, bins: &Bins, present: &[bool]) -> Option<(Vec<f6
         Bins::None => return None,
         Bins::Edges(e) => e.clone(),
         Bins::Auto => {
-            let nums: Vec<f64> = keys
+            let nums = keys
                 .numbers
                 .iter()
                 .enumerate()
                 .filter(|(i, _)| present.get(*i).copied().unwrap_or(false))
-                .filter_map(|(_, n)| *n)
-                .collect();
-            let (lo, hi) = nums
-                .iter()
-                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), n| (lo.min(*n), hi.max(*n)));
+                .filter_map(|(_, n)| *n);
+            let (lo, hi) = nums.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), n| (lo.min(n), hi.max(n)));
             if !lo.is_finite() {
                 return None;
             }
@@ -235,8 +406,8 @@ pub fn auto_edges(lo: f64, hi: f64) -> Vec<f64> {
         .unwrap_or(10.0 * mag);
     let start = (lo / step).floor() * step;
     let mut edges = vec![start];
-    while *edges.last().unwrap_or(&hi) <= hi {
-        let next = edges.last().unwrap_or(&start) + step;
+    while edges.last().is_some_and(|e| *e <= hi) {
+        let next = edges.last().copied().unwrap_or(start) + step;
         edges.push(next);
     }
     edges
@@ -246,227 +417,259 @@ fn bin_of(edges: &[f64], v: f64) -> usize {
     edges.partition_point(|e| *e <= v)
 }
 
-/// Groups the calls matching `filter` by `dim`; groups come in the
-/// dimension's natural order (time, hour, bucket) or by calls, most first.
-pub fn breakdown(t: &OrgTable, filter: &Filter, dim: &Dim, tz: Tz, bins: &Bins) -> Vec<Group> {
-    match dim {
-        Dim::All => vec![Group {
-            key: None,
-            name: None,
-            phone: None,
-            stats: totals(t, filter),
-        }],
-        Dim::Hour | Dim::DayOfWeek | Dim::Date | Dim::Week | Dim::Month => time_breakdown(t, filter, dim, tz),
+/// Groups with more values than this are ranked cheaply first, and only
+/// the groups returned get full counters.
+const WIDE: usize = 4096;
+
+/// Groups the calls matching the query's filter by its dimension.
+pub fn breakdown(t: &OrgTable, q: &Query) -> Vec<Group> {
+    let Some(f) = resolve(t, &q.filter) else { return vec![] };
+    let mut groups = match &q.dim {
+        Dim::All => vec![group(None, accumulate(t, &f, 1, |_| Some(0)).stats(0))],
+        Dim::Hour | Dim::DayOfWeek | Dim::Date | Dim::Week | Dim::Month => time_breakdown(t, &f, q),
         Dim::Context(key) | Dim::Metadata(key) => {
-            let keys = if matches!(dim, Dim::Context(_)) { &t.context } else { &t.metadata };
-            free_breakdown(t, filter, keys, key, bins)
+            let keys = if matches!(q.dim, Dim::Context(_)) {
+                &t.context
+            } else {
+                &t.metadata
+            };
+            free_breakdown(t, &f, keys, key, q)
         }
-        _ => fixed_breakdown(t, filter, dim),
+        _ => fixed_breakdown(t, &f, q),
+    };
+    match q.order {
+        Order::Natural => {}
+        Order::Calls => groups.sort_by(|a, b| b.stats.calls.cmp(&a.stats.calls).then_with(|| a.key.cmp(&b.key))),
+        Order::Duration => groups.sort_by(|a, b| b.stats.total_duration.cmp(&a.stats.total_duration).then_with(|| a.key.cmp(&b.key))),
     }
+    if let Some(l) = q.limit {
+        groups.truncate(l);
+    }
+    groups
 }
 
-fn sorted_by_calls(mut groups: Vec<Group>) -> Vec<Group> {
+fn by_calls(mut groups: Vec<Group>) -> Vec<Group> {
     groups.sort_by(|a, b| b.stats.calls.cmp(&a.stats.calls).then_with(|| a.key.cmp(&b.key)));
     groups
 }
 
-fn fixed_breakdown(t: &OrgTable, filter: &Filter, dim: &Dim) -> Vec<Group> {
-    let size = match dim {
-        Dim::CallType => t.call_types.len(),
-        Dim::Agent => t.agents.len(),
-        Dim::Campaign => t.campaigns.len(),
-        Dim::Outcome => t.outcomes.len(),
-        Dim::Customer => t.customers.len(),
-        Dim::Direction => 2,
-        Dim::Status => CallStatus::ALL.len(),
-        _ => DURATION_BUCKETS.len(),
-    };
-    let mut acc = vec![Stats::default(); size];
-    let key_of: Box<dyn Fn(usize) -> usize + '_> = match dim {
-        Dim::CallType => Box::new(|r| t.call_type[r] as usize),
-        Dim::Agent => Box::new(|r| t.agent[r] as usize),
-        Dim::Campaign => Box::new(|r| t.campaign[r] as usize),
-        Dim::Outcome => Box::new(|r| t.outcome[r] as usize),
-        Dim::Customer => Box::new(|r| t.customer[r] as usize),
-        Dim::Direction => Box::new(|r| usize::from(t.flags[r] & flag::INBOUND != 0)),
-        Dim::Status => Box::new(|r| t.status[r] as usize),
-        _ => Box::new(|r| {
+/// Full counters for the groups a query returns, ranking wide dimensions first.
+fn counted<K, L>(t: &OrgTable, f: &Resolved, q: &Query, size: usize, key: K, label: L) -> Vec<Group>
+where
+    K: Fn(usize) -> usize + Sync,
+    L: Fn(usize, Stats) -> Group,
+{
+    if size <= WIDE || q.limit.is_none() && q.order == Order::Natural && size <= 16 * WIDE {
+        let acc = accumulate(t, f, size, |r| Some(key(r)));
+        return (0..acc.groups())
+            .map(|g| (g, acc.stats(g)))
+            .filter(|(_, s)| s.calls > 0)
+            .map(|(g, s)| label(g, s))
+            .collect();
+    }
+    // Rank cheaply, keep the groups asked for, then count only those.
+    let (calls, dur) = rank(t, f, size, &key);
+    let mut order: Vec<usize> = (0..size).filter(|g| calls[*g] > 0).collect();
+    match q.order {
+        Order::Duration => order.sort_by(|a, b| dur[*b].cmp(&dur[*a]).then(a.cmp(b))),
+        _ => order.sort_by(|a, b| calls[*b].cmp(&calls[*a]).then(a.cmp(b))),
+    }
+    if let Some(l) = q.limit {
+        order.truncate(l);
+    }
+    let mut slot = vec![u32::MAX; size];
+    for (i, g) in order.iter().enumerate() {
+        slot[*g] = i as u32;
+    }
+    let acc = accumulate(t, f, order.len(), |r| {
+        let s = slot[key(r)];
+        (s != u32::MAX).then_some(s as usize)
+    });
+    order.iter().enumerate().map(|(i, g)| label(*g, acc.stats(i))).collect()
+}
+
+fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
+    let text = |d: &crate::table::Dict, i: usize| d.name(i as u32).map(str::to_owned);
+    match &q.dim {
+        Dim::CallType => by_calls(counted(
+            t,
+            f,
+            q,
+            t.call_types.len(),
+            |r| t.call_type[r] as usize,
+            |i, s| group(text(&t.call_types, i), s),
+        )),
+        Dim::Campaign => by_calls(counted(
+            t,
+            f,
+            q,
+            t.campaigns.len(),
+            |r| t.campaign[r] as usize,
+            |i, s| group(text(&t.campaigns, i), s),
+        )),
+        Dim::Outcome => by_calls(counted(
+            t,
+            f,
+            q,
+            t.outcomes.len(),
+            |r| t.outcome[r] as usize,
+            |i, s| group(text(&t.outcomes, i), s),
+        )),
+        Dim::Agent => by_calls(counted(
+            t,
+            f,
+            q,
+            t.agents.len(),
+            |r| t.agent[r] as usize,
+            |i, s| Group {
+                name: t.agent_names.get(i).cloned().flatten(),
+                ..group(text(&t.agents, i), s)
+            },
+        )),
+        Dim::Customer => {
+            let groups = counted(
+                t,
+                f,
+                q,
+                t.customers.len(),
+                |r| t.customer[r] as usize,
+                |i, s| {
+                    let (name, phone) = t.customer_info.get(i).cloned().unwrap_or_default();
+                    Group {
+                        name,
+                        phone,
+                        ..group(text(&t.customers, i), s)
+                    }
+                },
+            );
+            if t.customers.len() <= WIDE { by_calls(groups) } else { groups }
+        }
+        Dim::Direction => counted(
+            t,
+            f,
+            q,
+            2,
+            |r| usize::from(t.class[r] & class::INBOUND != 0),
+            |i, s| group(Some(if i == 1 { "inbound" } else { "outbound" }.to_owned()), s),
+        ),
+        Dim::Status => counted(
+            t,
+            f,
+            q,
+            CallStatus::ALL.len(),
+            |r| usize::from(t.class[r] & 0x0f),
+            |i, s| group(Some(CallStatus::ALL[i].as_str().to_owned()), s),
+        ),
+        _ => {
+            let acc = accumulate(t, f, DURATION_BUCKETS.len(), |r| {
+                let d = t.duration[r];
+                Some(DURATION_BUCKETS.iter().position(|(_, lo, hi)| d >= *lo && d < *hi).unwrap_or(0))
+            });
             DURATION_BUCKETS
                 .iter()
-                .position(|(_, lo, hi)| t.duration[r] >= *lo && t.duration[r] < *hi)
-                .unwrap_or(0)
-        }),
-    };
-    scan(t, filter, |row| acc[key_of(row)].add(t.flags[row], t.duration[row]));
-    let label = |i: usize| -> (Option<String>, Option<String>, Option<String>) {
-        match dim {
-            Dim::CallType => (t.call_types.name(i as u32).map(str::to_owned), None, None),
-            Dim::Agent => (
-                t.agents.name(i as u32).map(str::to_owned),
-                t.agent_names.get(i).cloned().flatten(),
-                None,
-            ),
-            Dim::Campaign => (t.campaigns.name(i as u32).map(str::to_owned), None, None),
-            Dim::Outcome => (t.outcomes.name(i as u32).map(str::to_owned), None, None),
-            Dim::Customer => {
-                let (name, phone) = t.customer_info.get(i).cloned().unwrap_or_default();
-                (t.customers.name(i as u32).map(str::to_owned), name, phone)
-            }
-            Dim::Direction => (Some(if i == 1 { "inbound" } else { "outbound" }.to_owned()), None, None),
-            Dim::Status => (Some(CallStatus::ALL[i].as_str().to_owned()), None, None),
-            _ => (Some(DURATION_BUCKETS[i].0.to_owned()), None, None),
+                .enumerate()
+                .map(|(i, (name, _, _))| group(Some((*name).to_owned()), acc.stats(i)))
+                .collect()
         }
-    };
-    let groups = acc.into_iter().enumerate().filter(|(_, s)| s.calls > 0).map(|(i, stats)| {
-        let (key, name, phone) = label(i);
-        Group { key, name, phone, stats }
-    });
-    if matches!(dim, Dim::DurationBucket | Dim::Status | Dim::Direction) {
-        // Natural order; every bucket shown.
-        let mut all: Vec<Group> = groups.collect();
-        if matches!(dim, Dim::DurationBucket) {
-            all = DURATION_BUCKETS
-                .iter()
-                .map(|(name, _, _)| {
-                    all.iter().find(|g| g.key.as_deref() == Some(name)).cloned().unwrap_or(Group {
-                        key: Some((*name).to_owned()),
-                        name: None,
-                        phone: None,
-                        stats: Stats::default(),
-                    })
-                })
-                .collect();
-        }
-        all
-    } else {
-        sorted_by_calls(groups.collect())
     }
 }
 
-fn free_breakdown(t: &OrgTable, filter: &Filter, keys: &FreeKeys, key: &str, bins: &Bins) -> Vec<Group> {
+fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Query) -> Vec<Group> {
     let Some(col) = keys.columns.get(key) else {
         // No call has this key: everything falls in the "none" group.
-        let stats = totals(t, filter);
-        return if stats.calls > 0 {
-            vec![Group {
-                key: None,
-                name: None,
-                phone: None,
-                stats,
-            }]
-        } else {
-            vec![]
-        };
+        let stats = accumulate(t, f, 1, |_| Some(0)).stats(0);
+        return if stats.calls > 0 { vec![group(None, stats)] } else { vec![] };
     };
-    let mut acc = vec![Stats::default(); keys.values.len()];
-    scan(t, filter, |row| acc[col.get(row) as usize].add(t.flags[row], t.duration[row]));
-    let present: Vec<bool> = acc.iter().map(|s| s.calls > 0).collect();
-    if let Some((edges, labels)) = number_bins(keys, bins, &present) {
-        let mut binned = vec![Stats::default(); labels.len()];
-        let mut other: Vec<Group> = Vec::new();
-        for (id, s) in acc.iter().enumerate().filter(|(_, s)| s.calls > 0) {
-            match keys.numbers.get(id).copied().flatten() {
-                Some(n) if id > 0 => binned[bin_of(&edges, n)].merge(s),
-                _ => other.push(Group {
-                    key: if id == 0 {
-                        None
-                    } else {
-                        keys.values.name(id as u32).map(str::to_owned)
-                    },
-                    name: None,
-                    phone: None,
-                    stats: *s,
-                }),
-            }
-        }
-        let mut out: Vec<Group> = labels
-            .into_iter()
-            .zip(binned)
-            .filter(|(_, s)| s.calls > 0)
-            .map(|(l, stats)| Group {
-                key: Some(l),
-                name: None,
-                phone: None,
-                stats,
-            })
-            .collect();
-        out.extend(sorted_by_calls(other));
-        return out;
-    }
-    let groups = acc.into_iter().enumerate().filter(|(_, s)| s.calls > 0).map(|(id, stats)| Group {
-        key: if id == 0 {
+    let size = keys.values.len();
+    let value_text = |id: usize| {
+        if id == 0 {
             None
         } else {
             keys.values.name(id as u32).map(str::to_owned)
-        },
-        name: None,
-        phone: None,
-        stats,
-    });
-    sorted_by_calls(groups.collect())
+        }
+    };
+    if q.bins == Bins::None {
+        let groups = counted(t, f, q, size, |r| col.get(r) as usize, |i, s| group(value_text(i), s));
+        return if size <= WIDE { by_calls(groups) } else { groups };
+    }
+    // Which values occur decides automatic edges; then count per bin.
+    let (calls, _) = rank(t, f, size, |r| col.get(r) as usize);
+    let present: Vec<bool> = calls.iter().map(|c| *c > 0).collect();
+    let Some((edges, labels)) = number_bins(keys, &q.bins, &present) else {
+        return by_calls(counted(t, f, q, size, |r| col.get(r) as usize, |i, s| group(value_text(i), s)));
+    };
+    // Bins first, then one group per non-numeric value (and "none").
+    let bin_count = labels.len();
+    let mut target: Vec<usize> = Vec::with_capacity(size);
+    let mut others: Vec<usize> = Vec::new();
+    for id in 0..size {
+        match keys.numbers.get(id).copied().flatten() {
+            Some(n) if id > 0 => target.push(bin_of(&edges, n)),
+            _ => {
+                target.push(bin_count + others.len());
+                others.push(id);
+            }
+        }
+    }
+    let acc = accumulate(t, f, bin_count + others.len(), |r| Some(target[col.get(r) as usize]));
+    let mut out: Vec<Group> = labels
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| group(Some(l), acc.stats(i)))
+        .filter(|g| g.stats.calls > 0)
+        .collect();
+    let rest = others
+        .iter()
+        .enumerate()
+        .map(|(i, id)| group(value_text(*id), acc.stats(bin_count + i)))
+        .filter(|g| g.stats.calls > 0)
+        .collect();
+    out.extend(by_calls(rest));
+    out
 }
 
-fn time_breakdown(t: &OrgTable, filter: &Filter, dim: &Dim, tz: Tz) -> Vec<Group> {
+fn time_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
     let Some((lo, hi)) = t.span else { return vec![] };
-    let (lo, hi) = (filter.start.map_or(lo, |s| s.max(lo)), filter.end.map_or(hi, |e| (e - 1).min(hi)));
+    let (lo, hi) = (f.start.max(lo), f.end.saturating_sub(1).min(hi));
     if lo > hi {
         return vec![];
     }
-    let table = SlotTable::new(tz, lo, hi);
-    match dim {
+    let table = time::slot_table(q.tz, lo, hi);
+    match q.dim {
         Dim::Hour | Dim::DayOfWeek => {
-            let n = if matches!(dim, Dim::Hour) { 24 } else { 7 };
-            let mut acc = vec![Stats::default(); n];
-            scan(t, filter, |row| {
-                let l = table.local(t.ts[row]);
-                let k = if matches!(dim, Dim::Hour) { l.hour } else { l.dow } as usize;
-                acc[k].add(t.flags[row], t.duration[row]);
+            let hours = matches!(q.dim, Dim::Hour);
+            let acc = accumulate(t, f, if hours { 24 } else { 7 }, |r| {
+                let l = table.local(t.ts[r]);
+                Some(usize::from(if hours { l.hour } else { l.dow }))
             });
-            acc.into_iter()
-                .enumerate()
-                .map(|(i, stats)| Group {
-                    key: Some(i.to_string()),
-                    name: None,
-                    phone: None,
-                    stats,
-                })
-                .collect()
+            (0..acc.groups()).map(|i| group(Some(i.to_string()), acc.stats(i))).collect()
         }
         _ => {
             let key = |ts: i64| {
                 let l = table.local(ts);
-                match dim {
+                match q.dim {
                     Dim::Date => l.day,
                     Dim::Week => l.week,
                     _ => l.month,
                 }
             };
             let (first, last) = (key(lo), key(hi));
-            let mut acc = vec![Stats::default(); (last - first + 1).max(0) as usize];
-            scan(t, filter, |row| {
-                let k = key(t.ts[row]) - first;
-                if let Some(s) = acc.get_mut(k as usize) {
-                    s.add(t.flags[row], t.duration[row]);
-                }
+            let acc = accumulate(t, f, (last - first + 1).max(0) as usize, |r| {
+                usize::try_from(key(t.ts[r]) - first).ok()
             });
             let label = |k: i32| {
-                if matches!(dim, Dim::Month) {
+                if matches!(q.dim, Dim::Month) {
                     time::month_label(k)
                 } else {
                     time::date_label(k)
                 }
             };
-            let step = if matches!(dim, Dim::Week) { 7 } else { 1 };
-            acc.into_iter()
-                .enumerate()
-                .filter(|(i, s)| s.calls > 0 || (*i as i32) % step == 0)
-                .filter(|(_, s)| s.calls > 0 || filter.start.is_some() && filter.end.is_some())
-                .map(|(i, stats)| Group {
-                    key: Some(label(first + i as i32)),
-                    name: None,
-                    phone: None,
-                    stats,
-                })
+            let step = if matches!(q.dim, Dim::Week) { 7 } else { 1 };
+            let bounded = q.filter.start.is_some() && q.filter.end.is_some();
+            (0..acc.groups())
+                .map(|i| (i, acc.stats(i)))
+                .filter(|(i, s)| s.calls > 0 || bounded && (*i as i32) % step == 0)
+                .map(|(i, s)| group(Some(label(first + i as i32)), s))
                 .collect()
         }
     }

@@ -4,20 +4,18 @@
 use serde::Serialize;
 use switchboard_domain::CallStatus;
 
-/// Per-call class bits, computed once when a call enters the index.
-pub(crate) mod flag {
-    pub const COMPLETED: u16 = 1;
-    pub const ANSWERED: u16 = 1 << 1;
-    pub const MISSED: u16 = 1 << 2;
-    pub const FAILED: u16 = 1 << 3;
-    pub const VOICEMAIL: u16 = 1 << 4;
-    pub const SUCCESSFUL: u16 = 1 << 5;
-    pub const INBOUND: u16 = 1 << 6;
-    pub const ATTEMPTED: u16 = 1 << 7;
-    pub const FINISHED: u16 = 1 << 8;
-    pub const HAS_DURATION: u16 = 1 << 9;
-    /// Set on every call that exists (cleared when deleted).
-    pub const LIVE: u16 = 1 << 15;
+/// A call's class: everything the counters need, in 7 bits (status index
+/// in bits 0-3, inbound, successful outcome, duration reported). Computed
+/// once when a call enters the index; scans count calls per class and
+/// derive [`Stats`] from the counts at the end.
+pub(crate) mod class {
+    pub const INBOUND: u8 = 1 << 4;
+    pub const SUCCESSFUL: u8 = 1 << 5;
+    pub const HAS_DURATION: u8 = 1 << 6;
+    /// Set on every call that exists (cleared when deleted); not part of the class.
+    pub const LIVE: u8 = 1 << 7;
+    /// Number of distinct classes.
+    pub const COUNT: usize = 128;
 }
 
 /// Business outcomes that count as a success (compared case-insensitively).
@@ -37,26 +35,27 @@ pub fn is_success(outcome: Option<&str>) -> bool {
     outcome.is_some_and(|o| SUCCESS_OUTCOMES.iter().any(|s| s.eq_ignore_ascii_case(o.trim())))
 }
 
-/// The class bits of a call.
-pub(crate) fn flags(status: CallStatus, inbound: bool, outcome: Option<&str>, has_duration: bool) -> u16 {
-    use CallStatus::*;
-    let mut f = flag::LIVE;
-    let set = |f: &mut u16, bit: u16, on: bool| {
-        if on {
-            *f |= bit;
-        }
-    };
-    set(&mut f, flag::COMPLETED, status == Completed);
-    set(&mut f, flag::ANSWERED, matches!(status, InProgress | Completed));
-    set(&mut f, flag::MISSED, matches!(status, NoAnswer | Busy));
-    set(&mut f, flag::FAILED, status == Failed);
-    set(&mut f, flag::VOICEMAIL, status == Voicemail);
-    set(&mut f, flag::SUCCESSFUL, is_success(outcome));
-    set(&mut f, flag::INBOUND, inbound);
-    set(&mut f, flag::ATTEMPTED, !matches!(status, Scheduled | Queued | Canceled));
-    set(&mut f, flag::FINISHED, status.is_terminal());
-    set(&mut f, flag::HAS_DURATION, has_duration);
-    f
+/// The class byte of a live call.
+pub(crate) fn class_of(status: CallStatus, inbound: bool, outcome: Option<&str>, has_duration: bool) -> u8 {
+    let status = CallStatus::ALL.iter().position(|x| *x == status).unwrap_or(0) as u8;
+    let mut c = status | class::LIVE;
+    if inbound {
+        c |= class::INBOUND;
+    }
+    if is_success(outcome) {
+        c |= class::SUCCESSFUL;
+    }
+    if has_duration {
+        c |= class::HAS_DURATION;
+    }
+    c
+}
+
+pub(crate) fn status_of(class: u8) -> CallStatus {
+    CallStatus::ALL
+        .get(usize::from(class & 0x0f))
+        .copied()
+        .unwrap_or(CallStatus::Failed)
 }
 
 /// Counters over a set of calls.
@@ -90,25 +89,23 @@ pub struct Stats {
 }
 
 impl Stats {
-    #[inline]
-    pub(crate) fn add(&mut self, f: u16, duration: u32) {
-        let bit = |b: u16| u64::from(f & b != 0);
-        self.calls += 1;
-        self.completed += bit(flag::COMPLETED);
-        self.answered += bit(flag::ANSWERED);
-        self.missed += bit(flag::MISSED);
-        self.failed += bit(flag::FAILED);
-        self.voicemail += bit(flag::VOICEMAIL);
-        self.successful += bit(flag::SUCCESSFUL);
-        self.inbound += bit(flag::INBOUND);
-        self.outbound += 1 - bit(flag::INBOUND);
-        self.attempted += bit(flag::ATTEMPTED);
-        self.finished += bit(flag::FINISHED);
-        let d = u64::from(duration);
-        self.total_duration += d;
-        let completed = bit(flag::COMPLETED);
-        self.completed_duration += d * completed;
-        self.completed_with_duration += completed * bit(flag::HAS_DURATION);
+    /// Adds `n` calls of class `c` (talk time is added separately).
+    pub(crate) fn add_class(&mut self, c: u8, n: u64) {
+        use CallStatus::*;
+        let st = status_of(c);
+        let on = |b: bool| if b { n } else { 0 };
+        self.calls += n;
+        self.completed += on(st == Completed);
+        self.answered += on(matches!(st, InProgress | Completed));
+        self.missed += on(matches!(st, NoAnswer | Busy));
+        self.failed += on(st == Failed);
+        self.voicemail += on(st == Voicemail);
+        self.successful += on(c & class::SUCCESSFUL != 0);
+        self.inbound += on(c & class::INBOUND != 0);
+        self.outbound += on(c & class::INBOUND == 0);
+        self.attempted += on(!matches!(st, Scheduled | Queued | Canceled));
+        self.finished += on(st.is_terminal());
+        self.completed_with_duration += on(st == Completed && c & class::HAS_DURATION != 0);
     }
 
     pub fn merge(&mut self, o: &Stats) {
@@ -190,11 +187,18 @@ mod tests {
     #[test]
     fn a_call_adds_to_the_right_counters() {
         let mut s = Stats::default();
-        s.add(flags(CallStatus::Completed, true, Some("Successful"), true), 120);
-        s.add(flags(CallStatus::NoAnswer, false, None, false), 0);
-        s.add(flags(CallStatus::Queued, false, None, false), 0);
-        assert_eq!((s.calls, s.completed, s.answered, s.missed, s.successful), (3, 1, 1, 1, 1));
-        assert_eq!((s.inbound, s.outbound, s.attempted, s.finished), (1, 2, 2, 2));
-        assert_eq!((s.total_duration, s.completed_duration, s.completed_with_duration), (120, 120, 1));
+        s.add_class(class_of(CallStatus::Completed, true, Some("Successful"), true), 1);
+        s.add_class(class_of(CallStatus::NoAnswer, false, None, false), 2);
+        s.add_class(class_of(CallStatus::Queued, false, None, false), 1);
+        assert_eq!((s.calls, s.completed, s.answered, s.missed, s.successful), (4, 1, 1, 2, 1));
+        assert_eq!(
+            (s.inbound, s.outbound, s.attempted, s.finished, s.completed_with_duration),
+            (1, 3, 3, 3, 1)
+        );
+        assert_eq!(
+            class_of(CallStatus::Completed, false, None, false) & 0x0f,
+            crate::query::COMPLETED_INDEX
+        );
+        assert_eq!(status_of(class_of(CallStatus::Voicemail, true, None, true)), CallStatus::Voicemail);
     }
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use switchboard_domain::{CallId, CallStatus, Direction};
 use switchboard_store::CallFacts;
 
-use crate::stats::{flag, flags};
+use crate::stats::{class, class_of};
 
 /// Text ↔ id; id 0 means "none".
 #[derive(Debug, Default)]
@@ -155,8 +155,8 @@ pub struct OrgTable {
     ids: IdMap,
     pub(crate) ts: Vec<i64>,
     pub(crate) duration: Vec<u32>,
-    pub(crate) flags: Vec<u16>,
-    pub(crate) status: Vec<u8>,
+    /// Class byte per row (see [`crate::stats::class`]); 0 for deleted calls.
+    pub(crate) class: Vec<u8>,
     pub(crate) outcome: Vec<u32>,
     pub(crate) call_type: Vec<u32>,
     pub(crate) agent: Vec<u32>,
@@ -175,10 +175,6 @@ pub struct OrgTable {
     /// Earliest and latest instant of any call, for sizing time tables.
     pub(crate) span: Option<(i64, i64)>,
     pub(crate) live: usize,
-}
-
-pub(crate) fn status_index(s: CallStatus) -> u8 {
-    CallStatus::ALL.iter().position(|x| *x == s).unwrap_or(0) as u8
 }
 
 /// The label a call counts under in outcome breakdowns: its business
@@ -209,8 +205,7 @@ impl OrgTable {
                 self.ids.insert(key, r as u32);
                 self.ts.push(0);
                 self.duration.push(0);
-                self.flags.push(0);
-                self.status.push(0);
+                self.class.push(0);
                 self.outcome.push(0);
                 self.call_type.push(0);
                 self.agent.push(0);
@@ -219,7 +214,7 @@ impl OrgTable {
                 r
             }
         };
-        if self.flags[row] & flag::LIVE == 0 {
+        if self.class[row] & class::LIVE == 0 {
             self.live += 1;
         }
         let ts = f.occurred_at.timestamp();
@@ -230,13 +225,12 @@ impl OrgTable {
         let outcome = outcome_label(f);
         self.ts[row] = ts;
         self.duration[row] = f.duration.unwrap_or(0).clamp(0, i64::from(u32::MAX)) as u32;
-        self.flags[row] = flags(
+        self.class[row] = class_of(
             f.status,
             f.direction == Direction::Inbound,
             f.outcome.as_deref(),
             f.duration.is_some(),
         );
-        self.status[row] = status_index(f.status);
         self.outcome[row] = self.outcomes.id(outcome.as_deref());
         self.call_type[row] = self.call_types.id(f.call_type.as_deref());
         let agent = self.agents.id(f.agent_id.as_deref());
@@ -268,10 +262,10 @@ impl OrgTable {
     pub(crate) fn remove(&mut self, id: &CallId) {
         if let Some(row) = self.ids.get(id.bits()) {
             let row = row as usize;
-            if self.flags[row] & flag::LIVE != 0 {
+            if self.class[row] & class::LIVE != 0 {
                 self.live -= 1;
             }
-            self.flags[row] = 0;
+            self.class[row] = 0;
         }
     }
 
@@ -285,7 +279,7 @@ impl OrgTable {
         let free = |k: &FreeKeys| {
             k.columns.values().map(|c| c.vals.capacity() * 4).sum::<usize>() + k.values.values.iter().map(|v| v.len() + 40).sum::<usize>()
         };
-        n * (8 + 4 + 2 + 1 + 4 * 5)
+        n * (8 + 4 + 1 + 4 * 5)
             + self.ids.sorted.capacity() * 16
             + self.ids.rows.capacity() * 4
             + free(&self.context)

@@ -53,6 +53,29 @@ pub fn month_label(month: i32) -> String {
     format!("{:04}-{:02}-01", month.div_euclid(12), month.rem_euclid(12) + 1)
 }
 
+/// Tables are built for spans widened to this grid, so one table serves
+/// every query (and every new call) within it.
+const SPAN_GRID: i64 = 32 * 86_400;
+
+/// Recently built tables, by zone and span.
+static CACHE: std::sync::LazyLock<std::sync::Mutex<Vec<std::sync::Arc<SlotTable>>>> = std::sync::LazyLock::new(Default::default);
+const CACHE_SIZE: usize = 16;
+
+/// A table covering `[from, to]` in `tz`, built once and shared.
+pub fn slot_table(tz: Tz, from: i64, to: i64) -> std::sync::Arc<SlotTable> {
+    let (lo, hi) = (from.div_euclid(SPAN_GRID) * SPAN_GRID, (to.div_euclid(SPAN_GRID) + 1) * SPAN_GRID);
+    let mut cache = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(t) = cache.iter().find(|t| t.tz == tz && t.first_slot * SLOT <= lo && t.end() >= hi) {
+        return t.clone();
+    }
+    let table = std::sync::Arc::new(SlotTable::new(tz, lo, hi));
+    if cache.len() >= CACHE_SIZE {
+        cache.remove(0);
+    }
+    cache.push(table.clone());
+    table
+}
+
 /// Local buckets for every 15-minute slot of a span.
 pub struct SlotTable {
     tz: Tz,
@@ -85,6 +108,11 @@ impl SlotTable {
             slots,
             exact,
         }
+    }
+
+    /// The first instant after the span.
+    fn end(&self) -> i64 {
+        (self.first_slot + self.slots.len() as i64) * SLOT
     }
 
     #[inline]

@@ -16,6 +16,8 @@ use serde_json::Value;
 pub enum BenchCommand {
     /// POST /v1/calls plus a completion event per call, against a fresh server.
     Ingest(IngestArgs),
+    /// Load N generated calls straight into a fresh store, then time every analytics endpoint.
+    Analytics(crate::bench_analytics::AnalyticsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -37,6 +39,7 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
+        BenchCommand::Analytics(args) => crate::bench_analytics::run(args).await,
     }
 }
 
@@ -108,7 +111,7 @@ impl Server {
     }
 }
 
-fn percentile(sorted: &[u32], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[u32], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -117,16 +120,29 @@ fn percentile(sorted: &[u32], p: f64) -> f64 {
 }
 
 /// Prepares a fresh PostgreSQL schema and answers a URL that uses it.
-async fn fresh_pg_schema(url: &str) -> anyhow::Result<String> {
-    let store = switchboard_store::postgres::PgStore::connect_fresh_schema(url, "bench_ingest").await?;
+pub(crate) async fn fresh_pg_schema(url: &str, schema: &str) -> anyhow::Result<String> {
+    let store = switchboard_store::postgres::PgStore::connect_fresh_schema(url, schema).await?;
     drop(store);
     let sep = if url.contains('?') { '&' } else { '?' };
-    Ok(format!("{url}{sep}options=-c%20search_path%3Dbench_ingest"))
+    Ok(format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+}
+
+/// Peak resident memory of this process, in MiB.
+pub(crate) fn own_peak_rss_mib() -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<f64>().ok())
+        })
+        .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
 async fn ingest(args: IngestArgs) -> anyhow::Result<()> {
     let db_url = match &args.database_url {
-        Some(u) => Some(fresh_pg_schema(u).await?),
+        Some(u) => Some(fresh_pg_schema(u, "bench_ingest").await?),
         None => None,
     };
     let backend = if db_url.is_some() { "postgres" } else { "sqlite" };

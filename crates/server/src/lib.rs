@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod bench;
+mod bench_analytics;
 pub mod cli;
 pub mod config;
 pub mod core;

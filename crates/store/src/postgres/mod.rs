@@ -222,9 +222,11 @@ impl PgStore {
             return Ok(());
         }
         for _ in 0..SEQUENCE_ROUNDS {
-            let mut tx = self.begin().await?;
-            // Transaction-scoped: released after the commit is visible, so
-            // the next sequencer's statement sees these numbers.
+            // Read committed whatever the database's default, so that the
+            // numbering statement takes its snapshot after the lock is held.
+            let mut tx = self.pool.begin_with("BEGIN ISOLATION LEVEL READ COMMITTED").await?;
+            // Transaction-scoped: released only once the commit is visible,
+            // so the next sequencer's statement sees these numbers.
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
                 .bind(self.sequencer_lock)
                 .execute(&mut *tx)

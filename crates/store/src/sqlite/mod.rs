@@ -95,7 +95,7 @@ const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(2
 /// Copies committed WAL pages into the database off the writer thread, so
 /// the writer spends its time on writes. Stops when the store is dropped.
 fn checkpointer(path: PathBuf, stop: std::sync::mpsc::Receiver<()>) {
-    let conn = match Connection::open(&path).and_then(|c| configure(&c, Durability::Normal).map(|_| c)) {
+    let conn = match Connection::open(&path).and_then(|c| configure(&c, Durability::Normal, READER_CACHE_KIB).map(|_| c)) {
         Ok(c) => c,
         Err(e) => {
             tracing::error!(error = %e, "checkpointer cannot open the database; the writer checkpoints instead");
@@ -115,14 +115,19 @@ struct Readers {
     path: PathBuf,
 }
 
-fn configure(conn: &Connection, durability: Durability) -> rusqlite::Result<()> {
+/// Page cache of the writer (KiB): index pages of big tables stay hot.
+const WRITER_CACHE_KIB: i64 = 131_072;
+/// Page cache of each reader and the checkpointer (KiB); the OS page cache
+/// serves the rest.
+const READER_CACHE_KIB: i64 = 16_384;
+
+fn configure(conn: &Connection, durability: Durability, cache_kib: i64) -> rusqlite::Result<()> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", if durability == Durability::Full { "FULL" } else { "NORMAL" })?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
-    conn.pragma_update(None, "cache_size", -65_536)?;
-    conn.pragma_update(None, "mmap_size", 268_435_456)?;
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     Ok(())
 }
 
@@ -154,7 +159,7 @@ impl SqliteStore {
     /// migrations and starts the writer thread.
     pub fn open(path: &Path, opts: SqliteOptions) -> Result<Self> {
         let mut conn = Connection::open(path)?;
-        configure(&conn, opts.durability)?;
+        configure(&conn, opts.durability, WRITER_CACHE_KIB)?;
         migrate(&mut conn)?;
         conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         let (tx, rx) = mpsc::channel::<Job>(8192);
@@ -241,7 +246,7 @@ impl SqliteStore {
                 Some(c) => c,
                 None => {
                     let c = Connection::open(&pool.path)?;
-                    configure(&c, Durability::Normal)?;
+                    configure(&c, Durability::Normal, READER_CACHE_KIB)?;
                     c.pragma_update(None, "query_only", "ON")?;
                     c
                 }

@@ -10,7 +10,7 @@ use chrono::Datelike;
 use chrono_tz::Tz;
 use serde::Serialize;
 use switchboard_analytics::Stats;
-use switchboard_analytics::query::{self, Bins, Dim, Filter, Group};
+use switchboard_analytics::query::{self, Bins, Dim, Filter, Group, Order, Query};
 use switchboard_domain::{Organisation, TimeZone};
 use utoipa::ToSchema;
 
@@ -101,9 +101,11 @@ pub async fn call_stats(State(state): State<AppState>, auth: Auth, q: QueryMap) 
         _ => return Err(ApiError::field("groupBy", "must be 'day', 'week' or 'month'")),
     };
     let (totals, outcomes, by_time) = run(&state, &auth.org, move |t| {
-        let totals = query::totals(t, &filter);
-        let outcomes = query::breakdown(t, &filter, &Dim::Outcome, tz.0, &Bins::None);
-        let by_time = query::breakdown(t, &filter, &dim, tz.0, &Bins::None);
+        let outcomes = query::breakdown(t, &Query::new(filter.clone(), Dim::Outcome, tz.0));
+        let by_time = query::breakdown(t, &Query::new(filter.clone(), dim, tz.0));
+        // Every call in the window falls in one time bucket.
+        let mut totals = switchboard_analytics::Stats::default();
+        by_time.iter().for_each(|g| totals.merge(&g.stats));
         (totals, outcomes, by_time)
     })
     .await?;
@@ -169,7 +171,7 @@ pub async fn campaign_stats(State(state): State<AppState>, auth: Auth, q: QueryM
     let tz = request_tz(&q, &auth.org)?;
     let filter = analytics_filter(&q, tz)?;
     let groups = run(&state, &auth.org, move |t| {
-        query::breakdown(t, &filter, &Dim::Campaign, tz.0, &Bins::None)
+        query::breakdown(t, &Query::new(filter, Dim::Campaign, tz.0))
     })
     .await?;
     let campaigns: Vec<CampaignStatsOut> = groups
@@ -266,7 +268,7 @@ pub async fn agent_stats(State(state): State<AppState>, auth: Auth, q: QueryMap)
     let tz = request_tz(&q, &auth.org)?;
     let filter = analytics_filter(&q, tz)?;
     let groups = run(&state, &auth.org, move |t| {
-        query::breakdown(t, &filter, &Dim::Agent, tz.0, &Bins::None)
+        query::breakdown(t, &Query::new(filter, Dim::Agent, tz.0))
     })
     .await?;
     let agents: Vec<AgentStatsOut> = groups.iter().filter_map(agent_out).collect();
@@ -371,24 +373,22 @@ pub async fn breakdown(State(state): State<AppState>, auth: Auth, q: QueryMap) -
     if bins != Bins::None && !matches!(dim, Dim::Context(_) | Dim::Metadata(_)) {
         return Err(ApiError::field("bins", "applies only to context.<key> and metadata.<key>"));
     }
-    let sort = q.get("sort");
-    if !matches!(sort, None | Some("calls") | Some("duration")) {
-        return Err(ApiError::field("sort", "must be 'calls' or 'duration'"));
-    }
-    let limit = q.get("limit").map(|_| q.int("limit", 0, 1, 1000)).transpose()?;
-    let dim_for_query = dim.clone();
-    let mut groups = run(&state, &auth.org, move |t| {
-        query::breakdown(t, &filter, &dim_for_query, tz.0, &bins)
-    })
-    .await?;
-    if sort == Some("duration") {
-        groups.sort_by(|a, b| b.stats.total_duration.cmp(&a.stats.total_duration).then_with(|| a.key.cmp(&b.key)));
-    } else if sort == Some("calls") {
-        groups.sort_by(|a, b| b.stats.calls.cmp(&a.stats.calls).then_with(|| a.key.cmp(&b.key)));
-    }
-    if let Some(l) = limit {
-        groups.truncate(l as usize);
-    }
+    let order = match q.get("sort") {
+        None => Order::Natural,
+        Some("calls") => Order::Calls,
+        Some("duration") => Order::Duration,
+        Some(_) => return Err(ApiError::field("sort", "must be 'calls' or 'duration'")),
+    };
+    let limit = q.get("limit").map(|_| q.int("limit", 0, 1, 1000)).transpose()?.map(|l| l as usize);
+    let query = Query {
+        filter,
+        dim,
+        tz: tz.0,
+        bins,
+        order,
+        limit,
+    };
+    let groups = run(&state, &auth.org, move |t| query::breakdown(t, &query)).await?;
     let out = BreakdownOut {
         by,
         time_zone: tz.name().to_owned(),
