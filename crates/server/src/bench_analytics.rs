@@ -40,7 +40,7 @@ pub struct AnalyticsArgs {
     pub seed: u64,
 }
 
-const BATCH: usize = 50_000;
+const BATCH: usize = 100_000;
 const LOAN_TYPES: [&str; 5] = ["Business Loan", "Home Loan", "Gold Loan", "Personal Loan", "Auto Loan"];
 const RISK: [&str; 3] = ["Low", "Medium", "High"];
 const SOURCES: [&str; 4] = ["Website", "Referral", "Walk-in", "Partner"];
@@ -117,7 +117,7 @@ fn gen_call(rng: &mut StdRng, org: &Organisation, at: i64) -> Call {
 
 async fn load(store: &DynStore, orgs: &[Organisation], total: u64, seed: u64) -> anyhow::Result<f64> {
     let started = Instant::now();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Call>>(4);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Call>>(1);
     let orgs_gen = orgs.to_vec();
     // Generate on a blocking thread while the store writes the previous batch.
     let producer = tokio::task::spawn_blocking(move || {

@@ -25,6 +25,9 @@ pub enum Command {
     /// Manage API keys.
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Manage organisations.
+    #[command(subcommand)]
+    Orgs(OrgsCommand),
     /// Apply database migrations and exit.
     Migrate(StoreArgs),
     /// Print the OpenAPI document.
@@ -63,6 +66,80 @@ pub enum KeysCommand {
         #[command(flatten)]
         store: StoreArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgsCommand {
+    /// List organisations.
+    List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change an organisation's settings.
+    Update {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+        /// ISO region for national phone numbers (US, IN, ...).
+        #[arg(long)]
+        default_region: Option<String>,
+        /// IANA zone for analytics (Asia/Kolkata, ...).
+        #[arg(long)]
+        time_zone: Option<String>,
+        /// `possible` or `strict`.
+        #[arg(long)]
+        phone_check: Option<String>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+pub async fn orgs(cmd: OrgsCommand) -> anyhow::Result<()> {
+    init_logging("text");
+    match cmd {
+        OrgsCommand::List { store } => {
+            let store = crate::open_store(&Config::resolve_store(&store)?).await?;
+            println!(
+                "{:<32} {:<20} {:<8} {:<20} {:<9} plan",
+                "id", "slug", "region", "time zone", "phones"
+            );
+            for o in store.list_orgs().await? {
+                let out = crate::api::v1::org::OrgOut::from_org(&o);
+                println!(
+                    "{:<32} {:<20} {:<8} {:<20} {:<9} {}",
+                    out.id,
+                    out.slug,
+                    out.default_region.unwrap_or_else(|| "-".into()),
+                    out.time_zone,
+                    out.phone_check,
+                    out.plan
+                );
+            }
+        }
+        OrgsCommand::Update {
+            org,
+            name,
+            default_region,
+            time_zone,
+            phone_check,
+            store,
+        } => {
+            let store = crate::open_store(&Config::resolve_store(&store)?).await?;
+            let mut o = org_for(&store, &org, false).await?;
+            crate::api::v1::org::apply_settings(
+                &mut o,
+                name.as_deref(),
+                default_region.as_deref().map(Some),
+                time_zone.as_deref(),
+                phone_check.as_deref(),
+            )
+            .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            let o = store.update_org(o).await?;
+            println!("updated {} ({})", o.slug, o.id);
+        }
+    }
+    Ok(())
 }
 
 pub fn init_logging(format: &str) {

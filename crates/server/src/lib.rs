@@ -34,7 +34,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::v1::{analytics, calls, contacts, export};
+use crate::api::v1::{analytics, calls, contacts, export, org};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -122,6 +122,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::agent_stats))
         .routes(routes!(analytics::breakdown))
         .routes(routes!(analytics::summary))
+        .routes(routes!(org::get_org, org::update_org))
         .routes(routes!(contacts::create_contact, contacts::list_contacts))
         .routes(routes!(contacts::get_contact, contacts::update_contact, contacts::delete_contact))
 }

@@ -15,6 +15,7 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => cli::serve(args).await,
             Command::Keys(cmd) => cli::keys(cmd).await,
+            Command::Orgs(cmd) => cli::orgs(cmd).await,
             Command::Migrate(args) => cli::migrate(args).await,
             Command::Openapi => cli::print_openapi(),
             Command::Bench(cmd) => switchboard_server::bench::run(cmd).await,

@@ -105,7 +105,19 @@ pub async fn orgs(s: DynStore) {
     assert!(matches!(s.get_org(&OrgId::new()).await, Err(StoreError::NotFound(_))));
     let b = new_org(&s, "bravo").await;
     let all: Vec<OrgId> = s.list_orgs().await.unwrap().into_iter().map(|o| o.id).collect();
-    assert_eq!(all, vec![a.id, b.id]);
+    assert_eq!(all, vec![a.id.clone(), b.id]);
+    let mut changed = a.clone();
+    changed.name = "Acme Collections".into();
+    changed.default_region = Some("IN".into());
+    changed.time_zone = TimeZone::parse("tz", "Asia/Kolkata").unwrap();
+    changed.phone_strictness = switchboard_domain::phone::Strictness::Strict;
+    changed.plan = "professional".into();
+    s.update_org(changed.clone()).await.unwrap();
+    assert_eq!(s.get_org(&a.id).await.unwrap(), changed);
+    assert!(matches!(
+        s.update_org(Organisation::new("ghost", "Ghost", at(0))).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 fn key(org: &Organisation, name: &str) -> ApiKey {

@@ -36,6 +36,9 @@ pub trait OrgStore: Send + Sync {
     async fn get_org(&self, id: &OrgId) -> Result<Organisation>;
     async fn org_by_slug(&self, slug: &str) -> Result<Option<Organisation>>;
     async fn list_orgs(&self) -> Result<Vec<Organisation>>;
+    /// Saves an organisation's settings (name, region, zone, phone check, plan);
+    /// its id and slug never change.
+    async fn update_org(&self, org: Organisation) -> Result<Organisation>;
     /// Creates `org` and its first key only when no organisation exists yet.
     /// Answers whether it did.
     async fn bootstrap(&self, org: Organisation, key: ApiKey, key_hash: String) -> Result<bool>;

@@ -111,9 +111,33 @@ async fn national_numbers_use_the_org_region() {
     let r = t.a.post("/v1/calls", json!({"phone": "(415) 867-5309"})).await;
     // The test organisations have no default region: a national number is ambiguous.
     r.assert_field_error("phone");
-    let mut org = t.a.org.clone();
-    org.default_region = Some("US".into());
-    assert!(switchboard_domain::PhoneNumber::parse("phone", "(415) 867-5309", org.region(), org.phone_strictness).is_ok());
+    // Set the region for the organisation; national numbers now read as US.
+    let r =
+        t.a.patch("/v1/org", json!({"defaultRegion": "us", "timeZone": "America/Los_Angeles"}))
+            .await;
+    assert_eq!((r.status.as_u16(), r.body["defaultRegion"].as_str()), (200, Some("US")));
+    let id = t.a.new_call(json!({"phone": "(415) 867-5309"})).await;
+    assert_eq!(t.a.get(&format!("/v1/calls/{id}")).await.body["phone"], "+14158675309");
+    // The other organisation is unaffected.
+    t.b.post("/v1/calls", json!({"phone": "(415) 867-5309"}))
+        .await
+        .assert_field_error("phone");
+    // Strict checking refuses the fictional 555 range.
+    t.a.patch("/v1/org", json!({"phoneCheck": "strict"})).await;
+    t.a.post("/v1/calls", json!({"phone": "+15551234567"}))
+        .await
+        .assert_field_error("phone");
+    assert_eq!(t.a.get("/v1/org").await.body["phoneCheck"], "strict");
+    for (body, field) in [
+        (json!({"defaultRegion": "XX"}), "defaultRegion"),
+        (json!({"timeZone": "Nope/Nope"}), "timeZone"),
+        (json!({"phoneCheck": "lax"}), "phoneCheck"),
+        (json!({"name": ""}), "name"),
+    ] {
+        let before = t.a.get("/v1/org").await.body;
+        t.a.patch("/v1/org", body).await.assert_field_error(field);
+        assert_eq!(t.a.get("/v1/org").await.body, before);
+    }
 }
 
 #[tokio::test]

@@ -122,6 +122,26 @@ async fn keys_create_list_revoke() {
     assert!(out.contains(&id));
     assert_eq!(http.get(&calls).header("x-api-key", &key).send().await.unwrap().status(), 401);
     assert_eq!(http.get(&calls).header("x-api-key", &key2).send().await.unwrap().status(), 200);
+    // Organisation settings from the command line.
+    let (ok, out, err) = run(
+        &[
+            "orgs",
+            "update",
+            "--org",
+            "acme",
+            "--default-region",
+            "IN",
+            "--time-zone",
+            "Asia/Kolkata",
+        ],
+        dir.path(),
+    );
+    assert!(ok, "{err}");
+    assert!(out.contains("acme"));
+    let (ok, list, _) = run(&["orgs", "list"], dir.path());
+    assert!(ok && list.contains("Asia/Kolkata") && list.contains(" IN "), "{list}");
+    let (ok, _, err) = run(&["orgs", "update", "--org", "acme", "--time-zone", "Mars/Base"], dir.path());
+    assert!(!ok && err.contains("timeZone"), "{err}");
     // Mistakes are reported, not panicked on.
     let (ok, _, err) = run(&["keys", "revoke", "--org", "acme", "key_nope"], dir.path());
     assert!(!ok && err.contains("key_nope"));

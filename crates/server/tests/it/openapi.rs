@@ -18,6 +18,8 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/analytics/agents"),
     ("get", "/v1/analytics/breakdown"),
     ("get", "/v1/analytics/summary"),
+    ("get", "/v1/org"),
+    ("patch", "/v1/org"),
     ("post", "/v1/contacts"),
     ("get", "/v1/contacts"),
     ("get", "/v1/contacts/{id}"),

@@ -81,7 +81,7 @@ pub(super) fn org_from_row(r: &PgRow) -> Result<Organisation> {
     })
 }
 
-fn strictness_name(s: Strictness) -> &'static str {
+pub(super) fn strictness_name(s: Strictness) -> &'static str {
     match s {
         Strictness::Strict => "strict",
         Strictness::Possible => "possible",

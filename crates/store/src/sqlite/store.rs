@@ -90,6 +90,28 @@ impl OrgStore for SqliteStore {
         .await
     }
 
+    async fn update_org(&self, org: Organisation) -> Result<Organisation> {
+        self.write(move |c| {
+            let n = c
+                .prepare_cached(
+                    "UPDATE orgs SET name = ?2, default_region = ?3, time_zone = ?4, phone_strictness = ?5, plan = ?6 WHERE id = ?1",
+                )?
+                .execute(params![
+                    org.id.as_str(),
+                    org.name,
+                    org.default_region,
+                    org.time_zone.name(),
+                    strictness_name(org.phone_strictness),
+                    org.plan
+                ])?;
+            if n == 0 {
+                return Err(StoreError::NotFound("organisation"));
+            }
+            Ok(org)
+        })
+        .await
+    }
+
     async fn bootstrap(&self, org: Organisation, key: ApiKey, key_hash: String) -> Result<bool> {
         self.write(move |c| {
             let any: bool = c.query_row("SELECT EXISTS(SELECT 1 FROM orgs)", [], |r| r.get(0))?;

@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod calls;
 pub mod contacts;
 pub mod export;
+pub mod org;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
