@@ -143,6 +143,12 @@ prefixed_id!(/// A campaign.
     CampaignId, "cmp");
 prefixed_id!(/// A call template.
     TemplateId, "tpl");
+prefixed_id!(/// A webhook subscription.
+    WebhookId, "wh");
+prefixed_id!(/// One event's delivery to one webhook subscription.
+    DeliveryId, "whd");
+prefixed_id!(/// One attempt at a webhook delivery (an HTTP request).
+    AttemptId, "wha");
 
 #[cfg(test)]
 mod tests {

@@ -10,15 +10,18 @@ pub mod org;
 pub mod phone;
 pub mod tz;
 pub mod validate;
+pub mod webhook;
+pub mod webhook_events;
 
 pub use call::{Call, CallStatus, Direction, TimelineEntry, Transition};
 pub use contact::Contact;
 pub use error::{DomainError, FieldError};
 pub use event::DomainEvent;
-pub use id::{ApiKeyId, CallId, ContactId, EventId, OrgId};
+pub use id::{ApiKeyId, AttemptId, CallId, ContactId, DeliveryId, EventId, OrgId, WebhookId};
 pub use org::{ApiKey, Organisation};
 pub use phone::PhoneNumber;
 pub use tz::TimeZone;
+pub use webhook::{SignatureScheme, Webhook, WebhookSecret};
 
 /// Timestamps are UTC instants everywhere in the domain.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

@@ -177,7 +177,24 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!(error = %e, "cannot build the analytics index");
         }
     });
-    crate::run(state, listener, crate::shutdown_signal()).await
+    // The webhook worker stops after the server: in-flight requests finish
+    // and are recorded.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = if state.cfg.webhook_worker {
+        let worker = crate::workers::webhooks::WebhookWorker::new(
+            state.store.clone(),
+            crate::workers::webhooks::WorkerConfig::from_config(&state.cfg),
+        )?;
+        Some(tokio::spawn(worker.run(state.webhook_wake.clone(), stop_rx)))
+    } else {
+        None
+    };
+    let served = crate::run(state, listener, crate::shutdown_signal()).await;
+    let _ = stop_tx.send(true);
+    if let Some(w) = worker {
+        let _ = w.await;
+    }
+    served
 }
 
 async fn org_for(store: &switchboard_store::DynStore, slug: &str, create: bool) -> anyhow::Result<Organisation> {

@@ -79,6 +79,15 @@ pub struct ServeArgs {
     /// Region (ISO 3166 code) for reading national phone numbers in the bootstrap organisation.
     #[arg(long, env = "SWITCHBOARD_DEFAULT_REGION")]
     pub default_region: Option<String>,
+    /// Let webhooks target loopback, private and link-local addresses [default: false].
+    #[arg(long, env = "SWITCHBOARD_ALLOW_PRIVATE_WEBHOOK_TARGETS", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_webhook_targets: Option<bool>,
+    /// Run the webhook delivery worker in this process [default: true].
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_WORKER")]
+    pub webhook_worker: Option<bool>,
+    /// How long a node may hold a webhook subscription before another takes it over, in ms [default: 60000].
+    #[arg(long, env = "SWITCHBOARD_WEBHOOK_LEASE_MS")]
+    pub webhook_lease_ms: Option<u64>,
 }
 
 /// Settings from `switchboard.toml`; every key is optional.
@@ -96,6 +105,10 @@ struct FileConfig {
     default_region: Option<String>,
     sqlite_readers: Option<usize>,
     pg_max_connections: Option<u32>,
+    allow_private_webhook_targets: Option<bool>,
+    webhook_worker: Option<bool>,
+    webhook_lease_ms: Option<u64>,
+    webhook_concurrency: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,6 +131,13 @@ pub struct Config {
     pub default_region: Option<String>,
     pub sqlite_readers: usize,
     pub pg_max_connections: u32,
+    /// Webhooks may target loopback, private and link-local addresses.
+    pub allow_private_webhook_targets: bool,
+    /// Whether `serve` runs the webhook worker.
+    pub webhook_worker: bool,
+    pub webhook_lease_ms: u64,
+    /// Webhook subscriptions served at once by this node.
+    pub webhook_concurrency: u32,
 }
 
 impl Default for Config {
@@ -134,6 +154,10 @@ impl Default for Config {
             default_region: None,
             sqlite_readers: 4,
             pg_max_connections: 16,
+            allow_private_webhook_targets: false,
+            webhook_worker: true,
+            webhook_lease_ms: 60_000,
+            webhook_concurrency: 128,
         }
     }
 }
@@ -148,6 +172,14 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read settings file {}", path.display())),
     }
+}
+
+/// The lease must outlast at least one request (15 s timeout) and a write.
+fn webhook_lease_ms(ms: u64) -> anyhow::Result<u64> {
+    if !(1_000..=3_600_000).contains(&ms) {
+        bail!("webhook_lease_ms must be from 1000 to 3600000");
+    }
+    Ok(ms)
 }
 
 impl Config {
@@ -188,6 +220,13 @@ impl Config {
             default_region,
             sqlite_readers: file.sqlite_readers.unwrap_or(d.sqlite_readers).max(1),
             pg_max_connections: file.pg_max_connections.unwrap_or(d.pg_max_connections).max(1),
+            allow_private_webhook_targets: args
+                .allow_private_webhook_targets
+                .or(file.allow_private_webhook_targets)
+                .unwrap_or(d.allow_private_webhook_targets),
+            webhook_worker: args.webhook_worker.or(file.webhook_worker).unwrap_or(d.webhook_worker),
+            webhook_lease_ms: webhook_lease_ms(args.webhook_lease_ms.or(file.webhook_lease_ms).unwrap_or(d.webhook_lease_ms))?,
+            webhook_concurrency: file.webhook_concurrency.unwrap_or(d.webhook_concurrency).clamp(1, 4096),
         })
     }
 

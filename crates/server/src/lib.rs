@@ -15,6 +15,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod openapi;
 pub mod state;
+pub mod workers;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -34,7 +35,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::v1::{analytics, calls, contacts, export, org};
+use crate::api::v1::{analytics, calls, contacts, export, org, webhook_ops, webhooks};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -125,6 +126,29 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(org::get_org, org::update_org))
         .routes(routes!(contacts::create_contact, contacts::list_contacts))
         .routes(routes!(contacts::get_contact, contacts::update_contact, contacts::delete_contact))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
+        .routes(routes!(webhooks::rotate_secret))
+        .routes(routes!(webhook_ops::event_types))
+        .routes(routes!(webhook_ops::list_attempts))
+        .routes(routes!(webhook_ops::list_deliveries))
+        .routes(routes!(webhook_ops::replay))
+        .routes(routes!(webhook_ops::redeliver))
+}
+
+/// Wakes the webhook worker after a request that may have written events,
+/// so deliveries start at once instead of at the next poll.
+async fn wake_webhooks(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    let writes = req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD;
+    let resp = next.run(req).await;
+    if writes && resp.status().is_success() {
+        state.webhook_wake.notify_one();
+    }
+    resp
 }
 
 /// The OpenAPI document of every route.
@@ -136,7 +160,9 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let body_limit = state.cfg.body_limit;
     let (router, doc) = api_routes().split_for_parts();
-    let router = router.with_state(state);
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
+        .with_state(state);
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
     let router = router
         .route(

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         (name = "calls", description = "Calls and the events telephony backends report"),
         (name = "contacts", description = "The people a call center calls"),
         (name = "analytics", description = "Dashboards over every call: totals, rates, time series and group-bys"),
+        (name = "webhooks", description = "Signed, retried event deliveries to your endpoints"),
         (name = "organisation", description = "The caller's organisation and its settings"),
         (name = "health", description = "Liveness and database health"),
     )

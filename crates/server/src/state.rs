@@ -14,6 +14,8 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub keys: Arc<KeyCache>,
     pub analytics: Arc<Analytics>,
+    /// Poked after writes, so the webhook worker fans out without waiting to poll.
+    pub webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -25,6 +27,7 @@ impl AppState {
             cfg: Arc::new(cfg),
             keys,
             analytics,
+            webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }
     }
 }

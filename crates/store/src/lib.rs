@@ -1,7 +1,7 @@
 //! Switchboard's persistence layer.
 //!
 //! Narrow traits per aggregate ([`OrgStore`], [`KeyStore`], [`CallStore`],
-//! [`ContactStore`], [`IdempotencyStore`], [`OutboxStore`]) gathered in
+//! [`ContactStore`], [`IdempotencyStore`], [`OutboxStore`], [`WebhookStore`]) gathered in
 //! [`Store`], with two implementations: SQLite (the embedded default, WAL,
 //! one writer thread that commits in groups) and PostgreSQL (scale-out).
 //! Every state change writes its domain events to the outbox in the same
@@ -13,6 +13,8 @@ mod logic;
 pub mod postgres;
 pub mod sqlite;
 mod types;
+pub mod webhook_conformance;
+mod webhooks;
 
 use std::sync::Arc;
 
@@ -23,6 +25,7 @@ use switchboard_domain::{ApiKey, ApiKeyId, Call, CallId, Contact, ContactId, Dom
 
 pub use error::StoreError;
 pub use types::*;
+pub use webhooks::*;
 
 pub type Result<T> = std::result::Result<T, StoreError>;
 
@@ -121,7 +124,7 @@ pub trait AnalyticsSource: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: OrgStore + KeyStore + CallStore + ContactStore + IdempotencyStore + OutboxStore + AnalyticsSource {
+pub trait Store: OrgStore + KeyStore + CallStore + ContactStore + IdempotencyStore + OutboxStore + AnalyticsSource + WebhookStore {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

@@ -23,6 +23,7 @@
 
 mod rows;
 mod store;
+mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -37,6 +38,7 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_core.sql")),
     (2, include_str!("../../migrations/postgres/0002_outbox_sequencer.sql")),
+    (3, include_str!("../../migrations/postgres/0003_webhooks.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

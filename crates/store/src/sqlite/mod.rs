@@ -8,6 +8,7 @@
 
 mod rows;
 mod store;
+mod webhooks;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
@@ -19,7 +20,10 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::{Result, StoreError};
 
 /// Migrations, applied in order at open.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_core.sql")),
+    (2, include_str!("../../migrations/sqlite/0002_webhooks.sql")),
+];
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;

@@ -7,6 +7,8 @@ pub mod calls;
 pub mod contacts;
 pub mod export;
 pub mod org;
+pub mod webhook_ops;
+pub mod webhooks;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
