@@ -103,7 +103,10 @@ pub async fn webhooks_crud_and_rotation(s: DynStore) {
     let w2 = s.create_webhook(hook(&a, &["*"]), None).await.unwrap();
     let (list, total) = s.list_webhooks(&a, PAGE).await.unwrap();
     assert_eq!(total, 2);
-    assert_eq!(list.iter().map(|w| w.id.clone()).collect::<Vec<_>>(), vec![w2.id.clone(), w.id.clone()]);
+    assert_eq!(
+        list.iter().map(|w| w.id.clone()).collect::<Vec<_>>(),
+        vec![w2.id.clone(), w.id.clone()]
+    );
     assert_eq!(s.list_webhooks(&b, PAGE).await.unwrap().1, 0);
     let patch = WebhookPatch {
         url: Some("https://other.example.com/x".into()),
@@ -112,9 +115,15 @@ pub async fn webhooks_crud_and_rotation(s: DynStore) {
         enabled: Some(false),
         scheme: Some(SignatureScheme::Saas),
     };
-    assert!(matches!(s.update_webhook(&b, &w.id, patch.clone()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        s.update_webhook(&b, &w.id, patch.clone()).await,
+        Err(StoreError::NotFound(_))
+    ));
     let u = s.update_webhook(&a, &w.id, patch).await.unwrap();
-    assert_eq!((u.url.as_str(), u.enabled, u.scheme, u.description.clone()), ("https://other.example.com/x", false, SignatureScheme::Saas, None));
+    assert_eq!(
+        (u.url.as_str(), u.enabled, u.scheme, u.description.clone()),
+        ("https://other.example.com/x", false, SignatureScheme::Saas, None)
+    );
     assert_eq!(s.get_webhook(&a, &w.id).await.unwrap(), u);
     let at = now();
     let new = WebhookSecret::from_random([2; 24]);
@@ -159,7 +168,10 @@ pub async fn webhook_fan_out_exact(s: DynStore) {
     let d = count(all.id.clone(), a.clone()).await;
     assert_eq!(d.len(), 3);
     assert!(d.windows(2).all(|p| p[0].seq < p[1].seq), "listed in event order");
-    assert!(d.iter().all(|x| x.status == DeliveryStatus::Pending && x.attempts == 0 && x.event_type == "call.queued"));
+    assert!(
+        d.iter()
+            .all(|x| x.status == DeliveryStatus::Pending && x.attempts == 0 && x.event_type == "call.queued")
+    );
     assert_eq!(count(calls.id.clone(), a.clone()).await.len(), 3);
     assert_eq!(count(contacts.id.clone(), a.clone()).await.len(), 0);
     assert_eq!(count(off.id.clone(), a.clone()).await.len(), 0);
@@ -210,7 +222,11 @@ pub async fn webhook_claims_lease_in_order(s: DynStore) {
         outcome(&taken[0], 1, true, later, NextStep::Succeeded),
     ];
     s.finish_deliveries("n3", &w.id, out).await.unwrap();
-    assert_eq!(s.get_webhook(&a, &w.id).await.unwrap().failing_since, None, "a success ends the failing run");
+    assert_eq!(
+        s.get_webhook(&a, &w.id).await.unwrap().failing_since,
+        None,
+        "a success ends the failing run"
+    );
     // After the retry time the failed one comes back, with its attempt count.
     let at = retry_at + TimeDelta::seconds(1);
     let retry = s.claim_deliveries(claim("n1", at, 10)).await.unwrap();
@@ -225,10 +241,20 @@ pub async fn webhook_claims_lease_in_order(s: DynStore) {
     let (d, _) = s.list_deliveries(&a, &w.id, PAGE).await.unwrap();
     let statuses: Vec<_> = d.iter().map(|x| (x.status, x.attempts)).collect();
     use DeliveryStatus::*;
-    assert_eq!(statuses, vec![(Succeeded, 1), (Succeeded, 1), (Dead, 2), (Succeeded, 1), (Succeeded, 1)]);
-    assert!(s.claim_deliveries(claim("n1", at + TimeDelta::days(30), 10)).await.unwrap().is_empty());
+    assert_eq!(
+        statuses,
+        vec![(Succeeded, 1), (Succeeded, 1), (Dead, 2), (Succeeded, 1), (Succeeded, 1)]
+    );
+    assert!(
+        s.claim_deliveries(claim("n1", at + TimeDelta::days(30), 10))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // A rotated-out secret signs beside the new one for 24 h.
-    s.rotate_webhook_secret(&a, &w.id, WebhookSecret::from_random([9; 24]), at, None).await.unwrap();
+    s.rotate_webhook_secret(&a, &w.id, WebhookSecret::from_random([9; 24]), at, None)
+        .await
+        .unwrap();
     call(&s, &a).await;
     s.fan_out(1000).await.unwrap();
     let b = s.claim_deliveries(claim("n1", now(), 10)).await.unwrap();
@@ -269,7 +295,10 @@ pub async fn webhook_attempts_and_disable(s: DynStore) {
     // The event itself is delivered to subscriptions that take it.
     s.fan_out(1000).await.unwrap();
     let (d, _) = s.list_deliveries(&a, &watcher.id, PAGE).await.unwrap();
-    assert_eq!(d.iter().map(|x| x.event_id.clone()).collect::<Vec<_>>(), vec![disabled[0].id.clone()]);
+    assert_eq!(
+        d.iter().map(|x| x.event_id.clone()).collect::<Vec<_>>(),
+        vec![disabled[0].id.clone()]
+    );
     // Disabled subscriptions are not served.
     let served: Vec<WebhookId> = s
         .claim_deliveries(claim("n1", t + TimeDelta::days(1), 10))
@@ -292,7 +321,14 @@ pub async fn webhook_attempts_and_disable(s: DynStore) {
     assert!(matches!(s.list_attempts(&b, &w.id, PAGE).await, Err(StoreError::NotFound(_))));
     // Enabling again forgets the failures.
     let on = s
-        .update_webhook(&a, &w.id, WebhookPatch { enabled: Some(true), ..Default::default() })
+        .update_webhook(
+            &a,
+            &w.id,
+            WebhookPatch {
+                enabled: Some(true),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     assert!(on.enabled && on.failing_since.is_none() && on.disabled_reason.is_none());
@@ -311,8 +347,14 @@ pub async fn webhook_replay_and_redeliver(s: DynStore) {
     // A replay reaches back before the subscription existed.
     assert_eq!(s.replay_webhook(&a, &w.id, start, now(), None).await.unwrap(), 3);
     assert_eq!(s.replay_webhook(&a, &contacts.id, start, now(), None).await.unwrap(), 0);
-    assert_eq!(s.replay_webhook(&a, &w.id, now() + TimeDelta::days(1), now(), None).await.unwrap(), 0);
-    assert!(matches!(s.replay_webhook(&b, &w.id, start, now(), None).await, Err(StoreError::NotFound(_))));
+    assert_eq!(
+        s.replay_webhook(&a, &w.id, now() + TimeDelta::days(1), now(), None).await.unwrap(),
+        0
+    );
+    assert!(matches!(
+        s.replay_webhook(&b, &w.id, start, now(), None).await,
+        Err(StoreError::NotFound(_))
+    ));
     let got = s.claim_deliveries(claim("n1", now(), 10)).await.unwrap();
     assert_eq!(got[0].jobs.len(), 3);
     let t = now();
@@ -321,12 +363,18 @@ pub async fn webhook_replay_and_redeliver(s: DynStore) {
     // Redeliver one delivered event: its delivery is pending again, same id.
     let event = got[0].jobs[1].event.clone();
     assert_eq!(s.redeliver_event(&a, &event.id, now(), None).await.unwrap(), 1);
-    assert!(matches!(s.redeliver_event(&b, &event.id, now(), None).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        s.redeliver_event(&b, &event.id, now(), None).await,
+        Err(StoreError::NotFound(_))
+    ));
     let again = s.claim_deliveries(claim("n1", now(), 10)).await.unwrap();
     assert_eq!(again.len(), 1);
     assert_eq!(again[0].jobs.len(), 1);
     assert_eq!(again[0].jobs[0].event.id, event.id);
-    assert_eq!(again[0].jobs[0].delivery_id, got[0].jobs[1].delivery_id, "one delivery per (subscription, event)");
+    assert_eq!(
+        again[0].jobs[0].delivery_id, got[0].jobs[1].delivery_id,
+        "one delivery per (subscription, event)"
+    );
     assert_eq!(s.list_deliveries(&a, &w.id, PAGE).await.unwrap().1, 3);
 }
 

@@ -8,9 +8,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use switchboard_domain::call::CallReport;
 use switchboard_domain::{Call, CallStatus, Direction, Organisation};
 use switchboard_store::conformance::CHECKS;
-use switchboard_store::webhook_conformance::WEBHOOK_CHECKS;
 use switchboard_store::postgres::PgStore;
 use switchboard_store::sqlite::{SqliteOptions, SqliteStore};
+use switchboard_store::webhook_conformance::WEBHOOK_CHECKS;
 use switchboard_store::{CallTarget, DynStore};
 
 async fn run_on<F, Fut>(open: F)

@@ -25,6 +25,17 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/contacts/{id}"),
     ("patch", "/v1/contacts/{id}"),
     ("delete", "/v1/contacts/{id}"),
+    ("post", "/v1/webhooks"),
+    ("get", "/v1/webhooks"),
+    ("get", "/v1/webhooks/{id}"),
+    ("patch", "/v1/webhooks/{id}"),
+    ("delete", "/v1/webhooks/{id}"),
+    ("post", "/v1/webhooks/{id}/rotate-secret"),
+    ("get", "/v1/webhooks/event-types"),
+    ("get", "/v1/webhooks/{id}/attempts"),
+    ("get", "/v1/webhooks/{id}/deliveries"),
+    ("post", "/v1/webhooks/{id}/replay"),
+    ("post", "/v1/events/{id}/redeliver"),
 ];
 
 #[tokio::test]
