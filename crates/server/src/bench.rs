@@ -18,6 +18,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Load N generated calls straight into a fresh store, then time every analytics endpoint.
     Analytics(crate::bench_analytics::AnalyticsArgs),
+    /// Deliveries/s and end-to-end latency of webhooks to a local receiver.
+    Webhooks(crate::bench_webhooks::WebhooksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -40,14 +42,15 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Analytics(args) => crate::bench_analytics::run(args).await,
+        BenchCommand::Webhooks(args) => crate::bench_webhooks::run(args).await,
     }
 }
 
 /// A server child process on a fresh database.
-struct Server {
+pub(crate) struct Server {
     child: Child,
-    base: String,
-    key: String,
+    pub(crate) base: String,
+    pub(crate) key: String,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -59,7 +62,7 @@ impl Drop for Server {
 }
 
 impl Server {
-    fn start(extra: &[String], database_url: Option<String>) -> anyhow::Result<Server> {
+    pub(crate) fn start(extra: &[String], database_url: Option<String>) -> anyhow::Result<Server> {
         let exe = std::env::current_exe()?;
         let dir = tempfile::tempdir()?;
         let mut cmd = Command::new(exe);
@@ -98,7 +101,7 @@ impl Server {
     }
 
     /// Peak resident memory of the server process, in MiB.
-    fn peak_rss_mib(&self) -> Option<f64> {
+    pub(crate) fn peak_rss_mib(&self) -> Option<f64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
         let kb: f64 = status
             .lines()

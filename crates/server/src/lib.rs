@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod bench;
 mod bench_analytics;
+mod bench_webhooks;
 pub mod cli;
 pub mod config;
 pub mod core;

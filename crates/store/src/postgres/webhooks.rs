@@ -302,7 +302,7 @@ impl WebhookStore for PgStore {
         }
         let orgs: BTreeSet<&str> = events.iter().map(|e| e.2.as_str()).collect();
         let subs = enabled_webhooks(&mut tx, &orgs.into_iter().collect::<Vec<_>>()).await?;
-        let (mut wh, mut org, mut ev, mut ty, mut seq) = (vec![], vec![], vec![], vec![], vec![]);
+        let (mut wh, mut org, mut ev, mut ty, mut seq, mut due) = (vec![], vec![], vec![], vec![], vec![], vec![]);
         for (s, id, o, t, created) in &events {
             for (w, w_org, filter, w_created) in &subs {
                 if w_org == o && w_created <= created && webhook::filter_matches(filter, t) {
@@ -311,6 +311,8 @@ impl WebhookStore for PgStore {
                     ev.push(id.as_str());
                     ty.push(t.as_str());
                     seq.push(*s);
+                    // Due since the event happened: first attempts go out in event order.
+                    due.push(*created);
                 }
             }
         }
@@ -320,8 +322,9 @@ impl WebhookStore for PgStore {
             sqlx::query(
                 "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, seq, status, attempts, next_attempt_at, \
                  created_at, updated_at) \
-                 SELECT d.id, d.org_id, d.webhook_id, d.event_id, d.event_type, d.seq, 'pending', 0, $7, $7, $7 \
-                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS d(id, org_id, webhook_id, event_id, event_type, seq) \
+                 SELECT d.id, d.org_id, d.webhook_id, d.event_id, d.event_type, d.seq, 'pending', 0, d.due, $7, $7 \
+                 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $8::timestamptz[]) \
+                 AS d(id, org_id, webhook_id, event_id, event_type, seq, due) \
                  ON CONFLICT (webhook_id, event_id) DO NOTHING",
             )
             .bind(wh.iter().map(|_| new_delivery_id()).collect::<Vec<_>>())
@@ -331,6 +334,7 @@ impl WebhookStore for PgStore {
             .bind(&ty)
             .bind(&seq)
             .bind(ms(switchboard_domain::now()))
+            .bind(&due)
             .execute(&mut *tx)
             .await?
             .rows_affected()

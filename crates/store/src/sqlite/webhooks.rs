@@ -312,7 +312,7 @@ impl WebhookStore for SqliteStore {
             let mut subs: HashMap<String, Vec<(String, Vec<String>, Timestamp)>> = HashMap::new();
             let mut insert = c.prepare_cached(
                 "INSERT OR IGNORE INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, seq, status, attempts, \
-                 next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7, ?7)",
+                 next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?8, ?8)",
             )?;
             let now = ms(switchboard_domain::now());
             let mut deliveries = 0;
@@ -322,7 +322,8 @@ impl WebhookStore for SqliteStore {
                 }
                 for (wh, filter, wh_created) in &subs[org] {
                     if ms(*wh_created) <= *created && webhook::filter_matches(filter, event_type) {
-                        deliveries += insert.execute(params![new_delivery_id(), org, wh, id, event_type, seq, now])? as u64;
+                        // Due since the event happened: first attempts go out in event order.
+                        deliveries += insert.execute(params![new_delivery_id(), org, wh, id, event_type, seq, created, now])? as u64;
                     }
                 }
             }

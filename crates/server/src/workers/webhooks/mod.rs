@@ -160,8 +160,9 @@ impl WebhookWorker {
         let mut outcomes = Vec::with_capacity(batch.jobs.len());
         let mut ok = 0;
         for job in &batch.jobs {
-            // Leave a margin of a whole request before the lease ends.
-            let late = started.elapsed() + self.cfg.timeout > self.cfg.lease;
+            // Hand the subscription back with half the lease to spare for
+            // the request under way (a 60 s lease outlasts 30 s + a 15 s request).
+            let late = started.elapsed() > self.cfg.lease / 2;
             if (late && !outcomes.is_empty()) || stop.is_some_and(|s| *s.borrow()) {
                 break;
             }
