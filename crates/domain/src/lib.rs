@@ -2,23 +2,30 @@
 //! organisations, domain events and input validation. No I/O lives here.
 
 pub mod call;
+pub mod campaign;
 pub mod contact;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod org;
 pub mod phone;
+pub mod template;
 pub mod tz;
+pub mod user;
 pub mod validate;
+pub mod zones;
 
 pub use call::{Call, CallStatus, Direction, TimelineEntry, Transition};
+pub use campaign::{Campaign, CampaignStatus, ContactList};
 pub use contact::Contact;
 pub use error::{DomainError, FieldError};
 pub use event::DomainEvent;
-pub use id::{ApiKeyId, CallId, ContactId, EventId, OrgId};
+pub use id::{ApiKeyId, CallId, CampaignId, ContactId, ContactListId, EventId, OrgId, TemplateId, UserId};
 pub use org::{ApiKey, Organisation};
 pub use phone::PhoneNumber;
+pub use template::Template;
 pub use tz::TimeZone;
+pub use user::{AuditEntry, Role, User, UserStatus};
 
 /// Timestamps are UTC instants everywhere in the domain.
 pub type Timestamp = chrono::DateTime<chrono::Utc>;

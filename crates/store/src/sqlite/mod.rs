@@ -6,6 +6,10 @@
 //! commits them with one fsync. Readers use a small pool of connections on
 //! blocking threads; WAL lets them read while the writer writes.
 
+mod campaign_rows;
+mod campaigns;
+mod dialer;
+mod identity;
 mod rows;
 mod store;
 
@@ -19,7 +23,11 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 use crate::{Result, StoreError};
 
 /// Migrations, applied in order at open.
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/sqlite/0001_core.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/sqlite/0001_core.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_identity.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_campaigns.sql")),
+];
 
 /// Most writes committed in one transaction.
 const MAX_BATCH: usize = 1024;
