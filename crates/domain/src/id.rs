@@ -143,6 +143,14 @@ prefixed_id!(/// A campaign.
     CampaignId, "cmp");
 prefixed_id!(/// A call template.
     TemplateId, "tpl");
+prefixed_id!(/// A contact list.
+    ContactListId, "lst");
+prefixed_id!(/// A user who logs in.
+    UserId, "usr");
+prefixed_id!(/// A family of rotating refresh tokens (one login).
+    SessionId, "ses");
+prefixed_id!(/// An audit log entry.
+    AuditId, "aud");
 prefixed_id!(/// A webhook subscription.
     WebhookId, "wh");
 prefixed_id!(/// One event's delivery to one webhook subscription.

@@ -2,25 +2,34 @@
 //! organisations, domain events and input validation. No I/O lives here.
 
 pub mod call;
+pub mod campaign;
 pub mod contact;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod org;
 pub mod phone;
+pub mod template;
 pub mod tz;
+pub mod user;
 pub mod validate;
 pub mod webhook;
 pub mod webhook_events;
+pub mod zones;
 
 pub use call::{Call, CallStatus, Direction, TimelineEntry, Transition};
+pub use campaign::{Campaign, CampaignStatus, ContactList};
 pub use contact::Contact;
 pub use error::{DomainError, FieldError};
 pub use event::DomainEvent;
-pub use id::{ApiKeyId, AttemptId, CallId, ContactId, DeliveryId, EventId, OrgId, WebhookId};
+pub use id::{
+    ApiKeyId, AttemptId, CallId, CampaignId, ContactId, ContactListId, DeliveryId, EventId, OrgId, TemplateId, UserId, WebhookId,
+};
 pub use org::{ApiKey, Organisation};
 pub use phone::PhoneNumber;
+pub use template::Template;
 pub use tz::TimeZone;
+pub use user::{AuditEntry, Role, User, UserStatus};
 pub use webhook::{SignatureScheme, Webhook, WebhookSecret};
 
 /// Timestamps are UTC instants everywhere in the domain.

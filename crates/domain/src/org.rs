@@ -41,6 +41,12 @@ impl Organisation {
         self.default_region.as_deref().and_then(|r| Region::parse(r).ok())
     }
 
+    /// The calendar month (`YYYY-MM`) of `t` in the organisation's zone:
+    /// the period call quotas count in.
+    pub fn month_of(&self, t: Timestamp) -> String {
+        month_key(self.time_zone, t)
+    }
+
     /// The plan's monthly call quota; `None` is unlimited.
     pub fn monthly_call_limit(&self) -> Option<u64> {
         plan_call_limit(&self.plan)
@@ -56,15 +62,80 @@ impl Organisation {
     }
 }
 
-/// Monthly call quotas of the built-in plans (the Call Ribbon spec's
-/// tiers); unknown and `unlimited` plans have none.
-pub fn plan_call_limit(plan: &str) -> Option<u64> {
-    match plan {
-        "standard" => Some(100),
-        "professional" => Some(5_000),
-        "enterprise" => Some(20_000),
-        _ => None,
+/// The calendar month (`YYYY-MM`) of `t` in `tz`.
+pub fn month_key(tz: TimeZone, t: Timestamp) -> String {
+    t.with_timezone(&tz.0).format("%Y-%m").to_string()
+}
+
+/// The first instant of `t`'s month in `tz` and of the month after.
+pub fn month_bounds(tz: TimeZone, t: Timestamp) -> (Timestamp, Timestamp) {
+    use chrono::{Datelike, NaiveDate, TimeZone as _};
+    let local = t.with_timezone(&tz.0);
+    let first = NaiveDate::from_ymd_opt(local.year(), local.month(), 1).unwrap_or_default();
+    let next = if local.month() == 12 {
+        NaiveDate::from_ymd_opt(local.year() + 1, 1, 1)
+    } else {
+        NaiveDate::from_ymd_opt(local.year(), local.month() + 1, 1)
     }
+    .unwrap_or_default();
+    let at = |d: NaiveDate| {
+        let midnight = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        tz.0.from_local_datetime(&midnight)
+            .earliest()
+            .map(|x| x.with_timezone(&chrono::Utc))
+            .unwrap_or_else(|| chrono::Utc.from_utc_datetime(&midnight))
+    };
+    (at(first), at(next))
+}
+
+/// A plan's limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Plan {
+    pub name: &'static str,
+    /// Calls an organisation may create per calendar month.
+    pub monthly_calls: Option<u64>,
+    /// API requests per minute, per key and per user.
+    pub requests_per_minute: Option<u64>,
+    /// Calls live at once.
+    pub concurrent_calls: Option<u64>,
+}
+
+/// The built-in plans: the Call Ribbon spec's tiers and the SaaS spec's
+/// request rate. Self-hosted installations default to `unlimited`.
+pub const PLANS: [Plan; 4] = [
+    Plan {
+        name: "standard",
+        monthly_calls: Some(100),
+        requests_per_minute: Some(100),
+        concurrent_calls: Some(5),
+    },
+    Plan {
+        name: "professional",
+        monthly_calls: Some(5_000),
+        requests_per_minute: Some(600),
+        concurrent_calls: Some(50),
+    },
+    Plan {
+        name: "enterprise",
+        monthly_calls: Some(20_000),
+        requests_per_minute: Some(3_000),
+        concurrent_calls: Some(200),
+    },
+    Plan {
+        name: "unlimited",
+        monthly_calls: None,
+        requests_per_minute: None,
+        concurrent_calls: None,
+    },
+];
+
+pub fn plan(name: &str) -> Option<Plan> {
+    PLANS.iter().copied().find(|p| p.name == name)
+}
+
+/// Monthly call quota of a plan; unknown plans are unlimited.
+pub fn plan_call_limit(name: &str) -> Option<u64> {
+    plan(name).and_then(|p| p.monthly_calls)
 }
 
 /// An API key as stored: never the secret, only its hash and a prefix
@@ -77,4 +148,19 @@ pub struct ApiKey {
     pub prefix: String,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
+    /// Permissions the key grants (`*` for all).
+    #[serde(default = "all_scopes")]
+    pub scopes: Vec<String>,
+    pub expires_at: Option<Timestamp>,
+}
+
+fn all_scopes() -> Vec<String> {
+    vec![crate::user::ALL.to_owned()]
+}
+
+impl ApiKey {
+    /// A key valid at `now`: not revoked, not expired.
+    pub fn usable(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_none_or(|r| r > now) && self.expires_at.is_none_or(|e| e > now)
+    }
 }

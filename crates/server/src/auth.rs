@@ -1,21 +1,25 @@
-//! API keys: generation, hashing, and the request extractor that turns an
-//! `Authorization: Bearer <key>` or `x-api-key: <key>` header into the
-//! caller's organisation.
+//! Who is calling: API keys (`Authorization: Bearer sbk_…` or
+//! `x-api-key`) and user access tokens (`Authorization: Bearer <JWT>`).
 //!
 //! Keys are 40 random base62 characters behind `sbk_`; only their SHA-256
 //! is stored (they carry enough entropy that a slow hash adds nothing).
 //! Lookups are cached for `auth_cache_ttl_ms`, so a key revoked from another
-//! process stops working within that time.
+//! process stops working within that time (changes made through this
+//! server clear the cache at once). The [`guard`](crate::guard) middleware
+//! authenticates each request once and hands the [`Auth`] to handlers.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use rand::Rng;
 use sha2::{Digest, Sha256};
-use switchboard_domain::{ApiKey, ApiKeyId, Organisation};
+use switchboard_domain::id::SessionId;
+use switchboard_domain::user::grants;
+use switchboard_domain::{ApiKey, ApiKeyId, Organisation, Role, UserId, UserStatus};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
@@ -24,8 +28,19 @@ const KEY_PREFIX: &str = "sbk_";
 const KEY_CHARS: usize = 40;
 const BASE62: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 
-/// A new secret key and the record to store for it (with its hash).
+/// A new secret key with every permission, and the record to store for it
+/// (with its hash).
 pub fn generate_key(org: &Organisation, name: &str) -> (String, ApiKey, String) {
+    generate_scoped_key(org, name, vec![switchboard_domain::user::ALL.to_owned()], None)
+}
+
+/// A new secret key limited to `scopes`, optionally expiring.
+pub fn generate_scoped_key(
+    org: &Organisation,
+    name: &str,
+    scopes: Vec<String>,
+    expires_at: Option<switchboard_domain::Timestamp>,
+) -> (String, ApiKey, String) {
     let mut rng = rand::rng();
     let body: String = (0..KEY_CHARS).map(|_| BASE62[rng.random_range(0..BASE62.len())] as char).collect();
     let secret = format!("{KEY_PREFIX}{body}");
@@ -36,6 +51,8 @@ pub fn generate_key(org: &Organisation, name: &str) -> (String, ApiKey, String) 
         prefix: secret[..KEY_PREFIX.len() + 8].to_owned(),
         created_at: switchboard_domain::now(),
         revoked_at: None,
+        scopes,
+        expires_at,
     };
     let hash = hash_key(&secret);
     (secret, record, hash)
@@ -45,11 +62,53 @@ pub fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Who is calling.
+/// The caller behind a request.
+#[derive(Debug, Clone)]
+pub enum Actor {
+    Key {
+        id: ApiKeyId,
+        scopes: Vec<String>,
+        key: Box<ApiKey>,
+    },
+    User {
+        id: UserId,
+        role: Role,
+        session: SessionId,
+    },
+}
+
+/// Who is calling, for which organisation.
 #[derive(Debug, Clone)]
 pub struct Auth {
     pub org: Arc<Organisation>,
-    pub key_id: ApiKeyId,
+    pub actor: Actor,
+}
+
+impl Auth {
+    /// May this caller do `permission`?
+    pub fn allows(&self, permission: &str) -> bool {
+        match &self.actor {
+            Actor::Key { scopes, .. } => grants(scopes, permission),
+            Actor::User { role, .. } => role.allows(permission),
+        }
+    }
+
+    /// `key_…` or `usr_…`: the subject of rate limits and audit entries.
+    pub fn actor_id(&self) -> String {
+        match &self.actor {
+            Actor::Key { id, .. } => id.to_string(),
+            Actor::User { id, .. } => id.to_string(),
+        }
+    }
+
+    /// The permissions this caller holds.
+    pub fn permissions(&self) -> Vec<String> {
+        switchboard_domain::user::PERMISSIONS
+            .iter()
+            .filter(|p| self.allows(p))
+            .map(|p| (*p).to_owned())
+            .collect()
+    }
 }
 
 struct Cached {
@@ -57,7 +116,7 @@ struct Cached {
     at: Instant,
 }
 
-/// Recently checked keys, by hash.
+/// Recently checked credentials, by key hash or user id.
 pub struct KeyCache {
     ttl: Duration,
     entries: RwLock<HashMap<String, Cached>>,
@@ -71,12 +130,12 @@ impl KeyCache {
         }
     }
 
-    fn get(&self, hash: &str) -> Option<Option<Auth>> {
+    fn get(&self, k: &str) -> Option<Option<Auth>> {
         let entries = self.entries.read().expect("key cache lock");
-        entries.get(hash).filter(|c| c.at.elapsed() < self.ttl).map(|c| c.auth.clone())
+        entries.get(k).filter(|c| c.at.elapsed() < self.ttl).map(|c| c.auth.clone())
     }
 
-    fn put(&self, hash: String, auth: Option<Auth>) {
+    fn put(&self, k: String, auth: Option<Auth>) {
         if self.ttl.is_zero() {
             return;
         }
@@ -84,43 +143,117 @@ impl KeyCache {
         if entries.len() > 10_000 {
             entries.retain(|_, c| c.at.elapsed() < self.ttl);
         }
-        entries.insert(hash, Cached { auth, at: Instant::now() });
+        entries.insert(k, Cached { auth, at: Instant::now() });
     }
 
-    /// Forgets every cached lookup (after a key is revoked here).
+    /// Forgets every cached lookup (after a key, user or organisation changes here).
     pub fn clear(&self) {
         self.entries.write().expect("key cache lock").clear();
     }
 }
 
-/// Reads the presented key from the headers.
-fn presented_key(parts: &Parts) -> Option<&str> {
-    if let Some(v) = parts.headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let v = v.trim();
-        if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
-            return Some(token.trim());
-        }
-    }
-    parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim)
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        ErrorKind::Unauthorized,
+        "Invalid or missing credentials: send 'Authorization: Bearer <API key or access token>' or 'x-api-key: <key>'",
+    )
 }
 
-pub async fn authenticate(state: &AppState, secret: &str) -> Result<Auth, ApiError> {
-    let unauthorized = || ApiError::new(ErrorKind::Unauthorized, "Invalid or missing API key");
-    let hash = hash_key(secret);
-    if let Some(cached) = state.keys.get(&hash) {
-        return cached.ok_or_else(unauthorized);
-    }
-    let auth = match state.store.key_by_hash(&hash).await? {
-        Some(key) if key.revoked_at.is_none() => {
-            let org = state.store.get_org(&key.org_id).await?;
-            Some(Auth {
-                org: Arc::new(org),
-                key_id: key.id,
-            })
+/// The presented credential: a bearer token or an `x-api-key`.
+pub fn presented(headers: &HeaderMap) -> Option<&str> {
+    if let Some(v) = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let v = v.trim();
+        if let Some(token) = v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")) {
+            return Some(token.trim()).filter(|t| !t.is_empty());
         }
-        _ => None,
+    }
+    headers
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+async fn by_key(state: &AppState, secret: &str) -> Result<Option<Auth>, ApiError> {
+    let hash = hash_key(secret);
+    let auth = match state.keys.get(&hash) {
+        Some(cached) => cached,
+        None => {
+            let auth = match state.store.key_by_hash(&hash).await? {
+                Some(key) => {
+                    let org = state.store.get_org(&key.org_id).await?;
+                    Some(Auth {
+                        org: Arc::new(org),
+                        actor: Actor::Key {
+                            id: key.id.clone(),
+                            scopes: key.scopes.clone(),
+                            key: Box::new(key),
+                        },
+                    })
+                }
+                None => None,
+            };
+            state.keys.put(hash, auth.clone());
+            auth
+        }
     };
-    state.keys.put(hash, auth.clone());
+    // Revocation and expiry are checked on every request: a rotated key's
+    // overlap ends on time even while cached.
+    let now = state.clock.now();
+    Ok(auth.filter(|a| matches!(&a.actor, Actor::Key { key, .. } if key.usable(now))))
+}
+
+async fn by_token(state: &AppState, token: &str) -> Result<Option<Auth>, ApiError> {
+    let keys = state.jwt().await?;
+    let Some(claims) = keys.verify(token, state.clock.now()) else {
+        return Ok(None);
+    };
+    let (Ok(user_id), Ok(org_id)) = (claims.sub.parse::<UserId>(), claims.org.parse()) else {
+        return Ok(None);
+    };
+    let cache_key = format!("user:{user_id}");
+    let cached = match state.keys.get(&cache_key) {
+        Some(c) => c,
+        None => {
+            // The user's current role and status count, not the token's.
+            let auth = match state.store.get_user(&org_id, &user_id).await {
+                Ok(u) if u.status == UserStatus::Active => {
+                    let org = state.store.get_org(&u.org_id).await?;
+                    Some(Auth {
+                        org: Arc::new(org),
+                        actor: Actor::User {
+                            id: u.id,
+                            role: u.role,
+                            session: SessionId::new(),
+                        },
+                    })
+                }
+                Ok(_) | Err(switchboard_store::StoreError::NotFound(_)) => None,
+                Err(e) => return Err(e.into()),
+            };
+            state.keys.put(cache_key, auth.clone());
+            auth
+        }
+    };
+    let session = claims.sid.parse().unwrap_or_default();
+    Ok(cached.map(|mut a| {
+        if let Actor::User { session: s, .. } = &mut a.actor {
+            *s = session;
+        }
+        a
+    }))
+}
+
+/// Authenticates the credential in `headers`.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth, ApiError> {
+    let Some(credential) = presented(headers) else {
+        return Err(unauthorized());
+    };
+    let auth = if crate::tokens::looks_like_jwt(credential) {
+        by_token(state, credential).await?
+    } else {
+        by_key(state, credential).await?
+    };
     auth.ok_or_else(unauthorized)
 }
 
@@ -128,12 +261,9 @@ impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        match presented_key(parts) {
-            Some(secret) if !secret.is_empty() => authenticate(state, secret).await,
-            _ => Err(ApiError::new(
-                ErrorKind::Unauthorized,
-                "Invalid or missing API key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>'",
-            )),
+        match parts.extensions.get::<Auth>() {
+            Some(a) => Ok(a.clone()),
+            None => authenticate(state, &parts.headers).await,
         }
     }
 }

@@ -18,6 +18,8 @@ pub enum BenchCommand {
     Ingest(IngestArgs),
     /// Load N generated calls straight into a fresh store, then time every analytics endpoint.
     Analytics(crate::bench_analytics::AnalyticsArgs),
+    /// A campaign of N contacts dialled through the simulator on a fast clock.
+    Dialer(crate::bench_dialer::DialerArgs),
     /// Deliveries/s and end-to-end latency of webhooks to a local receiver.
     Webhooks(crate::bench_webhooks::WebhooksArgs),
 }
@@ -42,6 +44,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Analytics(args) => crate::bench_analytics::run(args).await,
+        BenchCommand::Dialer(args) => crate::bench_dialer::run(args).await,
         BenchCommand::Webhooks(args) => crate::bench_webhooks::run(args).await,
     }
 }

@@ -47,6 +47,9 @@ pub enum KeysCommand {
         /// A name for the key (who uses it).
         #[arg(long)]
         name: String,
+        /// Plan of the organisation when this creates it [default: unlimited].
+        #[arg(long)]
+        plan: Option<String>,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -72,6 +75,15 @@ pub enum KeysCommand {
 pub enum OrgsCommand {
     /// List organisations.
     List {
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Change an organisation's plan (standard, professional, enterprise, unlimited).
+    SetPlan {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        plan: String,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -116,6 +128,13 @@ pub async fn orgs(cmd: OrgsCommand) -> anyhow::Result<()> {
                     out.plan
                 );
             }
+        }
+        OrgsCommand::SetPlan { org, plan, store } => {
+            let store = crate::open_store(&Config::resolve_store(&store)?).await?;
+            let mut o = org_for(&store, &org, false).await?;
+            o.plan = crate::api::v1::usage::plan_name(Some(&plan)).map_err(|e| anyhow::anyhow!("--plan: {}", e.message))?;
+            let o = store.update_org(o).await?;
+            println!("{} is on the {} plan", o.slug, o.plan);
         }
         OrgsCommand::Update {
             org,
@@ -168,7 +187,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!(%addr, backend = store.backend(), "switchboard listening");
     println!("switchboard listening on http://{addr}");
     std::io::stdout().flush()?;
-    let state = AppState::new(store, cfg);
+    let state = AppState::connect(store, cfg).await?;
     // Build the analytics index in the background; the first analytics
     // request waits for it.
     let analytics = state.analytics.clone();
@@ -177,21 +196,26 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!(error = %e, "cannot build the analytics index");
         }
     });
-    // The webhook worker stops after the server: in-flight requests finish
-    // and are recorded.
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = if state.cfg.webhook_worker {
+    // Background work stops once the server has: the carrier's reports and
+    // the dialer, and the webhook worker (in-flight requests finish and are
+    // recorded).
+    let (stop_telephony, telephony_stop) = tokio::sync::watch::channel(false);
+    let telephony = tokio::spawn(crate::workers::dialer::run(state.clone(), telephony_stop));
+    let (stop_webhooks, webhooks_stop) = tokio::sync::watch::channel(false);
+    let webhooks = if state.cfg.webhook_worker {
         let worker = crate::workers::webhooks::WebhookWorker::new(
             state.store.clone(),
             crate::workers::webhooks::WorkerConfig::from_config(&state.cfg),
         )?;
-        Some(tokio::spawn(worker.run(state.webhook_wake.clone(), stop_rx)))
+        Some(tokio::spawn(worker.run(state.webhook_wake.clone(), webhooks_stop)))
     } else {
         None
     };
     let served = crate::run(state, listener, crate::shutdown_signal()).await;
-    let _ = stop_tx.send(true);
-    if let Some(w) = worker {
+    let _ = stop_telephony.send(true);
+    let _ = stop_webhooks.send(true);
+    let _ = telephony.await;
+    if let Some(w) = webhooks {
         let _ = w.await;
     }
     served
@@ -219,9 +243,19 @@ async fn org_for(store: &switchboard_store::DynStore, slug: &str, create: bool) 
 pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
     init_logging("text");
     match cmd {
-        KeysCommand::Create { org, name, store } => {
+        KeysCommand::Create { org, name, plan, store } => {
             let store = crate::open_store(&Config::resolve_store(&store)?).await?;
-            let org = org_for(&store, &org, true).await?;
+            let plan = plan
+                .as_deref()
+                .map(|p| crate::api::v1::usage::plan_name(Some(p)).map_err(|e| anyhow::anyhow!("--plan: {}", e.message)))
+                .transpose()?;
+            let mut org = org_for(&store, &org, true).await?;
+            if let Some(p) = plan {
+                if org.plan != p {
+                    org.plan = p;
+                    org = store.update_org(org).await?;
+                }
+            }
             let name = switchboard_domain::validate::text("--name", &name, 256).map_err(|e| anyhow::anyhow!("{e}"))?;
             let (secret, key, hash) = crate::auth::generate_key(&org, &name);
             store.create_key(key, hash).await?;
@@ -247,10 +281,13 @@ pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
             let store = crate::open_store(&Config::resolve_store(&store)?).await?;
             let org = org_for(&store, &org, false).await?;
             let id = id.parse().map_err(|_| anyhow::anyhow!("'{id}' is not a key id (key_...)"))?;
-            let key = store.revoke_key(&org.id, &id).await.map_err(|e| match e {
-                StoreError::NotFound(_) => anyhow::anyhow!("organisation '{}' has no key {id}", org.slug),
-                other => other.into(),
-            })?;
+            let key = store
+                .revoke_key(&org.id, &id, switchboard_domain::now())
+                .await
+                .map_err(|e| match e {
+                    StoreError::NotFound(_) => anyhow::anyhow!("organisation '{}' has no key {id}", org.slug),
+                    other => other.into(),
+                })?;
             println!("revoked {} ({})", key.id, key.name);
         }
     }

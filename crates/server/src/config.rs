@@ -67,9 +67,11 @@ pub struct ServeArgs {
     /// SQLite commit durability: `full` (fsync each group commit) or `normal` [default: full].
     #[arg(long, env = "SWITCHBOARD_DURABILITY")]
     pub durability: Option<String>,
-    /// Carrier that places calls: `simulator` [default: simulator].
+    /// Carrier that places calls: `simulator` or `twilio` [default: simulator].
     #[arg(long, env = "SWITCHBOARD_CARRIER")]
     pub carrier: Option<String>,
+    #[command(flatten)]
+    pub telephony: crate::carriers::settings::TelephonyArgs,
     /// How long a looked-up API key is trusted before it is checked again, in ms [default: 5000].
     #[arg(long, env = "SWITCHBOARD_AUTH_CACHE_TTL_MS")]
     pub auth_cache_ttl_ms: Option<u64>,
@@ -79,6 +81,12 @@ pub struct ServeArgs {
     /// Region (ISO 3166 code) for reading national phone numbers in the bootstrap organisation.
     #[arg(long, env = "SWITCHBOARD_DEFAULT_REGION")]
     pub default_region: Option<String>,
+    /// Redis URL (redis://...); when set, rate limits hold across every node sharing it.
+    #[arg(long, env = "SWITCHBOARD_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<Secret>,
+    /// Plan of the organisation created on first start [default: unlimited].
+    #[arg(long, env = "SWITCHBOARD_BOOTSTRAP_PLAN")]
+    pub bootstrap_plan: Option<String>,
     /// Let webhooks target loopback, private and link-local addresses [default: false].
     #[arg(long, env = "SWITCHBOARD_ALLOW_PRIVATE_WEBHOOK_TARGETS", num_args = 0..=1, default_missing_value = "true")]
     pub allow_private_webhook_targets: Option<bool>,
@@ -105,6 +113,12 @@ struct FileConfig {
     default_region: Option<String>,
     sqlite_readers: Option<usize>,
     pg_max_connections: Option<u32>,
+    telephony: Option<crate::carriers::settings::TelephonyFile>,
+    redis_url: Option<Secret>,
+    bootstrap_plan: Option<String>,
+    login_lockout_after: Option<u32>,
+    login_lockout_secs: Option<u64>,
+    login_delay_ms: Option<u64>,
     allow_private_webhook_targets: Option<bool>,
     webhook_worker: Option<bool>,
     webhook_lease_ms: Option<u64>,
@@ -131,6 +145,16 @@ pub struct Config {
     pub default_region: Option<String>,
     pub sqlite_readers: usize,
     pub pg_max_connections: u32,
+    /// Carrier, simulator, dialer and import settings.
+    pub telephony: crate::carriers::settings::Telephony,
+    pub redis_url: Option<Secret>,
+    pub bootstrap_plan: String,
+    /// Failed logins in a row that lock an account (an IP gets four times as many).
+    pub login_lockout_after: u32,
+    /// How long a lockout lasts.
+    pub login_lockout_secs: u64,
+    /// Delay added to a failed login from the third failure on, doubling each time (up to 4 s).
+    pub login_delay_ms: u64,
     /// Webhooks may target loopback, private and link-local addresses.
     pub allow_private_webhook_targets: bool,
     /// Whether `serve` runs the webhook worker.
@@ -154,6 +178,12 @@ impl Default for Config {
             default_region: None,
             sqlite_readers: 4,
             pg_max_connections: 16,
+            telephony: Default::default(),
+            redis_url: None,
+            bootstrap_plan: "unlimited".into(),
+            login_lockout_after: 5,
+            login_lockout_secs: 900,
+            login_delay_ms: 250,
             allow_private_webhook_targets: false,
             webhook_worker: true,
             webhook_lease_ms: 60_000,
@@ -193,9 +223,10 @@ impl Config {
             Some(other) => bail!("durability must be 'full' or 'normal', not '{other}'"),
         };
         let carrier = args.carrier.clone().or(file.carrier).unwrap_or(d.carrier);
-        if carrier != "simulator" {
-            bail!("carrier must be 'simulator' (the only carrier built in so far), not '{carrier}'");
+        if carrier != "simulator" && carrier != "twilio" {
+            bail!("carrier must be 'simulator' or 'twilio', not '{carrier}'");
         }
+        let telephony = crate::carriers::settings::Telephony::resolve(&args.telephony, file.telephony, &carrier)?;
         let log_format = args.log_format.clone().or(file.log_format).unwrap_or(d.log_format);
         if log_format != "text" && log_format != "json" {
             bail!("log_format must be 'text' or 'json', not '{log_format}'");
@@ -207,6 +238,10 @@ impl Config {
         let body_limit = args.body_limit.or(file.body_limit).unwrap_or(d.body_limit);
         if body_limit < 1024 {
             bail!("body_limit must be at least 1024 bytes");
+        }
+        let bootstrap_plan = args.bootstrap_plan.clone().or(file.bootstrap_plan).unwrap_or(d.bootstrap_plan);
+        if switchboard_domain::org::plan(&bootstrap_plan).is_none() {
+            bail!("bootstrap_plan must be one of standard, professional, enterprise, unlimited, not '{bootstrap_plan}'");
         }
         Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
@@ -220,6 +255,12 @@ impl Config {
             default_region,
             sqlite_readers: file.sqlite_readers.unwrap_or(d.sqlite_readers).max(1),
             pg_max_connections: file.pg_max_connections.unwrap_or(d.pg_max_connections).max(1),
+            telephony,
+            redis_url: args.redis_url.clone().or(file.redis_url),
+            bootstrap_plan,
+            login_lockout_after: file.login_lockout_after.unwrap_or(d.login_lockout_after).max(1),
+            login_lockout_secs: file.login_lockout_secs.unwrap_or(d.login_lockout_secs),
+            login_delay_ms: file.login_delay_ms.unwrap_or(d.login_delay_ms),
             allow_private_webhook_targets: args
                 .allow_private_webhook_targets
                 .or(file.allow_private_webhook_targets)

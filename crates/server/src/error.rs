@@ -21,6 +21,8 @@ pub enum ErrorKind {
     PayloadTooLarge,
     UnsupportedMediaType,
     IdempotencyKeyReused,
+    QuotaExceeded,
+    MissingVariables,
     RateLimited,
     Internal,
     Unavailable,
@@ -42,6 +44,8 @@ impl ErrorKind {
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
+            QuotaExceeded => (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
+            MissingVariables => (StatusCode::UNPROCESSABLE_ENTITY, "missing_variables"),
             RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
@@ -140,6 +144,11 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(what) => ApiError::new(ErrorKind::Conflict, capitalise(&what)),
             StoreError::Domain(d) => d.into(),
             StoreError::Invalid(f) => f.into(),
+            StoreError::QuotaExceeded { limit, used } => ApiError {
+                kind: ErrorKind::QuotaExceeded,
+                message: format!("The plan's monthly quota of {limit} calls is used up; upgrade the plan or wait for next month"),
+                details: Some(json!({ "limit": limit, "used": used })),
+            },
             StoreError::IdempotencyKeyTaken => ApiError::new(ErrorKind::Conflict, "A request with this Idempotency-Key is in progress"),
             StoreError::Backend(msg) => {
                 tracing::error!(error = %msg, "store failure");

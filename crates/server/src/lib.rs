@@ -4,18 +4,26 @@
 //! [`router`] builds the routes (and the OpenAPI document from them).
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod bench;
 mod bench_analytics;
+mod bench_dialer;
 mod bench_webhooks;
+pub mod carriers;
 pub mod cli;
+pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod idempotency;
+pub mod login;
 pub mod openapi;
+pub mod ratelimit;
 pub mod state;
+pub mod tokens;
 pub mod workers;
 
 use std::future::Future;
@@ -36,7 +44,10 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::v1::{analytics, calls, contacts, export, org, webhook_ops, webhooks};
+use crate::api::compat::{callmind, ribbon};
+use crate::api::v1::{analytics, auth as auth_routes, calls, contacts, export, keys, org, usage, users};
+use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
+use crate::api::v1::{webhook_ops, webhooks};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -80,6 +91,7 @@ pub async fn bootstrap(store: &DynStore, cfg: &Config) -> anyhow::Result<Option<
         return Ok(None);
     }
     let mut org = Organisation::new("default", "Default organisation", switchboard_domain::now());
+    org.plan = cfg.bootstrap_plan.clone();
     org.default_region = cfg.default_region.clone().map(|r| r.to_ascii_uppercase());
     let (secret, key, hash) = auth::generate_key(&org, "bootstrap");
     Ok(store.bootstrap(org, key, hash).await?.then_some(secret))
@@ -124,9 +136,44 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(analytics::agent_stats))
         .routes(routes!(analytics::breakdown))
         .routes(routes!(analytics::summary))
+        .routes(routes!(callmind::create, callmind::list))
+        .routes(routes!(callmind::get))
+        .routes(routes!(callmind::update_status))
+        .routes(routes!(callmind::started))
+        .routes(routes!(callmind::completed))
+        .routes(routes!(ribbon::call_logs))
+        .routes(routes!(ribbon::customer_calls))
+        .routes(routes!(ribbon::analytics))
+        .routes(routes!(ribbon::detailed))
+        .routes(routes!(ribbon::export))
         .routes(routes!(org::get_org, org::update_org))
+        .routes(routes!(usage::set_plan))
+        .routes(routes!(usage::usage))
+        .routes(routes!(usage::list_audit))
+        .routes(routes!(auth_routes::login))
+        .routes(routes!(auth_routes::refresh))
+        .routes(routes!(auth_routes::logout))
+        .routes(routes!(users::create_user, users::list_users))
+        .routes(routes!(users::get_me, users::update_me))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(keys::create_key, keys::list_keys))
+        .routes(routes!(keys::revoke_key))
+        .routes(routes!(keys::rotate_key))
         .routes(routes!(contacts::create_contact, contacts::list_contacts))
         .routes(routes!(contacts::get_contact, contacts::update_contact, contacts::delete_contact))
+        .routes(routes!(templates::create_template, templates::list_templates))
+        .routes(routes!(templates::get_template))
+        .routes(routes!(campaigns::create_campaign, campaigns::list_campaigns))
+        .routes(routes!(campaigns::get_campaign))
+        .routes(routes!(campaigns::set_status))
+        .routes(routes!(contact_lists::create_list, contact_lists::list_lists))
+        .routes(routes!(contact_lists::get_list))
+        .routes(routes!(contact_lists::add_members, contact_lists::list_members))
+        .routes(routes!(contact_lists::import_csv))
+        .routes(routes!(dnc::add, dnc::list))
+        .routes(routes!(dnc::bulk))
+        .routes(routes!(dnc::remove))
+        .routes(routes!(twilio::status_callback))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::rotate_secret))
@@ -161,7 +208,9 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let body_limit = state.cfg.body_limit;
     let (router, doc) = api_routes().split_for_parts();
+    // Every matched route passes the guard: credentials, permission, rate limit.
     let router = router
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
         .with_state(state);
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
@@ -185,7 +234,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// Serves `state` on `listener` until `shutdown` resolves.
 pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let (app, _) = router(state);
-    axum::serve(listener, app)
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")

@@ -14,6 +14,16 @@ use utoipa::{Modify, OpenApi};
         (name = "analytics", description = "Dashboards over every call: totals, rates, time series and group-bys"),
         (name = "webhooks", description = "Signed, retried event deliveries to your endpoints"),
         (name = "organisation", description = "The caller's organisation and its settings"),
+        (name = "auth", description = "Logging in: access tokens and rotating refresh tokens"),
+        (name = "users", description = "The people who log in, their roles and preferences"),
+        (name = "keys", description = "API keys with scopes, expiry and rotation"),
+        (name = "templates", description = "Call scripts: typed steps with {variables}"),
+        (name = "campaigns", description = "Outbound campaigns the dialer places calls for"),
+        (name = "contact-lists", description = "Named sets of contacts, CSV imports"),
+        (name = "dnc", description = "The do-not-call list"),
+        (name = "carriers", description = "Callbacks from carriers (Twilio status)"),
+        (name = "callmind", description = "The Callmind call-history API, served unchanged"),
+        (name = "call-ribbon", description = "The Call Ribbon backend API, served unchanged"),
         (name = "health", description = "Liveness and database health"),
     )
 )]

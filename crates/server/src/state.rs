@@ -4,9 +4,15 @@ use std::sync::Arc;
 
 use switchboard_analytics::Analytics;
 use switchboard_store::DynStore;
+use tokio::sync::OnceCell;
 
 use crate::auth::KeyCache;
+use crate::clock::Clock;
 use crate::config::Config;
+use crate::error::ApiError;
+use crate::login::LoginGuard;
+use crate::ratelimit::RateLimiter;
+use crate::tokens::JwtKeys;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -14,20 +20,52 @@ pub struct AppState {
     pub cfg: Arc<Config>,
     pub keys: Arc<KeyCache>,
     pub analytics: Arc<Analytics>,
+    pub clock: Arc<Clock>,
+    pub limiter: Arc<RateLimiter>,
+    pub logins: Arc<LoginGuard>,
+    /// The carrier and the clock the dialer runs on.
+    pub telephony: Arc<crate::carriers::Runtime>,
+    jwt: Arc<OnceCell<JwtKeys>>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
+    /// State with an in-memory rate limiter.
     pub fn new(store: DynStore, cfg: Config) -> Self {
+        Self::with_limiter(store, cfg, RateLimiter::memory())
+    }
+
+    pub fn with_limiter(store: DynStore, cfg: Config, limiter: RateLimiter) -> Self {
         let keys = Arc::new(KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms)));
         let analytics = Analytics::new(store.clone());
+        let logins = Arc::new(LoginGuard::new(&cfg));
+        let telephony = Arc::new(crate::carriers::Runtime::new(&cfg, store.clone()));
         Self {
             store,
             cfg: Arc::new(cfg),
             keys,
             analytics,
+            clock: Arc::default(),
+            limiter: Arc::new(limiter),
+            logins,
+            telephony,
+            jwt: Arc::default(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
         }
+    }
+
+    /// State for `serve`: the rate limiter in Redis when one is configured.
+    pub async fn connect(store: DynStore, cfg: Config) -> anyhow::Result<Self> {
+        let limiter = match &cfg.redis_url {
+            Some(url) => RateLimiter::redis(url.expose()).await?,
+            None => RateLimiter::memory(),
+        };
+        Ok(Self::with_limiter(store, cfg, limiter))
+    }
+
+    /// The token signing keys (loaded from the database on first use).
+    pub async fn jwt(&self) -> Result<&JwtKeys, ApiError> {
+        Ok(self.jwt.get_or_try_init(|| JwtKeys::load(&self.store)).await?)
     }
 }

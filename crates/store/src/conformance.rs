@@ -43,6 +43,12 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("analytics_facts", |s| Box::pin(analytics_facts(s))),
     ("import_calls_in_bulk", |s| Box::pin(import_calls_in_bulk(s))),
     ("calls_after_cursor", |s| Box::pin(calls_after_cursor(s))),
+    ("users_and_logins", |s| Box::pin(users_and_logins(s))),
+    ("refresh_tokens_rotate_and_detect_reuse", |s| {
+        Box::pin(refresh_tokens_rotate_and_detect_reuse(s))
+    }),
+    ("audit_usage_and_secrets", |s| Box::pin(audit_usage_and_secrets(s))),
+    ("quota_exact_under_concurrency", |s| Box::pin(quota_exact_under_concurrency(s))),
 ];
 
 fn at(secs: i64) -> Timestamp {
@@ -128,6 +134,8 @@ fn key(org: &Organisation, name: &str) -> ApiKey {
         prefix: "sbk_abcd".into(),
         created_at: at(1),
         revoked_at: None,
+        scopes: vec!["calls.view".into(), "calls.create".into()],
+        expires_at: Some(at(86_400)),
     }
 }
 
@@ -153,11 +161,15 @@ pub async fn keys(s: DynStore) {
     assert_eq!(s.key_by_hash("hash-2").await.unwrap(), Some(k2.clone()));
     assert_eq!(s.list_keys(&a.id).await.unwrap(), vec![k1.clone(), k2.clone()]);
     assert!(s.list_keys(&b.id).await.unwrap().is_empty());
-    assert!(matches!(s.revoke_key(&b.id, &k1.id).await, Err(StoreError::NotFound(_))));
-    let revoked = s.revoke_key(&a.id, &k1.id).await.unwrap();
-    let when = revoked.revoked_at.expect("revoked");
-    let again = s.revoke_key(&a.id, &k1.id).await.unwrap();
-    assert_eq!(again.revoked_at, Some(when));
+    assert!(matches!(s.revoke_key(&b.id, &k1.id, at(5)).await, Err(StoreError::NotFound(_))));
+    // A revocation in the future (rotation overlap) can be brought forward, never pushed back.
+    let later = s.revoke_key(&a.id, &k1.id, at(500)).await.unwrap();
+    assert_eq!(later.revoked_at, Some(at(500)));
+    assert!(later.usable(at(499)) && !later.usable(at(500)));
+    let revoked = s.revoke_key(&a.id, &k1.id, at(5)).await.unwrap();
+    assert_eq!(revoked.revoked_at, Some(at(5)));
+    let again = s.revoke_key(&a.id, &k1.id, at(50)).await.unwrap();
+    assert_eq!(again.revoked_at, Some(at(5)));
     assert!(s.key_by_hash("hash-1").await.unwrap().unwrap().revoked_at.is_some());
 }
 
@@ -915,4 +927,227 @@ pub async fn calls_after_cursor(s: DynStore) {
         got.extend(page.into_iter().map(|c| c.id));
     }
     assert_eq!(got, want);
+}
+
+fn user(org: &Organisation, email: &str, role: switchboard_domain::Role) -> switchboard_domain::User {
+    switchboard_domain::User {
+        id: switchboard_domain::UserId::new(),
+        org_id: org.id.clone(),
+        email: email.into(),
+        name: Some(format!("Name of {email}")),
+        role,
+        status: switchboard_domain::UserStatus::Active,
+        preferences: json!({"timeZone": "Asia/Kolkata"}),
+        created_at: at(0),
+        updated_at: at(0),
+        failed_logins: 0,
+        locked_until: None,
+        last_login_at: None,
+    }
+}
+
+pub async fn users_and_logins(s: DynStore) {
+    use switchboard_domain::{Role, UserStatus};
+    let a = new_org(&s, "a").await;
+    let b = new_org(&s, "b").await;
+    let priya = s
+        .create_user(user(&a, "priya@acme.example", Role::Admin), "hash-1".into())
+        .await
+        .unwrap();
+    s.create_user(user(&a, "rahul@acme.example", Role::Agent), "hash-2".into())
+        .await
+        .unwrap();
+    s.create_user(user(&b, "meena@other.example", Role::Viewer), "hash-3".into())
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.create_user(user(&b, "priya@acme.example", Role::Agent), "x".into()).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(s.get_user(&a.id, &priya.id).await.unwrap(), priya);
+    assert!(matches!(s.get_user(&b.id, &priya.id).await, Err(StoreError::NotFound(_))));
+    let (found, hash) = s.user_by_email("priya@acme.example").await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (priya.id.clone(), "hash-1"));
+    assert!(s.user_by_email("nobody@acme.example").await.unwrap().is_none());
+    let mut changed = priya.clone();
+    changed.role = Role::Manager;
+    changed.failed_logins = 3;
+    changed.locked_until = Some(at(900));
+    changed.preferences = json!({"timeZone": "UTC"});
+    s.update_user(changed.clone(), Some("hash-9".into())).await.unwrap();
+    assert_eq!(s.get_user(&a.id, &priya.id).await.unwrap(), changed);
+    assert_eq!(s.user_by_email("priya@acme.example").await.unwrap().unwrap().1, "hash-9");
+    s.update_user(changed.clone(), None).await.unwrap();
+    assert_eq!(s.user_by_email("priya@acme.example").await.unwrap().unwrap().1, "hash-9");
+    let page = Page { page: 1, limit: 10 };
+    let list = |f: crate::UserFilter| {
+        let s = s.clone();
+        let org = a.id.clone();
+        async move { s.list_users(&org, &f, page).await.unwrap().1 }
+    };
+    assert_eq!(list(Default::default()).await, 2);
+    assert_eq!(
+        list(crate::UserFilter {
+            role: Some(Role::Agent),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        list(crate::UserFilter {
+            search: Some("RAHUL".into()),
+            ..Default::default()
+        })
+        .await,
+        1
+    );
+    assert_eq!(
+        list(crate::UserFilter {
+            status: Some(UserStatus::Disabled),
+            ..Default::default()
+        })
+        .await,
+        0
+    );
+}
+
+pub async fn refresh_tokens_rotate_and_detect_reuse(s: DynStore) {
+    use crate::{RefreshToken, Spent};
+    use switchboard_domain::id::SessionId;
+    let org = new_org(&s, "a").await;
+    let u = s
+        .create_user(user(&org, "u@acme.example", switchboard_domain::Role::Agent), "h".into())
+        .await
+        .unwrap();
+    let session = SessionId::new();
+    let token = |hash: &str| RefreshToken {
+        hash: hash.into(),
+        session: session.clone(),
+        user_id: u.id.clone(),
+        org_id: org.id.clone(),
+        created_at: at(0),
+        expires_at: at(1000),
+    };
+    s.save_refresh_token(token("r1")).await.unwrap();
+    assert_eq!(s.spend_refresh_token("r1", at(10)).await.unwrap(), Spent::Fresh(token("r1")));
+    s.save_refresh_token(token("r2")).await.unwrap();
+    // The old token comes back: the whole session dies, the new one too.
+    assert_eq!(s.spend_refresh_token("r1", at(11)).await.unwrap(), Spent::Reused(session.clone()));
+    assert_eq!(s.spend_refresh_token("r2", at(12)).await.unwrap(), Spent::Invalid);
+    assert_eq!(s.spend_refresh_token("nope", at(12)).await.unwrap(), Spent::Invalid);
+    // Expired and logged-out tokens are refused.
+    let other = SessionId::new();
+    let t = RefreshToken {
+        hash: "r3".into(),
+        session: other.clone(),
+        user_id: u.id.clone(),
+        org_id: org.id.clone(),
+        created_at: at(0),
+        expires_at: at(100),
+    };
+    s.save_refresh_token(t.clone()).await.unwrap();
+    assert_eq!(s.spend_refresh_token("r3", at(100)).await.unwrap(), Spent::Invalid);
+    let t4 = RefreshToken {
+        hash: "r4".into(),
+        expires_at: at(1000),
+        ..t
+    };
+    s.save_refresh_token(t4).await.unwrap();
+    s.revoke_session(&other, at(50)).await.unwrap();
+    assert_eq!(s.spend_refresh_token("r4", at(60)).await.unwrap(), Spent::Invalid);
+}
+
+pub async fn audit_usage_and_secrets(s: DynStore) {
+    use switchboard_domain::AuditEntry;
+    use switchboard_domain::id::AuditId;
+    let a = new_org(&s, "a").await;
+    let b = new_org(&s, "b").await;
+    for (i, action) in ["auth.login", "key.created", "export"].iter().enumerate() {
+        let e = AuditEntry {
+            id: AuditId::new(),
+            org_id: a.id.clone(),
+            actor: "usr_x".into(),
+            action: (*action).into(),
+            target: Some("t".into()),
+            detail: Some(json!({"i": i})),
+            ip: Some("127.0.0.1".into()),
+            created_at: at(i as i64),
+        };
+        s.append_audit(e).await.unwrap();
+    }
+    let (entries, total) = s.list_audit(&a.id, Page { page: 1, limit: 2 }).await.unwrap();
+    assert_eq!(total, 3);
+    assert_eq!(
+        entries.iter().map(|e| e.action.as_str()).collect::<Vec<_>>(),
+        vec!["export", "key.created"]
+    );
+    assert_eq!(entries[0].detail, Some(json!({"i": 2})));
+    assert_eq!(s.list_audit(&b.id, Page { page: 1, limit: 10 }).await.unwrap().1, 0);
+    // Usage of an unlimited plan is counted from the calls created in the month.
+    for i in 0..3 {
+        s.create_call(call(&a, 40 * 86_400 + i), None).await.unwrap();
+    }
+    s.create_call(call(&a, 0), None).await.unwrap();
+    let (from, to) = (at(40 * 86_400 - 10), at(41 * 86_400));
+    assert_eq!(s.calls_in_month(&a.id, "2025-06", from, to).await.unwrap(), 3);
+    assert_eq!(s.calls_in_month(&b.id, "2025-06", from, to).await.unwrap(), 0);
+    // A server secret is stored once; later candidates get the first.
+    assert_eq!(s.server_secret("jwt", "first".into()).await.unwrap(), "first");
+    assert_eq!(s.server_secret("jwt", "second".into()).await.unwrap(), "first");
+}
+
+pub async fn quota_exact_under_concurrency(s: DynStore) {
+    let mut org = new_org(&s, "standard").await;
+    org.plan = "standard".into();
+    let org = s.update_org(org).await.unwrap();
+    let now = switchboard_domain::now();
+    let fresh = |org: &Organisation| {
+        let mut c = call(org, 0);
+        c.created_at = now;
+        c.updated_at = now;
+        c
+    };
+    for _ in 0..80 {
+        s.create_call(fresh(&org), None).await.unwrap();
+    }
+    let mut tasks = Vec::new();
+    for _ in 0..50 {
+        let (s, c) = (s.clone(), fresh(&org));
+        tasks.push(tokio::spawn(async move { s.create_call(c, None).await }));
+    }
+    let (mut ok, mut refused) = (0, 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(_) => ok += 1,
+            Err(StoreError::QuotaExceeded { limit: 100, used: 100 }) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((ok, refused), (20, 30));
+    assert_eq!(
+        s.list_calls(&org.id, &CallFilter::default(), Page { page: 1, limit: 1 })
+            .await
+            .unwrap()
+            .1,
+        100
+    );
+    let (from, to) = switchboard_domain::org::month_bounds(org.time_zone, now);
+    assert_eq!(s.calls_in_month(&org.id, &org.month_of(now), from, to).await.unwrap(), 100);
+    // Carrier reports that would create a call are refused too, and leave nothing.
+    let mut c = fresh(&org);
+    c.external_id = Some("CA-over".into());
+    let r = s
+        .report_call(
+            &org.id,
+            CallTarget::External {
+                external_id: "CA-over".into(),
+                create: Box::new(c),
+            },
+            report(CallStatus::Ringing, 1),
+            None,
+        )
+        .await;
+    assert!(matches!(r, Err(StoreError::QuotaExceeded { .. })), "{r:?}");
+    assert!(s.call_by_external_id(&org.id, "CA-over").await.unwrap().is_none());
 }

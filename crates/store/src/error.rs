@@ -17,6 +17,9 @@ pub enum StoreError {
     /// The request referred to something that does not exist.
     #[error(transparent)]
     Invalid(#[from] FieldError),
+    /// The organisation's plan allows no more calls this month.
+    #[error("monthly call quota of {limit} reached")]
+    QuotaExceeded { limit: u64, used: u64 },
     /// The idempotency key was taken by a request committed concurrently.
     #[error("idempotency key already used")]
     IdempotencyKeyTaken,

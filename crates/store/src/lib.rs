@@ -7,7 +7,9 @@
 //! Every state change writes its domain events to the outbox in the same
 //! transaction. [`conformance`] holds the suite both must pass.
 
+pub mod campaigns;
 pub mod conformance;
+pub mod conformance_campaigns;
 mod error;
 mod logic;
 pub mod postgres;
@@ -21,8 +23,12 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use switchboard_domain::call::CallReport;
 use switchboard_domain::contact::ContactPatch;
-use switchboard_domain::{ApiKey, ApiKeyId, Call, CallId, Contact, ContactId, DomainEvent, OrgId, Organisation};
+use switchboard_domain::id::SessionId;
+use switchboard_domain::{
+    ApiKey, ApiKeyId, AuditEntry, Call, CallId, Contact, ContactId, DomainEvent, OrgId, Organisation, Timestamp, User, UserId,
+};
 
+pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
 pub use error::StoreError;
 pub use types::*;
 pub use webhooks::*;
@@ -53,14 +59,17 @@ pub trait KeyStore: Send + Sync {
     /// The key with this secret hash, revoked or not.
     async fn key_by_hash(&self, key_hash: &str) -> Result<Option<ApiKey>>;
     async fn list_keys(&self, org: &OrgId) -> Result<Vec<ApiKey>>;
-    /// Revokes a key (once; revoking again keeps the first time).
-    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey>;
+    /// Revokes a key from `at` on (a future time lets a rotated key overlap
+    /// its successor); revoking again keeps the earlier time.
+    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId, at: Timestamp) -> Result<ApiKey>;
 }
 
 #[async_trait]
 pub trait CallStore: Send + Sync {
     /// Stores a new call with its first timeline entry and its
-    /// `call.<status>` event. A taken external id is a conflict.
+    /// `call.<status>` event, counting it against the organisation's monthly
+    /// quota (refused with `QuotaExceeded` beyond it). A taken external id
+    /// is a conflict.
     async fn create_call(&self, call: Call, idem: Option<IdemKey>) -> Result<Call>;
     /// One call with its timeline.
     async fn get_call(&self, org: &OrgId, id: &CallId) -> Result<Call>;
@@ -103,6 +112,32 @@ pub trait OutboxStore: Send + Sync {
     async fn org_events_after(&self, org: &OrgId, after: i64, limit: u32) -> Result<Vec<DomainEvent>>;
 }
 
+/// Users, logins, the audit log, usage counters and server secrets.
+#[async_trait]
+pub trait IdentityStore: Send + Sync {
+    /// Stores a user; a taken e-mail is a conflict.
+    async fn create_user(&self, user: User, password_hash: String) -> Result<User>;
+    async fn get_user(&self, org: &OrgId, id: &UserId) -> Result<User>;
+    /// The user with this e-mail in any organisation, with the password hash.
+    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>>;
+    /// Saves a user (and a new password hash when given).
+    async fn update_user(&self, user: User, password_hash: Option<String>) -> Result<User>;
+    async fn list_users(&self, org: &OrgId, filter: &UserFilter, page: Page) -> Result<(Vec<User>, u64)>;
+    async fn save_refresh_token(&self, token: RefreshToken) -> Result<()>;
+    /// Spends a refresh token once; a second use revokes its whole session.
+    async fn spend_refresh_token(&self, hash: &str, now: Timestamp) -> Result<Spent>;
+    async fn revoke_session(&self, session: &SessionId, now: Timestamp) -> Result<()>;
+    async fn append_audit(&self, entry: AuditEntry) -> Result<()>;
+    /// Newest first.
+    async fn list_audit(&self, org: &OrgId, page: Page) -> Result<(Vec<AuditEntry>, u64)>;
+    /// Calls created in a calendar month (`month` is `YYYY-MM`, spanning
+    /// `[from, to)`): the quota counter when the plan keeps one, else a count.
+    async fn calls_in_month(&self, org: &OrgId, month: &str, from: Timestamp, to: Timestamp) -> Result<u64>;
+    /// The stored secret `name`, storing `candidate` first if there is none
+    /// (so every node of a cluster ends up with the same one).
+    async fn server_secret(&self, name: &str, candidate: String) -> Result<String>;
+}
+
 /// What the analytics index reads: compact facts about calls, bulk loads and
 /// the outbox head it tails from.
 #[async_trait]
@@ -124,7 +159,18 @@ pub trait AnalyticsSource: Send + Sync {
 }
 
 #[async_trait]
-pub trait Store: OrgStore + KeyStore + CallStore + ContactStore + IdempotencyStore + OutboxStore + AnalyticsSource + WebhookStore {
+pub trait Store:
+    OrgStore
+    + KeyStore
+    + CallStore
+    + ContactStore
+    + IdempotencyStore
+    + OutboxStore
+    + AnalyticsSource
+    + IdentityStore
+    + CampaignStore
+    + WebhookStore
+{
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.

@@ -3,7 +3,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use switchboard_domain::call::Transition;
-use switchboard_domain::{Call, CallId, CallStatus, Direction, OrgId, Timestamp};
+use switchboard_domain::id::SessionId;
+use switchboard_domain::{Call, CallId, CallStatus, Direction, OrgId, Role, Timestamp, UserId, UserStatus};
 
 /// A page request: 1-based page number and page size.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,4 +150,35 @@ impl CallFacts {
 pub struct CallCursor {
     pub occurred_at: Timestamp,
     pub id: CallId,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct UserFilter {
+    pub role: Option<Role>,
+    pub status: Option<UserStatus>,
+    /// Case-insensitive substring of name or e-mail.
+    pub search: Option<String>,
+}
+
+/// A refresh token as stored (its hash, never the token).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefreshToken {
+    pub hash: String,
+    /// The login it belongs to; every rotation stays in it.
+    pub session: SessionId,
+    pub user_id: UserId,
+    pub org_id: OrgId,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+}
+
+/// What spending a refresh token found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Spent {
+    /// First use: the token is now spent; issue its successor.
+    Fresh(RefreshToken),
+    /// Used before: a stolen copy is in play. The whole session is now revoked.
+    Reused(SessionId),
+    /// Unknown, expired or revoked.
+    Invalid,
 }

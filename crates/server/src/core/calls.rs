@@ -159,3 +159,46 @@ pub async fn report_external(
         other => other,
     }
 }
+
+/// Checks the template a call names: when `templateId` is one of ours
+/// (`tpl_…`), it must exist and every variable it declares needs a value,
+/// from `variables` or (with a contact) from the contact's fields; a 422
+/// lists those missing. Ids in other formats are opaque references to a
+/// client's own scripts and are stored unchecked.
+pub async fn check_template(state: &AppState, org: &Organisation, spec: &NewCall) -> Result<(), crate::error::ApiError> {
+    use crate::error::ApiError;
+    let Some(raw) = &spec.template_id else { return Ok(()) };
+    if !raw.starts_with("tpl_") {
+        return Ok(());
+    }
+    let id: switchboard_domain::TemplateId = raw.parse().map_err(|_| ApiError::field("templateId", "no template with this id"))?;
+    let template = state.store.get_template(&org.id, &id).await.map_err(|e| match e {
+        StoreError::NotFound(_) => ApiError::field("templateId", "no template with this id"),
+        other => other.into(),
+    })?;
+    let implied: std::collections::BTreeSet<&str> = if spec.contact_id.is_some() {
+        switchboard_store::campaigns::CONTACT_VARIABLES.into_iter().collect()
+    } else {
+        Default::default()
+    };
+    let missing = switchboard_domain::template::missing_from(&template.variables, spec.variables.as_ref(), &implied);
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::api::v1::templates::missing_variables(&missing))
+    }
+}
+
+/// Counts a use of the call's template (ours only); a failure is logged,
+/// not returned: the call is already stored.
+pub async fn count_template_use(state: &AppState, call: &Call) {
+    if let Some(id) = call
+        .template_id
+        .as_deref()
+        .filter(|t| t.starts_with("tpl_"))
+        .and_then(|t| t.parse().ok())
+        && let Err(e) = state.store.use_template(&call.org_id, &id).await
+    {
+        tracing::warn!(error = %e, "cannot count a template use");
+    }
+}

@@ -2,4 +2,5 @@
 //! switched off, claims its work with leases so several nodes can share one
 //! database, exposes `run_once()` for tests and stops cleanly on shutdown.
 
+pub mod dialer;
 pub mod webhooks;

@@ -50,7 +50,7 @@ async fn revoked_keys_stop_working() {
         .await
         .unwrap()
         .unwrap();
-    t.store.revoke_key(&t.a.org.id, &key.id).await.unwrap();
+    t.store.revoke_key(&t.a.org.id, &key.id, switchboard_domain::now()).await.unwrap();
     t.a.get("/v1/calls").await.assert_error(401, "unauthorized");
     // The other organisation's key is untouched.
     assert_eq!(t.b.get("/v1/calls").await.status, 200);

@@ -11,6 +11,7 @@ use tokio::sync::oneshot;
 pub struct TestServer {
     pub base: String,
     pub store: DynStore,
+    pub state: AppState,
     pub a: Client,
     pub b: Client,
     pub body_limit: usize,
@@ -55,6 +56,14 @@ impl Resp {
 }
 
 impl Client {
+    /// The same organisation with another credential (a user's token, a scoped key).
+    pub fn with_key(&self, key: &str) -> Client {
+        Client {
+            key: key.to_owned(),
+            ..self.clone()
+        }
+    }
+
     pub async fn send(&self, method: Method, path: &str, body: Option<Value>, headers: &[(&str, &str)]) -> Resp {
         let mut req = self
             .http
@@ -147,6 +156,7 @@ impl TestServer {
             data_dir: dir.path().to_owned(),
             auth_cache_ttl_ms: 0,
             body_limit: 65_536,
+            login_delay_ms: 0,
             ..Config::default()
         };
         tune(&mut cfg);
@@ -158,8 +168,9 @@ impl TestServer {
         let (stop, stopped) = oneshot::channel::<()>();
         let body_limit = cfg.body_limit;
         let state = AppState::new(store.clone(), cfg);
+        let served = state.clone();
         tokio::spawn(async move {
-            switchboard_server::run(state, listener, async move {
+            switchboard_server::run(served, listener, async move {
                 let _ = stopped.await;
             })
             .await
@@ -176,6 +187,7 @@ impl TestServer {
             a: client(org_a, key_a),
             b: client(org_b, key_b),
             store,
+            state,
             base: base.clone(),
             body_limit,
             _stop: stop,

@@ -21,6 +21,10 @@
 //! Migrations are embedded and applied at connect under a session advisory
 //! lock, so nodes starting together apply each one once.
 
+mod campaign_rows;
+mod campaigns;
+mod dialer;
+mod identity;
 mod rows;
 mod store;
 mod webhooks;
@@ -39,6 +43,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_core.sql")),
     (2, include_str!("../../migrations/postgres/0002_outbox_sequencer.sql")),
     (3, include_str!("../../migrations/postgres/0003_webhooks.sql")),
+    (4, include_str!("../../migrations/postgres/0004_identity.sql")),
+    (5, include_str!("../../migrations/postgres/0005_campaigns.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -24,7 +24,7 @@ pub(super) fn ms(t: Timestamp) -> Timestamp {
     switchboard_domain::truncate(t)
 }
 
-fn opt_ms(t: Option<Timestamp>) -> Option<Timestamp> {
+pub(super) fn opt_ms(t: Option<Timestamp>) -> Option<Timestamp> {
     t.map(ms)
 }
 
@@ -104,7 +104,7 @@ pub(super) async fn insert_org(conn: &mut PgConnection, o: &Organisation) -> Res
     Ok(())
 }
 
-pub(super) const KEY_COLUMNS: &str = "id, org_id, name, prefix, created_at, revoked_at";
+pub(super) const KEY_COLUMNS: &str = "id, org_id, name, prefix, created_at, revoked_at, scopes, expires_at";
 
 pub(super) fn key_from_row(r: &PgRow) -> Result<ApiKey> {
     Ok(ApiKey {
@@ -114,11 +114,13 @@ pub(super) fn key_from_row(r: &PgRow) -> Result<ApiKey> {
         prefix: r.try_get("prefix")?,
         created_at: r.try_get("created_at")?,
         revoked_at: r.try_get("revoked_at")?,
+        scopes: serde_json::from_value(r.try_get("scopes")?).unwrap_or_default(),
+        expires_at: r.try_get("expires_at")?,
     })
 }
 
 pub(super) async fn insert_key(conn: &mut PgConnection, k: &ApiKey, hash: &str) -> Result<()> {
-    sqlx::query("INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, revoked_at) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+    sqlx::query("INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, revoked_at, scopes, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
         .bind(k.id.as_str())
         .bind(k.org_id.as_str())
         .bind(&k.name)
@@ -126,6 +128,8 @@ pub(super) async fn insert_key(conn: &mut PgConnection, k: &ApiKey, hash: &str) 
         .bind(hash)
         .bind(ms(k.created_at))
         .bind(opt_ms(k.revoked_at))
+        .bind(serde_json::json!(k.scopes))
+        .bind(opt_ms(k.expires_at))
         .execute(conn)
         .await
         .map_err(conflict("an API key with this secret already exists"))?;

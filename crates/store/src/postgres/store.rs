@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-use sqlx::{PgConnection, Postgres, QueryBuilder};
+use sqlx::{PgConnection, Postgres, QueryBuilder, Row};
 use switchboard_domain::call::CallReport;
 use switchboard_domain::contact::ContactPatch;
 use switchboard_domain::{ApiKey, ApiKeyId, Call, CallId, CallStatus, Contact, ContactId, DomainEvent, OrgId, Organisation, TimelineEntry};
@@ -142,15 +142,15 @@ impl KeyStore for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey> {
-        // One statement: the row lock of the UPDATE keeps the first
+    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId, at: switchboard_domain::Timestamp) -> Result<ApiKey> {
+        // One statement: the row lock of the UPDATE keeps the earlier
         // revocation time when two revocations race.
         sqlx::query(&format!(
-            "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) WHERE id = $1 AND org_id = $2 RETURNING {KEY_COLUMNS}"
+            "UPDATE api_keys SET revoked_at = LEAST(COALESCE(revoked_at, $3), $3) WHERE id = $1 AND org_id = $2 RETURNING {KEY_COLUMNS}"
         ))
         .bind(id.as_str())
         .bind(org.as_str())
-        .bind(ms(now()))
+        .bind(ms(at))
         .fetch_optional(&self.pool)
         .await?
         .as_ref()
@@ -161,13 +161,61 @@ impl KeyStore for PgStore {
 }
 
 /// Stores a new call with its first timeline entry; queues its events.
-async fn store_new_call(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainEvent>) -> Result<()> {
+pub(super) async fn store_new_call(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainEvent>) -> Result<()> {
     insert_call(c, call).await?;
     created(c, call, events).await
 }
 
+/// Counts a new call against its organisation's monthly quota; refuses it
+/// beyond the plan's limit. The counter's row lock makes concurrent
+/// creations in one organisation count exactly.
+async fn count_call(c: &mut PgConnection, call: &Call) -> Result<()> {
+    let row = sqlx::query("SELECT plan, time_zone FROM orgs WHERE id = $1")
+        .bind(call.org_id.as_str())
+        .fetch_optional(&mut *c)
+        .await?;
+    let Some(row) = row else {
+        return Err(StoreError::NotFound("organisation"));
+    };
+    let (plan, tz): (String, String) = (row.try_get("plan")?, row.try_get("time_zone")?);
+    // Unlimited plans count nothing here: their usage is counted from the calls.
+    let Some(limit) = switchboard_domain::org::plan_call_limit(&plan) else {
+        return Ok(());
+    };
+    let tz = switchboard_domain::TimeZone::parse("timeZone", &tz).unwrap_or(switchboard_domain::TimeZone::UTC);
+    let month = switchboard_domain::org::month_key(tz, call.created_at);
+    let (from, to) = switchboard_domain::org::month_bounds(tz, call.created_at);
+    sqlx::query(
+        "INSERT INTO usage_months (org_id, month, calls) \
+         SELECT $1, $2, COUNT(*) FROM calls WHERE org_id = $1 AND created_at >= $3 AND created_at < $4 AND id <> $5 ON CONFLICT DO NOTHING",
+    )
+    .bind(call.org_id.as_str())
+    .bind(&month)
+    .bind(from)
+    .bind(to)
+    .bind(call.id.as_str())
+    .execute(&mut *c)
+    .await?;
+    let counted = sqlx::query("UPDATE usage_months SET calls = calls + 1 WHERE org_id = $1 AND month = $2 AND calls < $3 RETURNING calls")
+        .bind(call.org_id.as_str())
+        .bind(&month)
+        .bind(limit as i64)
+        .fetch_optional(&mut *c)
+        .await?;
+    if counted.is_none() {
+        let used: i64 = sqlx::query_scalar("SELECT calls FROM usage_months WHERE org_id = $1 AND month = $2")
+            .bind(call.org_id.as_str())
+            .bind(&month)
+            .fetch_one(&mut *c)
+            .await?;
+        return Err(StoreError::QuotaExceeded { limit, used: used as u64 });
+    }
+    Ok(())
+}
+
 /// Writes the first timeline entry of a call just inserted; queues its events.
 async fn created(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainEvent>) -> Result<()> {
+    count_call(c, call).await?;
     let entry = logic::created_entry(call);
     insert_timeline(c, &call.id, std::slice::from_ref(&entry)).await?;
     events.extend(logic::call_created_events(call));
@@ -204,7 +252,7 @@ async fn find_or_create(
 
 /// Applies a report to a loaded (and locked) call, writes what changed and
 /// queues the events.
-async fn apply_report(
+pub(super) async fn apply_report(
     c: &mut PgConnection,
     mut call: Call,
     report: &CallReport,

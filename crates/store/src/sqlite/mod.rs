@@ -6,6 +6,10 @@
 //! commits them with one fsync. Readers use a small pool of connections on
 //! blocking threads; WAL lets them read while the writer writes.
 
+mod campaign_rows;
+mod campaigns;
+mod dialer;
+mod identity;
 mod rows;
 mod store;
 mod webhooks;
@@ -23,6 +27,8 @@ use crate::{Result, StoreError};
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/sqlite/0001_core.sql")),
     (2, include_str!("../../migrations/sqlite/0002_webhooks.sql")),
+    (3, include_str!("../../migrations/sqlite/0003_identity.sql")),
+    (4, include_str!("../../migrations/sqlite/0004_campaigns.sql")),
 ];
 
 /// Most writes committed in one transaction.

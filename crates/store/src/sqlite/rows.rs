@@ -24,7 +24,7 @@ pub(super) fn ts(v: i64) -> Timestamp {
     chrono::DateTime::from_timestamp_millis(v).unwrap_or_default()
 }
 
-fn opt_ts(v: Option<i64>) -> Option<Timestamp> {
+pub(super) fn opt_ts(v: Option<i64>) -> Option<Timestamp> {
     v.map(ts)
 }
 
@@ -32,7 +32,7 @@ pub(super) fn json_text(v: &Option<Value>) -> Option<String> {
     v.as_ref().map(|v| v.to_string())
 }
 
-fn parse_json(s: Option<String>) -> rusqlite::Result<Option<Value>> {
+pub(super) fn parse_json(s: Option<String>) -> rusqlite::Result<Option<Value>> {
     s.map(|s| serde_json::from_str(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))))
         .transpose()
 }
@@ -81,7 +81,7 @@ pub(super) fn strictness_name(s: Strictness) -> &'static str {
     }
 }
 
-pub(super) const KEY_COLUMNS: &str = "id, org_id, name, prefix, created_at, revoked_at";
+pub(super) const KEY_COLUMNS: &str = "id, org_id, name, prefix, created_at, revoked_at, scopes, expires_at";
 
 pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
     Ok(ApiKey {
@@ -91,6 +91,8 @@ pub(super) fn key_from_row(r: &Row<'_>) -> rusqlite::Result<ApiKey> {
         prefix: r.get(3)?,
         created_at: ts(r.get(4)?),
         revoked_at: opt_ts(r.get(5)?),
+        scopes: serde_json::from_str(&r.get::<_, String>(6)?).unwrap_or_default(),
+        expires_at: opt_ts(r.get(7)?),
     })
 }
 

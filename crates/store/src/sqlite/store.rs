@@ -33,7 +33,7 @@ fn insert_org(conn: &rusqlite::Connection, o: &Organisation) -> Result<()> {
 
 fn insert_key(conn: &rusqlite::Connection, k: &ApiKey, hash: &str) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO api_keys (id, org_id, name, prefix, hash, created_at, revoked_at, scopes, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
     .execute(params![
         k.id.as_str(),
@@ -42,7 +42,9 @@ fn insert_key(conn: &rusqlite::Connection, k: &ApiKey, hash: &str) -> Result<()>
         k.prefix,
         hash,
         ms(k.created_at),
-        opt_ms(k.revoked_at)
+        opt_ms(k.revoked_at),
+        serde_json::to_string(&k.scopes).unwrap_or_else(|_| "[]".into()),
+        opt_ms(k.expires_at)
     ])
     .map_err(conflict("an API key with this secret already exists"))?;
     Ok(())
@@ -158,11 +160,11 @@ impl KeyStore for SqliteStore {
         .await
     }
 
-    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId) -> Result<ApiKey> {
+    async fn revoke_key(&self, org: &OrgId, id: &ApiKeyId, at: switchboard_domain::Timestamp) -> Result<ApiKey> {
         let (org, id) = (org.clone(), id.clone());
         self.write(move |c| {
-            c.prepare_cached("UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3) WHERE id = ?1 AND org_id = ?2")?
-                .execute(params![id.as_str(), org.as_str(), ms(now())])?;
+            c.prepare_cached("UPDATE api_keys SET revoked_at = MIN(COALESCE(revoked_at, ?3), ?3) WHERE id = ?1 AND org_id = ?2")?
+                .execute(params![id.as_str(), org.as_str(), ms(at)])?;
             c.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = ?1 AND org_id = ?2"))?
                 .query_row(params![id.as_str(), org.as_str()], key_from_row)
                 .optional()?
@@ -172,8 +174,45 @@ impl KeyStore for SqliteStore {
     }
 }
 
+/// Counts a new call against its organisation's monthly quota; refuses it
+/// beyond the plan's limit.
+fn count_call(c: &rusqlite::Connection, call: &Call) -> Result<()> {
+    let (plan, tz): (String, String) = c
+        .prepare_cached("SELECT plan, time_zone FROM orgs WHERE id = ?1")?
+        .query_row([call.org_id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or(StoreError::NotFound("organisation"))?;
+    // Unlimited plans count nothing here: their usage is counted from the calls.
+    let Some(limit) = switchboard_domain::org::plan_call_limit(&plan) else {
+        return Ok(());
+    };
+    let tz = switchboard_domain::TimeZone::parse("timeZone", &tz).unwrap_or(switchboard_domain::TimeZone::UTC);
+    let month = switchboard_domain::org::month_key(tz, call.created_at);
+    let (from, to) = switchboard_domain::org::month_bounds(tz, call.created_at);
+    // The first call of the month (or after a plan change) starts the
+    // counter from the calls already made.
+    c.prepare_cached(
+        "INSERT INTO usage_months (org_id, month, calls) \
+         SELECT ?1, ?2, COUNT(*) FROM calls WHERE org_id = ?1 AND created_at >= ?3 AND created_at < ?4 ON CONFLICT DO NOTHING",
+    )?
+    .execute(params![call.org_id.as_str(), month, ms(from), ms(to)])?;
+    let counted = c
+        .prepare_cached("UPDATE usage_months SET calls = calls + 1 WHERE org_id = ?1 AND month = ?2 AND calls < ?3")?
+        .execute(params![call.org_id.as_str(), month, limit as i64])?;
+    if counted == 0 {
+        let used: i64 = c.query_row(
+            "SELECT calls FROM usage_months WHERE org_id = ?1 AND month = ?2",
+            params![call.org_id.as_str(), month],
+            |r| r.get(0),
+        )?;
+        return Err(StoreError::QuotaExceeded { limit, used: used as u64 });
+    }
+    Ok(())
+}
+
 /// Stores a new call with its first timeline entry and events.
-fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Result<()> {
+pub(super) fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Result<()> {
+    count_call(c, call)?;
     insert_call(c, call)?;
     let entry = logic::created_entry(call);
     insert_timeline(c, &call.id, std::slice::from_ref(&entry))?;
@@ -183,7 +222,7 @@ fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Result<()> {
 }
 
 /// Applies a report to a loaded call and writes what changed.
-fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &CallReport, created: bool) -> Result<ReportOutcome> {
+pub(super) fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &CallReport, created: bool) -> Result<ReportOutcome> {
     let at = now();
     // Only in-call events are deduplicated against the timeline; statuses
     // deduplicate by the state machine.

@@ -407,6 +407,7 @@ pub async fn create_call(
     body: JsonBody<CallIn>,
 ) -> ApiResult<Response> {
     let spec = parse_new_call(&body.value, &auth.org)?;
+    core::check_template(&state, &auth.org, &spec).await?;
     let out = idempotency::run(
         &state,
         &auth,
@@ -416,6 +417,9 @@ pub async fn create_call(
         |idem| core::create(&state, &auth.org, spec, "phone", idem),
     )
     .await?;
+    if !out.replayed {
+        core::count_template_use(&state, &out.value).await;
+    }
     Ok(respond(out.status, out.replayed, &CallOut::from_call(&out.value, false)))
 }
 

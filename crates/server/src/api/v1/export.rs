@@ -105,15 +105,6 @@ fn csv_row(c: &Call, tz: Tz) -> [String; 32] {
     ]
 }
 
-fn csv_bytes<I: IntoIterator<Item = [String; 32]>>(rows: I) -> Bytes {
-    let mut w = csv::Writer::from_writer(Vec::new());
-    for row in rows {
-        // Writing to memory cannot fail.
-        let _ = w.write_record(&row);
-    }
-    Bytes::from(w.into_inner().unwrap_or_default())
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     Csv,
@@ -127,8 +118,21 @@ struct Cursor {
     done: bool,
 }
 
-/// Streams every call matching `filter` in (start time, id) order.
-pub fn export_stream(state: AppState, org: switchboard_domain::OrgId, filter: CallFilter, format: Format, tz: Tz) -> Body {
+/// A streamed body of every call matching `filter` in (start time, id)
+/// order: `header`, then each call as `render(call, is_first)` makes it,
+/// then `footer`. Pages of calls are read one at a time.
+pub fn paged_body<F>(
+    state: AppState,
+    org: switchboard_domain::OrgId,
+    filter: CallFilter,
+    header: Vec<u8>,
+    footer: Vec<u8>,
+    render: F,
+) -> Body
+where
+    F: Fn(&Call, bool) -> Vec<u8> + Send + Sync + 'static,
+{
+    let render = std::sync::Arc::new(render);
     let start = Cursor {
         after: None,
         header_sent: false,
@@ -136,7 +140,14 @@ pub fn export_stream(state: AppState, org: switchboard_domain::OrgId, filter: Ca
         done: false,
     };
     let s = stream::unfold(start, move |mut cur| {
-        let (state, org, filter) = (state.clone(), org.clone(), filter.clone());
+        let (state, org, filter, render, header, footer) = (
+            state.clone(),
+            org.clone(),
+            filter.clone(),
+            render.clone(),
+            header.clone(),
+            footer.clone(),
+        );
         async move {
             if cur.done {
                 return None;
@@ -152,23 +163,12 @@ pub fn export_stream(state: AppState, org: switchboard_domain::OrgId, filter: Ca
             };
             let mut out = Vec::new();
             if !cur.header_sent {
-                match format {
-                    Format::Csv => out.extend_from_slice(&csv_bytes([CSV_HEADER.map(str::to_owned)])),
-                    Format::Json => out.push(b'['),
-                }
+                out.extend_from_slice(&header);
                 cur.header_sent = true;
             }
-            match format {
-                Format::Csv => out.extend_from_slice(&csv_bytes(page.iter().map(|c| csv_row(c, tz)))),
-                Format::Json => {
-                    for c in &page {
-                        if cur.rows > 0 {
-                            out.push(b',');
-                        }
-                        out.extend_from_slice(&serde_json::to_vec(&CallOut::from_call(c, false)).unwrap_or_default());
-                        cur.rows += 1;
-                    }
-                }
+            for c in &page {
+                out.extend_from_slice(&render(c, cur.rows == 0));
+                cur.rows += 1;
             }
             if let Some(c) = page.last() {
                 cur.after = Some(CallCursor {
@@ -177,15 +177,40 @@ pub fn export_stream(state: AppState, org: switchboard_domain::OrgId, filter: Ca
                 });
             }
             if page.len() < PAGE as usize {
-                if format == Format::Json {
-                    out.push(b']');
-                }
+                out.extend_from_slice(&footer);
                 cur.done = true;
             }
             Some((Ok::<Bytes, std::io::Error>(Bytes::from(out)), cur))
         }
     });
     Body::from_stream(s)
+}
+
+/// One CSV record, quoted as RFC 4180 wants.
+pub fn csv_record<I: IntoIterator<Item = S>, S: AsRef<[u8]>>(fields: I) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    // Writing to memory cannot fail.
+    let _ = w.write_record(fields);
+    w.into_inner().unwrap_or_default()
+}
+
+/// A JSON array element: a comma before all but the first.
+pub fn json_element<T: serde::Serialize>(value: &T, first: bool) -> Vec<u8> {
+    let mut out = if first { Vec::new() } else { vec![b','] };
+    out.extend_from_slice(&serde_json::to_vec(value).unwrap_or_default());
+    out
+}
+
+/// Streams every call matching `filter` as the native CSV or JSON.
+pub fn export_stream(state: AppState, org: switchboard_domain::OrgId, filter: CallFilter, format: Format, tz: Tz) -> Body {
+    match format {
+        Format::Csv => paged_body(state, org, filter, csv_record(CSV_HEADER), Vec::new(), move |c, _| {
+            csv_record(csv_row(c, tz))
+        }),
+        Format::Json => paged_body(state, org, filter, b"[".to_vec(), b"]".to_vec(), |c, first| {
+            json_element(&CallOut::from_call(c, false), first)
+        }),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/calls/export", tag = "calls",
@@ -207,6 +232,7 @@ pub async fn export_calls(State(state): State<AppState>, auth: Auth, q: QueryMap
         Format::Csv => ("text/csv; charset=utf-8", "calls.csv"),
         Format::Json => ("application/json", "calls.json"),
     };
+    crate::audit::by(&state, &auth, "calls.exported", None, Some(serde_json::json!({"format": name}))).await;
     let body = export_stream(state, auth.org.id.clone(), filter, format, tz.0);
     Ok((
         [

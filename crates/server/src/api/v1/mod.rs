@@ -3,10 +3,21 @@
 //! `{error{code,message,details}}`.
 
 pub mod analytics;
+pub mod auth;
 pub mod calls;
+pub mod campaign_input;
+pub mod campaigns;
+pub mod contact_lists;
 pub mod contacts;
+pub mod csv_import;
+pub mod dnc;
 pub mod export;
+pub mod keys;
 pub mod org;
+pub mod templates;
+pub mod twilio;
+pub mod usage;
+pub mod users;
 pub mod webhook_ops;
 pub mod webhooks;
 

@@ -1,0 +1,199 @@
+//! `/v1/auth`: log in with e-mail and password for a short-lived access
+//! token (a JWT, accepted wherever an API key is) and a refresh token;
+//! rotate the refresh token; log out.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use switchboard_domain::id::SessionId;
+use switchboard_domain::{User, UserStatus};
+use switchboard_store::{RefreshToken, Spent};
+use utoipa::ToSchema;
+
+use super::users::UserOut;
+use super::{ErrorBody, respond};
+use crate::audit;
+use crate::auth::{Actor, Auth, hash_key};
+use crate::error::{ApiError, ApiResult, ErrorKind};
+use crate::extract::JsonBody;
+use crate::login::{Locked, verify_decoy, verify_password};
+use crate::state::AppState;
+use crate::tokens::{ACCESS_TTL_SECS, REFRESH_TTL_SECS, new_refresh_token};
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct LoginIn {
+    pub email: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokensOut {
+    /// The access token (a JWT): send it as `Authorization: Bearer <token>`.
+    pub token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    /// Seconds until `token` expires.
+    pub expires_in: i64,
+    pub user: UserOut,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RefreshIn {
+    pub refresh_token: Option<String>,
+}
+
+fn locked(l: Locked, now: switchboard_domain::Timestamp) -> Response {
+    let wait = (l.until - now).num_seconds().max(1);
+    let mut r = ApiError::new(ErrorKind::RateLimited, format!("Too many failed logins; try again in {wait} s"))
+        .with_details(json!({ "retryAfter": wait }))
+        .into_response();
+    r.headers_mut().insert(
+        "retry-after",
+        wait.to_string().parse().unwrap_or(axum::http::HeaderValue::from_static("60")),
+    );
+    r
+}
+
+/// Issues an access token and a new refresh token in `session`.
+async fn issue(state: &AppState, user: &User, session: SessionId) -> ApiResult<TokensOut> {
+    let now = state.clock.now();
+    let refresh = new_refresh_token();
+    state
+        .store
+        .save_refresh_token(RefreshToken {
+            hash: hash_key(&refresh),
+            session: session.clone(),
+            user_id: user.id.clone(),
+            org_id: user.org_id.clone(),
+            created_at: now,
+            expires_at: now + chrono::Duration::seconds(REFRESH_TTL_SECS),
+        })
+        .await?;
+    let token = state.jwt().await?.issue(user, &session, now);
+    Ok(TokensOut {
+        token,
+        refresh_token: refresh,
+        token_type: "Bearer",
+        expires_in: ACCESS_TTL_SECS,
+        user: UserOut::from_user(user),
+    })
+}
+
+fn bad_login() -> ApiError {
+    ApiError::new(ErrorKind::Unauthorized, "Wrong e-mail or password")
+}
+
+#[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginIn,
+    responses((status = 200, body = TokensOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 429, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: JsonBody<LoginIn>,
+) -> ApiResult<Response> {
+    let ip = peer.ip();
+    let (Some(email), Some(password)) = (body.value.email.as_deref(), body.value.password.as_deref()) else {
+        return Err(ApiError::field(
+            if body.value.email.is_none() { "email" } else { "password" },
+            "is required",
+        ));
+    };
+    let email = email.trim().to_lowercase();
+    let now = state.clock.now();
+    if let Err(l) = state.logins.check_ip(ip, now) {
+        return Ok(locked(l, now));
+    }
+    let Some((mut user, hash)) = state.store.user_by_email(&email).await? else {
+        verify_decoy(password);
+        let delay = state.logins.failed(ip, None, now);
+        tokio::time::sleep(delay).await;
+        return Err(bad_login());
+    };
+    if let Err(l) = state.logins.check_user(&user, now) {
+        audit::record(
+            &state,
+            &user.org_id,
+            &user.id.to_string(),
+            "auth.login_refused",
+            Some(user.id.to_string()),
+            Some(json!({"reason": "locked"})),
+            Some(ip),
+        )
+        .await;
+        return Ok(locked(l, now));
+    }
+    if !verify_password(password, &hash) || user.status != UserStatus::Active {
+        let delay = state.logins.failed(ip, Some(&mut user), now);
+        let now_locked = user.locked_until.is_some();
+        state.store.update_user(user.clone(), None).await?;
+        audit::record(
+            &state,
+            &user.org_id,
+            &user.id.to_string(),
+            "auth.login_failed",
+            Some(user.id.to_string()),
+            Some(json!({"locked": now_locked})),
+            Some(ip),
+        )
+        .await;
+        tokio::time::sleep(delay).await;
+        return Err(bad_login());
+    }
+    state.logins.succeeded(&mut user, now);
+    let user = state.store.update_user(user, None).await?;
+    let out = issue(&state, &user, SessionId::new()).await?;
+    audit::record(
+        &state,
+        &user.org_id,
+        &user.id.to_string(),
+        "auth.login",
+        Some(user.id.to_string()),
+        None,
+        Some(ip),
+    )
+    .await;
+    Ok(respond(StatusCode::OK, false, &out))
+}
+
+#[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshIn,
+    responses((status = 200, body = TokensOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+pub async fn refresh(State(state): State<AppState>, body: JsonBody<RefreshIn>) -> ApiResult<Response> {
+    let Some(token) = body.value.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(ApiError::field("refreshToken", "is required"));
+    };
+    let invalid = || ApiError::new(ErrorKind::Unauthorized, "The refresh token is invalid, expired or already used");
+    match state.store.spend_refresh_token(&hash_key(token), state.clock.now()).await? {
+        Spent::Fresh(t) => {
+            let user = match state.store.get_user(&t.org_id, &t.user_id).await {
+                Ok(u) if u.status == UserStatus::Active => u,
+                _ => return Err(invalid()),
+            };
+            let out = issue(&state, &user, t.session).await?;
+            Ok(respond(StatusCode::OK, false, &out))
+        }
+        Spent::Reused(session) => {
+            tracing::warn!(%session, "refresh token reused: session revoked");
+            Err(invalid())
+        }
+        Spent::Invalid => Err(invalid()),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
+    let Actor::User { session, .. } = &auth.actor else {
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "Only a user's access token can log out; revoke API keys instead",
+        ));
+    };
+    state.store.revoke_session(session, state.clock.now()).await?;
+    audit::by(&state, &auth, "auth.logout", None, None).await;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}

@@ -1,0 +1,180 @@
+//! Carriers: what places and controls calls. One trait ([`Carrier`]) with
+//! two implementations: the built-in [`simulator`] (the default, offline,
+//! deterministic for a seed) and [`twilio`] (Twilio's REST API). Status
+//! changes come back through the core as call reports keyed by our call id,
+//! with the carrier's call id stored as the call's external id.
+//!
+//! The dialer and the simulator read time from a [`TimeSource`]: the real
+//! clock, a clock running `scale` times faster (so a day of dialing passes
+//! in minutes), or a manual clock tests move by hand.
+
+pub mod settings;
+pub mod signature;
+pub mod simulator;
+pub mod twilio;
+pub mod twiml;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use switchboard_domain::template::StepType;
+use switchboard_domain::{Call, CallId, OrgId, Timestamp};
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum CarrierError {
+    /// The carrier refused the request; the text is the carrier's reason.
+    #[error("carrier refused the request: {0}")]
+    Refused(String),
+    /// The carrier could not be reached or answered nonsense.
+    #[error("carrier unavailable: {0}")]
+    Unavailable(String),
+    /// The call is not one this carrier knows (or it already ended).
+    #[error("the carrier has no live call {0}")]
+    UnknownCall(String),
+    #[error(transparent)]
+    Store(#[from] switchboard_store::StoreError),
+}
+
+/// A call to place, with its script already filled in.
+#[derive(Debug, Clone)]
+pub struct PlaceCall {
+    pub call: Call,
+    pub attempt: u32,
+    /// The callee's IANA zone.
+    pub zone: String,
+    pub script: Vec<(StepType, String)>,
+    /// A number to transfer to after the script, when the campaign has one.
+    pub transfer_to: Option<String>,
+}
+
+/// A call the carrier is handling.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallRef {
+    pub org_id: OrgId,
+    pub call_id: CallId,
+    /// The carrier's id (Twilio CallSid).
+    pub external_id: Option<String>,
+}
+
+/// Something to play into a live call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Media {
+    /// Text to speak.
+    Speech(String),
+    /// An audio file URL.
+    Audio(String),
+}
+
+#[async_trait]
+pub trait Carrier: Send + Sync {
+    fn name(&self) -> &'static str;
+    /// Carriers that name calls before placing them (the simulator) give
+    /// the prefix of those names; the dialer stores the name with the call.
+    fn id_prefix(&self) -> Option<String>;
+    /// Places a call; answers the carrier's id for it.
+    async fn place(&self, req: PlaceCall) -> Result<String, CarrierError>;
+    /// Cancels a call that has not been answered.
+    async fn cancel(&self, call: &CallRef) -> Result<(), CarrierError>;
+    async fn hang_up(&self, call: &CallRef) -> Result<(), CarrierError>;
+    async fn transfer(&self, call: &CallRef, to: &str) -> Result<(), CarrierError>;
+    async fn play(&self, call: &CallRef, media: &Media) -> Result<(), CarrierError>;
+    /// Asks the callee for `digits` key presses after `prompt`.
+    async fn collect_dtmf(&self, call: &CallRef, prompt: &str, digits: u8) -> Result<(), CarrierError>;
+}
+
+/// Where the dialer and the simulator read the time.
+pub trait TimeSource: Send + Sync {
+    fn now(&self) -> Timestamp;
+}
+
+/// The real clock, optionally running `scale` times faster from the moment
+/// it was made.
+#[derive(Debug)]
+pub struct ScaledClock {
+    origin: Timestamp,
+    started: Instant,
+    scale: f64,
+}
+
+impl ScaledClock {
+    pub fn new(scale: f64) -> Self {
+        Self {
+            origin: switchboard_domain::now(),
+            started: Instant::now(),
+            scale: if scale.is_finite() && scale > 0.0 { scale } else { 1.0 },
+        }
+    }
+}
+
+impl TimeSource for ScaledClock {
+    fn now(&self) -> Timestamp {
+        if self.scale == 1.0 {
+            return switchboard_domain::now();
+        }
+        let ms = (self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as i64;
+        self.origin + chrono::Duration::milliseconds(ms)
+    }
+}
+
+/// A clock that moves only when told to (tests and benchmarks).
+#[derive(Debug)]
+pub struct ManualClock {
+    ms: AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(at: Timestamp) -> Arc<Self> {
+        Arc::new(Self {
+            ms: AtomicI64::new(at.timestamp_millis()),
+        })
+    }
+
+    pub fn advance(&self, by: chrono::Duration) {
+        self.ms.fetch_add(by.num_milliseconds(), Ordering::SeqCst);
+    }
+
+    pub fn set(&self, at: Timestamp) {
+        self.ms.store(at.timestamp_millis(), Ordering::SeqCst);
+    }
+}
+
+impl TimeSource for ManualClock {
+    fn now(&self) -> Timestamp {
+        chrono::DateTime::from_timestamp_millis(self.ms.load(Ordering::SeqCst)).unwrap_or_default()
+    }
+}
+
+/// The carrier this process places calls with, and the clock it runs on.
+pub struct Runtime {
+    pub clock: Arc<dyn TimeSource>,
+    pub carrier: Arc<dyn Carrier>,
+    /// Set when the carrier is the simulator (its reports need pumping).
+    pub simulator: Option<Arc<simulator::Simulator>>,
+}
+
+impl Runtime {
+    /// Builds the configured carrier: Twilio when chosen, else the simulator
+    /// on a clock sped up by `sim_time_scale`.
+    pub fn new(cfg: &crate::config::Config, store: switchboard_store::DynStore) -> Self {
+        let t = &cfg.telephony;
+        match (&*cfg.carrier, &t.twilio) {
+            ("twilio", Some(tw)) => Self {
+                clock: Arc::new(ScaledClock::new(1.0)),
+                carrier: Arc::new(twilio::Twilio::new(tw.clone())),
+                simulator: None,
+            },
+            _ => {
+                let clock: Arc<dyn TimeSource> = Arc::new(ScaledClock::new(t.sim_time_scale));
+                let sim = simulator::Simulator::new(t.sim.clone(), store, clock.clone());
+                Self {
+                    clock,
+                    carrier: sim.clone(),
+                    simulator: Some(sim),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! The dialer: turns active campaigns into calls.
+//!
+//! Each pass ([`Dialer::run_once`]) asks the store for one dial transaction
+//! per active campaign (`CampaignStore::dial`: settle finished calls by the
+//! retry rules, then start calls for due contacts whose calling window is
+//! open, within the campaign's free lines and the organisation's
+//! calls-per-second cap), then hands the new calls to the carrier. Pacing
+//! is progressive: each pass starts one call per free line, no more.
+//! [`run`] repeats passes every `dialer_tick_ms` until shutdown, pumping
+//! the simulator's reports first when it is the carrier.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use futures::StreamExt;
+use switchboard_domain::call::CallReport;
+use switchboard_domain::{CallStatus, CampaignId, Template, TemplateId};
+use switchboard_store::{CallTarget, DialParams, Dialed, DynStore, StoreError};
+
+use crate::carriers::{CallRef, Carrier, PlaceCall, TimeSource};
+
+/// The dialer's knobs (see docs/campaigns.md).
+#[derive(Debug, Clone)]
+pub struct DialerOptions {
+    /// New calls per second of the dialer's clock, per organisation.
+    pub calls_per_second: u32,
+    /// Most calls one pass starts per campaign.
+    pub batch: u32,
+    /// Calls left `queued` without a carrier id this long are failed.
+    pub stale_queued_secs: i64,
+}
+
+impl Default for DialerOptions {
+    fn default() -> Self {
+        Self {
+            calls_per_second: 10,
+            batch: 200,
+            stale_queued_secs: 120,
+        }
+    }
+}
+
+/// What one pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub dialed: usize,
+    pub settled: usize,
+    pub blocked: usize,
+    /// Campaigns this pass completed.
+    pub completed: Vec<CampaignId>,
+    /// Campaigns skipped because another node held their organisation.
+    pub busy: usize,
+    /// Calls the carrier refused (reported as failed).
+    pub carrier_errors: usize,
+}
+
+pub struct Dialer {
+    store: DynStore,
+    carrier: Arc<dyn Carrier>,
+    clock: Arc<dyn TimeSource>,
+    opts: DialerOptions,
+    templates: Mutex<HashMap<TemplateId, Arc<Template>>>,
+}
+
+impl Dialer {
+    pub fn new(store: DynStore, carrier: Arc<dyn Carrier>, clock: Arc<dyn TimeSource>, opts: DialerOptions) -> Self {
+        Self {
+            store,
+            carrier,
+            clock,
+            opts,
+            templates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn template(&self, org: &switchboard_domain::OrgId, id: &TemplateId) -> Result<Arc<Template>, StoreError> {
+        if let Some(t) = self.templates.lock().expect("template cache").get(id) {
+            return Ok(t.clone());
+        }
+        // Templates never change once created, so caching them is safe.
+        let t = Arc::new(self.store.get_template(org, id).await?);
+        self.templates.lock().expect("template cache").insert(id.clone(), t.clone());
+        Ok(t)
+    }
+
+    /// One pass over every active campaign.
+    pub async fn run_once(&self) -> Result<Pass, StoreError> {
+        let mut pass = Pass::default();
+        let now = self.clock.now();
+        for (org, id) in self.store.active_campaigns().await? {
+            let params = DialParams {
+                now,
+                org_calls_per_second: self.opts.calls_per_second,
+                batch: self.opts.batch,
+                external_prefix: self.carrier.id_prefix(),
+                stale_queued_secs: self.opts.stale_queued_secs,
+            };
+            let out = match self.store.dial(&org, &id, params).await {
+                Ok(out) => out,
+                // Deleted or cancelled between the listing and the pass.
+                Err(StoreError::NotFound(_)) => continue,
+                Err(e) => return Err(e),
+            };
+            pass.settled += out.settled as usize;
+            pass.blocked += out.blocked as usize;
+            pass.busy += usize::from(out.busy);
+            if out.completed {
+                pass.completed.push(id.clone());
+            }
+            if out.dialed.is_empty() {
+                continue;
+            }
+            pass.dialed += out.dialed.len();
+            let template = match out.dialed[0].call.template_id.as_deref().and_then(|t| t.parse::<TemplateId>().ok()) {
+                Some(t) => self.template(&org, &t).await.ok(),
+                None => None,
+            };
+            let errors: usize = futures::stream::iter(out.dialed)
+                .map(|d| self.place(d, template.clone()))
+                .buffer_unordered(256)
+                .collect::<Vec<Result<bool, StoreError>>>()
+                .await
+                .into_iter()
+                .collect::<Result<Vec<bool>, _>>()?
+                .into_iter()
+                .filter(|ok| !ok)
+                .count();
+            pass.carrier_errors += errors;
+        }
+        Ok(pass)
+    }
+
+    /// Places one dialled call; a refusal fails the call (its attempt counts).
+    async fn place(&self, d: Dialed, template: Option<Arc<Template>>) -> Result<bool, StoreError> {
+        let vars = d.call.variables.clone().unwrap_or_default();
+        let script = template.map(|t| t.render(&vars)).unwrap_or_default();
+        let (org, call_id, known) = (d.call.org_id.clone(), d.call.id.clone(), d.call.external_id.clone());
+        let req = PlaceCall {
+            call: d.call,
+            attempt: d.attempt,
+            zone: d.zone,
+            script,
+            transfer_to: None,
+        };
+        match self.carrier.place(req).await {
+            Ok(sid) => {
+                if known.as_deref() != Some(sid.as_str()) {
+                    self.store.set_call_external_id(&org, &call_id, &sid).await?;
+                }
+                Ok(true)
+            }
+            Err(e) => {
+                tracing::warn!(call = %call_id, error = %e, "carrier did not place the call");
+                let report = CallReport {
+                    status: Some(CallStatus::Failed),
+                    outcome: Some("carrier_error".into()),
+                    at: Some(self.clock.now()),
+                    ..Default::default()
+                };
+                self.store.report_call(&org, CallTarget::Id(call_id), report, None).await?;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Hands a carrier call control for a live call (used by tests and tools).
+    pub fn call_ref(call: &switchboard_domain::Call) -> CallRef {
+        CallRef {
+            org_id: call.org_id.clone(),
+            call_id: call.id.clone(),
+            external_id: call.external_id.clone(),
+        }
+    }
+}
+
+/// Runs the telephony workers of `serve` until `stop` turns true: resumes
+/// the simulator's live calls, then pumps its reports and runs dialer
+/// passes every tick.
+pub async fn run(state: crate::AppState, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let rt = state.telephony.clone();
+    let t = &state.cfg.telephony;
+    if let Some(sim) = &rt.simulator {
+        match state.store.live_campaign_calls().await {
+            Ok(live) => {
+                let n = sim.resume(&live);
+                if n > 0 {
+                    tracing::info!(calls = n, "simulator resumed live calls");
+                }
+            }
+            Err(e) => tracing::error!(error = %e, "cannot read live calls to resume"),
+        }
+    }
+    let dialer = t.dialer.then(|| {
+        Dialer::new(
+            state.store.clone(),
+            rt.carrier.clone(),
+            rt.clock.clone(),
+            DialerOptions {
+                calls_per_second: t.dialer_cps,
+                batch: t.dialer_batch,
+                stale_queued_secs: t.dialer_stale_queued_secs,
+            },
+        )
+    });
+    let tick = std::time::Duration::from_millis(t.dialer_tick_ms);
+    loop {
+        if let Some(sim) = &rt.simulator
+            && let Err(e) = sim.pump().await
+        {
+            tracing::error!(error = %e, "simulator could not report");
+        }
+        if let Some(d) = &dialer
+            && let Err(e) = d.run_once().await
+        {
+            tracing::error!(error = %e, "dialer pass failed");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(tick) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}

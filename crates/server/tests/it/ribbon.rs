@@ -1,0 +1,175 @@
+//! The Call Ribbon backend: every endpoint of its spec, with the fields,
+//! nesting and types the spec's responses show.
+
+use serde_json::{Value, json};
+
+use crate::support::TestServer;
+
+/// A call as the ribbon widget records it, from the spec's use cases.
+fn ribbon_call(i: usize) -> Value {
+    json!({
+        "phone": "+919876543210", "customerName": "Rajesh Kumar", "customerId": if i % 3 == 0 { "LOAN002" } else { "LOAN001" },
+        "customerContext": {"loanType": "Business Loan", "outstandingBalance": 150000, "daysOverdue": 45},
+        "callType": "collections", "agentId": "AGT001", "agentName": "Suresh Kumar",
+        "metadata": {"campaign": "overdue_45days"}, "direction": if i % 4 == 0 { "inbound" } else { "outbound" },
+        "status": if i % 5 == 0 { "no-answer" } else { "completed" }, "duration": if i % 5 == 0 { 0 } else { 60 * (i as i64 + 1) },
+        "initiatedAt": format!("2024-10-{:02}T10:30:00Z", 10 + i), "answeredAt": format!("2024-10-{:02}T10:30:15Z", 10 + i)
+    })
+}
+
+#[tokio::test]
+async fn every_endpoint_in_the_spec_shape() {
+    let t = TestServer::start().await;
+    let c = &t.a;
+    for i in 0..6 {
+        c.new_call(ribbon_call(i)).await;
+    }
+    // The ribbon authenticates with x-api-key.
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        let (http, base, key) = (http.clone(), t.base.clone(), c.key.clone());
+        async move { crate::support::into_resp(http.get(format!("{base}{path}")).header("x-api-key", key).send().await.unwrap()).await }
+    };
+    // 1. Call logs.
+    let r = get("/api/ribbon/call-logs?pageSize=4&page=1".into()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["pagination"], json!({"page": 1, "pageSize": 4, "total": 6, "totalPages": 2}));
+    let log = &r.body["logs"][0];
+    for (k, kind) in [
+        ("session_id", "s"),
+        ("customer_name", "s"),
+        ("customer_phone", "s"),
+        ("customer_id_external", "s"),
+        ("customer_context", "o"),
+        ("call_type", "s"),
+        ("call_status", "s"),
+        ("duration", "n"),
+        ("initiated_at", "s"),
+        ("ended_at", "s"),
+        ("agent_name", "s"),
+        ("metadata", "o"),
+    ] {
+        let ok = match kind {
+            "s" => log[k].is_string(),
+            "o" => log[k].is_object(),
+            _ => log[k].is_number(),
+        };
+        assert!(ok, "{k} in {log}");
+    }
+    assert_eq!(log["customer_context"]["loanType"], "Business Loan");
+    assert_eq!(
+        get("/api/ribbon/call-logs?customerId=LOAN002".into()).await.body["pagination"]["total"],
+        2
+    );
+    assert_eq!(
+        get("/api/ribbon/call-logs?callDirection=inbound".into()).await.body["pagination"]["total"],
+        2
+    );
+    assert_eq!(
+        get("/api/ribbon/call-logs?startDate=2024-10-12&endDate=2024-10-13".into())
+            .await
+            .body["pagination"]["total"],
+        2
+    );
+    // 2. A customer's calls.
+    let r = get("/api/ribbon/customer/LOAN001/calls?limit=2".into()).await;
+    assert_eq!(
+        (
+            r.body["customerId"].as_str(),
+            r.body["totalCalls"].as_u64(),
+            r.body["calls"].as_array().unwrap().len()
+        ),
+        (Some("LOAN001"), Some(4), 2)
+    );
+    assert_eq!(r.body["totalDuration"], 60 * (2 + 3 + 5));
+    // 3. Summary analytics.
+    let r = get("/api/ribbon/analytics?limit=3".into()).await;
+    let s = &r.body["summary"];
+    assert_eq!(
+        (
+            s["totalCalls"].as_u64(),
+            s["inboundCalls"].as_u64(),
+            s["outboundCalls"].as_u64(),
+            s["missedCalls"].as_u64()
+        ),
+        (Some(6), Some(2), Some(4), Some(2))
+    );
+    assert_eq!(s["totalDuration"], 60 * (2 + 3 + 4 + 5));
+    assert_eq!(s["avgDuration"], (60 * 14 + 3) / 6);
+    assert_eq!(r.body["callsByDate"]["2024-10-12"], 1);
+    assert_eq!(r.body["recentCalls"].as_array().unwrap().len(), 3);
+    assert!(
+        r.body["usage"]["callsThisMonth"].is_number()
+            && r.body["usage"].get("limit").is_some()
+            && r.body["usage"].get("remaining").is_some()
+    );
+    // 4. Detailed analytics, with the spec's string-typed counts.
+    let r = get("/api/ribbon/analytics/detailed".into()).await;
+    assert_eq!(r.body["callsByHour"]["10"], 6);
+    let dow: u64 = r.body["callsByDayOfWeek"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(dow, 6);
+    let top = &r.body["topCustomers"][0];
+    assert_eq!(
+        (
+            top["customer_id_external"].as_str(),
+            top["call_count"].as_str(),
+            top["total_duration"].as_str()
+        ),
+        (Some("LOAN001"), Some("4"), Some("600"))
+    );
+    assert_eq!(top["customer_name"], "Rajesh Kumar");
+    let order: Vec<&String> = r.body["durationBuckets"].as_object().unwrap().keys().collect();
+    assert_eq!(order, ["0-30s", "30s-1m", "1m-3m", "3m-5m", "5m+"]);
+    assert_eq!(
+        r.body["durationBuckets"],
+        json!({"0-30s": 2, "30s-1m": 0, "1m-3m": 1, "3m-5m": 2, "5m+": 1})
+    );
+    assert!(r.body["recentActivity"].is_array());
+    // 5. Export: the CSV header exactly as the spec shows.
+    let csv = reqwest::Client::new()
+        .get(format!("{}/api/ribbon/export/calls?format=csv&tz=UTC", t.base))
+        .header("x-api-key", &c.key)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("Session ID,Customer Name,Phone Number,Direction,Start Time,End Time,Duration (s),Customer ID")
+    );
+    let first: Vec<&str> = lines.next().unwrap().split(',').collect();
+    assert_eq!(
+        (first[1], first[2], first[3], first[4], first[7]),
+        ("Rajesh Kumar", "+919876543210", "inbound", "2024-10-10 10:30:00", "LOAN002")
+    );
+    assert_eq!(csv.lines().count(), 7);
+    let json: Vec<Value> = reqwest::Client::new()
+        .get(format!("{}/api/ribbon/export/calls", t.base))
+        .header("x-api-key", &c.key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(json.len(), 6);
+    // Health, as the spec's status check.
+    assert_eq!(reqwest::get(format!("{}/health", t.base)).await.unwrap().status(), 200);
+    // Bad input and isolation.
+    c.get("/api/ribbon/call-logs?pageSize=0").await.assert_field_error("pageSize");
+    c.get("/api/ribbon/call-logs?callDirection=sideways")
+        .await
+        .assert_field_error("callDirection");
+    c.get("/api/ribbon/export/calls?format=xml").await.assert_field_error("format");
+    assert_eq!(t.b.get("/api/ribbon/call-logs").await.body["pagination"]["total"], 0);
+    let anon = reqwest::get(format!("{}/api/ribbon/call-logs", t.base)).await.unwrap();
+    assert_eq!(anon.status(), 401);
+}

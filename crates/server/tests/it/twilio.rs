@@ -1,0 +1,513 @@
+//! The Twilio carrier against a local stand-in for Twilio's REST API, and
+//! our StatusCallback route against requests signed by Twilio's own
+//! Python helper library (`twilio` on PyPI, installed by .ci/run; these
+//! tests fail when it is missing).
+
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::IntoResponse;
+use base64::Engine as _;
+use chrono::Duration;
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_domain::template::StepType;
+use switchboard_domain::{CallId, CallStatus};
+use switchboard_server::carriers::twilio::{Twilio, TwilioSettings};
+use switchboard_server::carriers::{CallRef, Carrier, CarrierError, ManualClock, Media, PlaceCall, signature};
+use switchboard_server::config::Secret;
+use switchboard_server::workers::dialer::{Dialer, DialerOptions};
+
+use crate::support::TestServer;
+
+const SID: &str = "AC0123456789abcdef0123456789abcdef";
+const TOKEN: &str = "f00dfeedc0ffee0123456789abcdef01";
+const PUBLIC: &str = "https://sb.example.com";
+
+/// One request the stand-in received.
+#[derive(Debug, Clone)]
+struct Seen {
+    path: String,
+    authorization: String,
+    form: Vec<(String, String)>,
+}
+
+impl Seen {
+    fn get(&self, k: &str) -> Option<&str> {
+        self.form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str())
+    }
+    fn all(&self, k: &str) -> Vec<&str> {
+        self.form.iter().filter(|(n, _)| n == k).map(|(_, v)| v.as_str()).collect()
+    }
+}
+
+type Log = Arc<Mutex<Vec<Seen>>>;
+
+async fn calls_json(State(log): State<Log>, Path(account): Path<String>, headers: HeaderMap, body: String) -> axum::response::Response {
+    let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let refused = form.iter().any(|(k, v)| k == "To" && v == "+15550000000");
+    let n = {
+        let mut log = log.lock().unwrap();
+        log.push(Seen {
+            path: format!("/2010-04-01/Accounts/{account}"),
+            authorization: headers
+                .get("authorization")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+            form,
+        });
+        log.len()
+    };
+    if refused {
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            axum::Json(json!({"code": 21211, "message": "The 'To' number is not valid."})),
+        )
+            .into_response();
+    }
+    (
+        axum::http::StatusCode::CREATED,
+        axum::Json(json!({"sid": format!("CA{n:032}"), "status": "queued"})),
+    )
+        .into_response()
+}
+
+async fn call_json(
+    State(log): State<Log>,
+    Path((account, sid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: String,
+) -> axum::Json<Value> {
+    log.lock().unwrap().push(Seen {
+        path: format!("/2010-04-01/Accounts/{account}/Calls/{sid}"),
+        authorization: headers
+            .get("authorization")
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default(),
+        form: serde_urlencoded::from_str(&body).unwrap(),
+    });
+    axum::Json(json!({"sid": sid.trim_end_matches(".json")}))
+}
+
+/// A stand-in for api.twilio.com on 127.0.0.1:0.
+async fn stand_in() -> (String, Log) {
+    let log: Log = Arc::default();
+    let app = axum::Router::new()
+        .route("/2010-04-01/Accounts/{account}/Calls.json", axum::routing::post(calls_json))
+        .route("/2010-04-01/Accounts/{account}/Calls/{sid}", axum::routing::post(call_json))
+        .with_state(log.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, log)
+}
+
+fn settings(base: &str) -> TwilioSettings {
+    TwilioSettings {
+        account_sid: SID.into(),
+        auth_token: Secret::new(TOKEN),
+        base_url: base.into(),
+        public_url: PUBLIC.into(),
+        from_number: Some("+15550009999".into()),
+        machine_detection: true,
+    }
+}
+
+/// Runs a Python snippet with Twilio's helper library; `input` goes to stdin as JSON.
+fn python(code: &str, input: &Value) -> Value {
+    use std::io::Write;
+    let mut child = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 is needed for the Twilio signature tests");
+    child.stdin.take().unwrap().write_all(input.to_string().as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "the official twilio Python package is needed (pip install twilio): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+const SIGN: &str = r#"
+import json, sys
+from twilio.request_validator import RequestValidator
+req = json.load(sys.stdin)
+v = RequestValidator(req["token"])
+out = []
+for r in req["requests"]:
+    if "body" in r:
+        out.append(v.compute_signature(r["url"], {}))
+    else:
+        out.append(v.compute_signature(r["url"], dict(r["params"])))
+print(json.dumps(out))
+"#;
+
+const VALIDATE: &str = r#"
+import json, sys
+from twilio.request_validator import RequestValidator
+from urllib.parse import parse_qs
+req = json.load(sys.stdin)
+v = RequestValidator(req["auth_token"])
+out = []
+for vec in req["vectors"]:
+    if "body" in vec:
+        out.append(v.validate(vec["url"], vec["body"], vec["signature"]))
+    else:
+        params = {}
+        for k, val in vec["params"]:
+            params.setdefault(k, []).append(val)
+        class Multi(dict):
+            def getall(self, k):
+                return self[k]
+        m = Multi(params)
+        out.append(v.validate(vec["url"], m, vec["signature"]))
+print(json.dumps(out))
+"#;
+
+fn vectors() -> Value {
+    serde_json::from_str(include_str!("../data/twilio-signature-vectors.json")).unwrap()
+}
+
+#[test]
+fn signature_vectors_validate_here_and_in_twilios_library() {
+    let v = vectors();
+    let token = v["auth_token"].as_str().unwrap();
+    for vec in v["vectors"].as_array().unwrap() {
+        let url = vec["url"].as_str().unwrap();
+        let sig = vec["signature"].as_str().unwrap();
+        if let Some(body) = vec["body"].as_str() {
+            assert_eq!(signature::body_sha256(body.as_bytes()), vec["body_sha256"].as_str().unwrap());
+            assert!(signature::validate_json(token, url, body.as_bytes(), sig), "{url}");
+            assert!(!signature::validate_json(token, url, b"{\"property\": \"other\"}", sig));
+            continue;
+        }
+        let params: Vec<(String, String)> = vec["params"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_str().unwrap().to_owned(), p[1].as_str().unwrap().to_owned()))
+            .collect();
+        assert!(signature::validate_form(token, url, &params, sig), "{url} {params:?}");
+        let mut tampered = params.clone();
+        tampered[0].1.push('x');
+        assert!(!signature::validate_form(token, url, &tampered, sig));
+        assert!(!signature::validate_form("54321", url, &params, sig));
+    }
+    // The official library agrees with every vector.
+    let verdicts = python(VALIDATE, &v);
+    assert_eq!(verdicts.as_array().unwrap().len(), v["vectors"].as_array().unwrap().len());
+    assert!(verdicts.as_array().unwrap().iter().all(|x| x == true), "{verdicts}");
+}
+
+#[tokio::test]
+async fn the_carrier_sends_exactly_what_twilio_expects() {
+    let (base, log) = stand_in().await;
+    let tw = Twilio::new(settings(&base));
+    let t = TestServer::start().await;
+    let id = t.a.new_call(json!({"phone": "+15551234567", "callerId": "+15559876543"})).await;
+    let call = t.store.get_call(&t.a.org.id, &id.parse().unwrap()).await.unwrap();
+    let script = vec![
+        (StepType::Greeting, "Hi Ann & co".to_owned()),
+        (StepType::Question, "Press 1 to confirm".to_owned()),
+    ];
+    let sid = tw
+        .place(PlaceCall {
+            call: call.clone(),
+            attempt: 1,
+            zone: "UTC".into(),
+            script,
+            transfer_to: Some("+15550001234".into()),
+        })
+        .await
+        .unwrap();
+    assert_eq!(sid, format!("CA{:032}", 1));
+    let seen = log.lock().unwrap()[0].clone();
+    assert_eq!(seen.path, format!("/2010-04-01/Accounts/{SID}"));
+    let basic = base64::engine::general_purpose::STANDARD.encode(format!("{SID}:{TOKEN}"));
+    assert_eq!(seen.authorization, format!("Basic {basic}"));
+    assert_eq!(seen.get("To"), Some("+15551234567"));
+    assert_eq!(seen.get("From"), Some("+15559876543"));
+    assert_eq!(
+        seen.get("Twiml"),
+        Some(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hi Ann &amp; co</Say>\
+             <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\"><Say>Press 1 to confirm</Say></Gather>\
+             <Dial>+15550001234</Dial></Response>"
+        )
+    );
+    assert_eq!(
+        seen.get("StatusCallback"),
+        Some(format!("{PUBLIC}/v1/carriers/twilio/status?org={}&call={id}", t.a.org.id).as_str())
+    );
+    assert_eq!(seen.get("StatusCallbackMethod"), Some("POST"));
+    assert_eq!(
+        seen.all("StatusCallbackEvent"),
+        vec!["initiated", "ringing", "answered", "completed"]
+    );
+    assert_eq!(seen.get("MachineDetection"), Some("Enable"));
+    assert_eq!(seen.form.len(), 10, "{:?}", seen.form);
+
+    // Controlling the live call.
+    let live = CallRef {
+        org_id: call.org_id.clone(),
+        call_id: call.id.clone(),
+        external_id: Some(sid.clone()),
+    };
+    tw.play(&live, &Media::Speech("One moment".into())).await.unwrap();
+    tw.play(&live, &Media::Audio("https://x.example/hold.mp3".into())).await.unwrap();
+    tw.collect_dtmf(&live, "Enter your PIN", 4).await.unwrap();
+    tw.transfer(&live, "+15550004321").await.unwrap();
+    tw.hang_up(&live).await.unwrap();
+    tw.cancel(&live).await.unwrap();
+    let log = log.lock().unwrap().clone();
+    let modify = &log[1..];
+    assert!(
+        modify
+            .iter()
+            .all(|s| s.path == format!("/2010-04-01/Accounts/{SID}/Calls/{sid}.json"))
+    );
+    assert!(modify.iter().all(|s| s.authorization == format!("Basic {basic}")));
+    assert_eq!(
+        modify[0].form,
+        vec![(
+            "Twiml".to_owned(),
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>One moment</Say></Response>".to_owned()
+        )]
+    );
+    assert!(modify[1].get("Twiml").unwrap().contains("<Play>https://x.example/hold.mp3</Play>"));
+    assert!(
+        modify[2]
+            .get("Twiml")
+            .unwrap()
+            .contains("<Gather input=\"dtmf\" numDigits=\"4\" timeout=\"10\"><Say>Enter your PIN</Say></Gather>")
+    );
+    assert!(modify[3].get("Twiml").unwrap().contains("<Dial>+15550004321</Dial>"));
+    assert_eq!(modify[4].form, vec![("Status".to_owned(), "completed".to_owned())]);
+    assert_eq!(modify[5].form, vec![("Status".to_owned(), "canceled".to_owned())]);
+
+    // A refusal carries Twilio's reason and never the token.
+    let mut bad = call.clone();
+    bad.to = Some("+15550000000".into());
+    let err = tw
+        .place(PlaceCall {
+            call: bad,
+            attempt: 1,
+            zone: "UTC".into(),
+            script: vec![],
+            transfer_to: None,
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, CarrierError::Refused(m) if m.contains("not valid")), "{err}");
+    assert!(!err.to_string().contains(TOKEN));
+    let no_sid = CallRef { external_id: None, ..live };
+    assert!(matches!(tw.hang_up(&no_sid).await, Err(CarrierError::UnknownCall(_))));
+}
+
+async fn post_callback(t: &TestServer, url: &str, form: &[(&str, &str)], signature: &str) -> crate::support::Resp {
+    let path = url.strip_prefix(PUBLIC).unwrap();
+    let resp = reqwest::Client::new()
+        .post(format!("{}{path}", t.base))
+        .header("x-twilio-signature", signature)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    crate::support::into_resp(resp).await
+}
+
+#[tokio::test]
+async fn status_callbacks_signed_by_twilios_library_drive_the_call() {
+    let (base, _log) = stand_in().await;
+    let t = TestServer::start_with(|c| c.telephony.twilio = Some(settings(&base))).await;
+    let id = t.a.new_call(json!({"phone": "+15551234567"})).await;
+    let call_id: CallId = id.parse().unwrap();
+    let url = format!("{PUBLIC}/v1/carriers/twilio/status?org={}&call={id}", t.a.org.id);
+    let steps: Vec<Vec<(&str, &str)>> = vec![
+        vec![
+            ("CallSid", "CA42"),
+            ("AccountSid", SID),
+            ("CallStatus", "ringing"),
+            ("To", "+15551234567"),
+        ],
+        vec![
+            ("CallSid", "CA42"),
+            ("AccountSid", SID),
+            ("CallStatus", "in-progress"),
+            ("AnsweredBy", "human"),
+        ],
+        vec![
+            ("CallSid", "CA42"),
+            ("AccountSid", SID),
+            ("CallStatus", "completed"),
+            ("CallDuration", "42"),
+            ("AnsweredBy", "human"),
+        ],
+    ];
+    let requests: Vec<Value> = steps.iter().map(|p| json!({"url": url, "params": p})).collect();
+    let sigs = python(SIGN, &json!({"token": TOKEN, "requests": requests}));
+
+    // A forged or tampered request changes nothing.
+    let before = t.snapshot(&t.a.org).await;
+    let forged = signature::compute("not-the-token", &url, &[("CallStatus".into(), "completed".into())]);
+    post_callback(&t, &url, &[("CallSid", "CA42"), ("CallStatus", "completed")], &forged)
+        .await
+        .assert_error(403, "forbidden");
+    let mut tampered = steps[2].clone();
+    tampered[3] = ("CallDuration", "4200");
+    post_callback(&t, &url, &tampered, sigs[2].as_str().unwrap())
+        .await
+        .assert_error(403, "forbidden");
+    let other_call = url.replace(&id, "call_01jb0000000000000000000000");
+    post_callback(&t, &other_call, &steps[0], sigs[0].as_str().unwrap())
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(before, t.snapshot(&t.a.org).await);
+
+    for (form, sig) in steps.iter().zip(sigs.as_array().unwrap()) {
+        let r = post_callback(&t, &url, form, sig.as_str().unwrap()).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+    }
+    let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
+    assert_eq!(call.status, CallStatus::Completed);
+    assert_eq!(call.duration, Some(42));
+    assert_eq!(call.external_id.as_deref(), Some("CA42"));
+    let kinds: Vec<&str> = call.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec!["status.queued", "status.ringing", "status.in_progress", "status.completed"]
+    );
+    // Repeated callbacks change nothing.
+    let r = post_callback(&t, &url, &steps[2], sigs[2].as_str().unwrap()).await;
+    assert_eq!(r.status, 204);
+    assert_eq!(t.store.get_call(&t.a.org.id, &call_id).await.unwrap().timeline.len(), 4);
+
+    // The JSON-body variant: the URL carries bodySHA256 and alone is signed.
+    let id2 = t.a.new_call(json!({"phone": "+15551234568"})).await;
+    let body = json!({"CallSid": "CA43", "CallStatus": "busy"}).to_string();
+    let json_url = format!(
+        "{PUBLIC}/v1/carriers/twilio/status?org={}&call={id2}&bodySHA256={}",
+        t.a.org.id,
+        signature::body_sha256(body.as_bytes())
+    );
+    let sig = python(SIGN, &json!({"token": TOKEN, "requests": [{"url": json_url, "body": body}]}));
+    let send = |b: String, s: String| {
+        let path = json_url.strip_prefix(PUBLIC).unwrap().to_owned();
+        let base = t.base.clone();
+        async move {
+            let resp = reqwest::Client::new()
+                .post(format!("{base}{path}"))
+                .header("x-twilio-signature", s)
+                .header("content-type", "application/json")
+                .body(b)
+                .send()
+                .await
+                .unwrap();
+            crate::support::into_resp(resp).await
+        }
+    };
+    let sig = sig[0].as_str().unwrap().to_owned();
+    send(json!({"CallSid": "CA43", "CallStatus": "completed"}).to_string(), sig.clone())
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(send(body, sig).await.status, 204);
+    let call2 = t.store.get_call(&t.a.org.id, &id2.parse().unwrap()).await.unwrap();
+    assert_eq!(call2.status, CallStatus::Busy);
+
+    // Without Twilio configured the route does not exist for callers.
+    let plain = TestServer::start().await;
+    let r = reqwest::Client::new()
+        .post(format!("{}/v1/carriers/twilio/status?org=x&call=y", plain.base))
+        .header("x-twilio-signature", "x")
+        .form(&[("CallStatus", "ringing")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn the_dialer_places_campaign_calls_through_twilio() {
+    let (base, log) = stand_in().await;
+    let t = TestServer::start_with(|c| c.telephony.twilio = Some(settings(&base))).await;
+    let list = crate::campaigns::new_list(&t.a, "Twilio").await;
+    let csv = "phone,name\n+15551110001,Ann Lee\n+15551110002,Bo Chen\n+15551110003,Cy Diaz\n";
+    let r =
+        t.a.raw(
+            Method::POST,
+            &format!("/v1/contact-lists/{list}/import"),
+            csv.as_bytes().to_vec(),
+            "text/csv",
+        )
+        .await;
+    assert_eq!(r.body["imported"], 3);
+    let tpl = crate::templates::new_template(
+        &t.a,
+        json!({"name": "T", "steps": [{"type": "greeting", "content": "Hello {firstName} from {companyName}"}], "variables": ["firstName", "companyName"]}),
+    )
+    .await;
+    let r =
+        t.a.post(
+            "/v1/campaigns",
+            json!({"name": "Tw", "templateId": tpl, "contactListIds": [list], "variables": {"companyName": "Acme"},
+                   "schedule": {"callHours": {"start": "00:00", "end": "24:00"}, "overrideQuietHours": true, "daysOfWeek": [1,2,3,4,5,6,7]},
+                   "callSettings": {"maxConcurrentCalls": 2, "callerId": "+15559876543"}}),
+        )
+        .await;
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    t.a.post(&format!("/v1/campaigns/{id}/status"), json!({"status": "active"})).await;
+    let clock = ManualClock::new("2025-05-21T12:00:00Z".parse().unwrap());
+    let dialer = Dialer::new(
+        t.store.clone(),
+        Arc::new(Twilio::new(settings(&base))),
+        clock.clone(),
+        DialerOptions::default(),
+    );
+    let pass = dialer.run_once().await.unwrap();
+    assert_eq!(pass.dialed, 2);
+    let seen = log.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].get("To"), Some("+15551110001"));
+    assert_eq!(
+        seen[0].get("Twiml"),
+        Some("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hello Ann from Acme</Say></Response>")
+    );
+    // Each call now carries Twilio's sid as its external id.
+    let (calls, _) = t
+        .store
+        .list_calls(
+            &t.a.org.id,
+            &switchboard_store::CallFilter {
+                campaign_id: Some(id.clone()),
+                ..Default::default()
+            },
+            switchboard_store::Page { page: 1, limit: 10 },
+        )
+        .await
+        .unwrap();
+    let mut sids: Vec<String> = calls.iter().map(|c| c.external_id.clone().unwrap()).collect();
+    sids.sort();
+    assert_eq!(sids, vec![format!("CA{:032}", 1), format!("CA{:032}", 2)]);
+    // No free line until a callback ends a call.
+    clock.advance(Duration::seconds(5));
+    assert_eq!(dialer.run_once().await.unwrap().dialed, 0);
+    let c = &calls[0];
+    let url = format!("{PUBLIC}/v1/carriers/twilio/status?org={}&call={}", t.a.org.id, c.id);
+    let form = [("CallSid", c.external_id.as_deref().unwrap()), ("CallStatus", "no-answer")];
+    let sig = signature::compute(
+        TOKEN,
+        &url,
+        &form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(),
+    );
+    assert_eq!(post_callback(&t, &url, &form, &sig).await.status, 204);
+    clock.advance(Duration::seconds(5));
+    assert_eq!(dialer.run_once().await.unwrap().dialed, 1);
+    assert_eq!(log.lock().unwrap()[2].get("To"), Some("+15551110003"));
+}
