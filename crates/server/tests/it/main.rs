@@ -20,3 +20,4 @@ mod support;
 mod templates;
 mod tenancy;
 mod twilio;
+mod widget;
