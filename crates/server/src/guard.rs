@@ -124,8 +124,12 @@ pub async fn guard(State(state): State<AppState>, matched: Option<MatchedPath>, 
             r
         }
         _ => {
-            req.extensions_mut().insert(auth);
-            next.run(req).await
+            req.extensions_mut().insert(auth.clone());
+            if req.method() == Method::POST {
+                crate::idempotency::at_the_edge(&state, &auth, req, next).await
+            } else {
+                next.run(req).await
+            }
         }
     };
     if let Some(d) = decision {
