@@ -18,6 +18,8 @@ pub struct Cli {
     pub command: Command,
 }
 
+// Parsed once at start; the size of the serve flags does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Start the server.
@@ -250,11 +252,11 @@ pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
                 .map(|p| crate::api::v1::usage::plan_name(Some(p)).map_err(|e| anyhow::anyhow!("--plan: {}", e.message)))
                 .transpose()?;
             let mut org = org_for(&store, &org, true).await?;
-            if let Some(p) = plan {
-                if org.plan != p {
-                    org.plan = p;
-                    org = store.update_org(org).await?;
-                }
+            if let Some(p) = plan
+                && org.plan != p
+            {
+                org.plan = p;
+                org = store.update_org(org).await?;
             }
             let name = switchboard_domain::validate::text("--name", &name, 256).map_err(|e| anyhow::anyhow!("{e}"))?;
             let (secret, key, hash) = crate::auth::generate_key(&org, &name);

@@ -31,7 +31,7 @@ pub fn required(method: &Method, path: &str) -> Required {
     let read = method == Method::GET;
     let family = |view: &'static str, manage: &'static str| Permission(if read { view } else { manage });
     match (method.as_str(), path) {
-        ("GET", "/health" | "/openapi.json") => Public,
+        ("GET", "/health" | "/openapi.json" | "/ribbon/v1/ribbon.js" | "/ribbon/v1/ribbon.css") => Public,
         ("POST", "/v1/auth/login" | "/v1/auth/refresh") => Public,
         // Twilio authenticates its callbacks with X-Twilio-Signature, checked by the handler.
         ("POST", "/v1/carriers/twilio/status") => Public,
@@ -64,6 +64,9 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("GET", "/api/ribbon/call-logs" | "/api/ribbon/customer/{customerId}/calls") => Permission("calls.view"),
         ("GET", "/api/ribbon/analytics" | "/api/ribbon/analytics/detailed") => Permission("analytics.view"),
         ("GET", "/api/ribbon/export/calls") => Permission("calls.export"),
+        ("POST", "/api/ribbon/calls") => Permission("calls.create"),
+        ("GET", "/api/ribbon/calls/{id}") => Permission("calls.view"),
+        ("POST", "/api/ribbon/calls/{id}/actions") => Permission("calls.update"),
         (_, p) if p.starts_with("/v1/webhooks") || p.starts_with("/v1/events") => family("webhooks.view", "webhooks.manage"),
         (_, p) if p.starts_with("/v1/templates") => family("templates.view", "templates.manage"),
         (_, p) if p.starts_with("/v1/campaigns") => family("campaigns.view", "campaigns.manage"),
@@ -96,12 +99,12 @@ pub async fn guard(State(state): State<AppState>, matched: Option<MatchedPath>, 
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    if let Required::Permission(p) = need {
-        if !auth.allows(p) {
-            return ApiError::new(ErrorKind::Forbidden, format!("This requires the '{p}' permission"))
-                .with_details(json!({ "permission": p }))
-                .into_response();
-        }
+    if let Required::Permission(p) = need
+        && !auth.allows(p)
+    {
+        return ApiError::new(ErrorKind::Forbidden, format!("This requires the '{p}' permission"))
+            .with_details(json!({ "permission": p }))
+            .into_response();
     }
     let limit = switchboard_domain::org::plan(&auth.org.plan).and_then(|p| p.requests_per_minute);
     let decision = match limit {
@@ -121,8 +124,12 @@ pub async fn guard(State(state): State<AppState>, matched: Option<MatchedPath>, 
             r
         }
         _ => {
-            req.extensions_mut().insert(auth);
-            next.run(req).await
+            req.extensions_mut().insert(auth.clone());
+            if req.method() == Method::POST {
+                crate::idempotency::at_the_edge(&state, &auth, req, next).await
+            } else {
+                next.run(req).await
+            }
         }
     };
     if let Some(d) = decision {

@@ -116,3 +116,116 @@ where
         Err(e) => Err(e.into()),
     }
 }
+
+/// Requests with an `Idempotency-Key` under way on this node, so that two
+/// with the same key never run at once.
+#[derive(Default)]
+pub struct InFlight {
+    keys: std::sync::Mutex<std::collections::HashMap<String, std::sync::Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl InFlight {
+    async fn hold(&self, key: String) -> (tokio::sync::OwnedMutexGuard<()>, InFlightEntry<'_>) {
+        let lock = self
+            .keys
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        (lock.lock_owned().await, InFlightEntry { owner: self, key })
+    }
+}
+
+/// Forgets a key's lock when its last holder is done.
+struct InFlightEntry<'a> {
+    owner: &'a InFlight,
+    key: String,
+}
+
+impl Drop for InFlightEntry<'_> {
+    fn drop(&mut self) {
+        let mut keys = self.owner.keys.lock().unwrap_or_else(|e| e.into_inner());
+        if keys.get(&self.key).is_some_and(|l| std::sync::Arc::strong_count(l) <= 2) {
+            keys.remove(&self.key);
+        }
+    }
+}
+
+/// Idempotency for every POST, at the edge: a request carrying an
+/// `Idempotency-Key` already answered with a 2xx is answered again from
+/// the stored response, without running; the same key with another body is
+/// refused with 422. Routes whose writes store their outcome in the same
+/// transaction (calls, contacts, campaigns, ...) are covered twice, which
+/// is harmless; for the others the response is stored just after the
+/// handler, so a crash in between can let a retry run again.
+pub async fn at_the_edge(
+    state: &AppState,
+    auth: &Auth,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let key = match key_from(req.headers()) {
+        Ok(Some(k)) => k,
+        Ok(None) => return next.run(req).await,
+        Err(e) => return e.into_response(),
+    };
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.cfg.body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                ErrorKind::PayloadTooLarge,
+                format!("The request body is larger than the limit of {} bytes", state.cfg.body_limit),
+            )
+            .into_response();
+        }
+    };
+    let path = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
+    let fp = fingerprint(&parts.method, path, &bytes);
+    let stored_key = format!("http:{key}");
+    let (_guard, _entry) = state.in_flight.hold(format!("{}:{stored_key}", auth.org.id)).await;
+    match state.store.idempotent_result(&auth.org.id, &stored_key).await {
+        Ok(Some(rec)) if rec.fingerprint == fp => {
+            let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
+            let mut resp = (status, [(axum::http::header::CONTENT_TYPE, "application/json")], rec.body).into_response();
+            resp.headers_mut()
+                .insert("idempotent-replayed", axum::http::HeaderValue::from_static("true"));
+            return resp;
+        }
+        Ok(Some(_)) => {
+            return ApiError::new(
+                ErrorKind::IdempotencyKeyReused,
+                "This Idempotency-Key was already used with a different request body",
+            )
+            .with_details(serde_json::json!({"field": "Idempotency-Key", "reason": "already used with a different request"}))
+            .into_response();
+        }
+        Ok(None) => {}
+        Err(e) => return ApiError::from(e).into_response(),
+    }
+    let resp = next
+        .run(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+        .await;
+    if !resp.status().is_success() {
+        return resp;
+    }
+    let (parts, body) = resp.into_parts();
+    let Ok(out) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
+        return ApiError::internal().into_response();
+    };
+    let record = IdemKey {
+        key: stored_key,
+        fingerprint: fp,
+        status: parts.status.as_u16(),
+    };
+    if let Err(e) = state
+        .store
+        .save_idempotent_result(&auth.org.id, record, String::from_utf8_lossy(&out).into_owned())
+        .await
+    {
+        tracing::error!(error = %e, "cannot store an idempotent response");
+    }
+    axum::response::Response::from_parts(parts, axum::body::Body::from(out))
+}

@@ -44,7 +44,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::api::compat::{callmind, ribbon};
+use crate::api::compat::{callmind, ribbon, ribbon_calls};
 use crate::api::v1::{analytics, auth as auth_routes, calls, contacts, export, keys, org, usage, users};
 use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
 use crate::api::v1::{webhook_ops, webhooks};
@@ -146,6 +146,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ribbon::analytics))
         .routes(routes!(ribbon::detailed))
         .routes(routes!(ribbon::export))
+        .routes(routes!(ribbon_calls::script))
+        .routes(routes!(ribbon_calls::style))
+        .routes(routes!(ribbon_calls::place))
+        .routes(routes!(ribbon_calls::status))
+        .routes(routes!(ribbon_calls::act))
         .routes(routes!(org::get_org, org::update_org))
         .routes(routes!(usage::set_plan))
         .routes(routes!(usage::usage))
@@ -204,6 +209,30 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
     api_routes().split_for_parts().1
 }
 
+/// Browsers may call the API from any page (the ribbon widget runs on the
+/// CRM's origin): credentials travel in headers, never cookies, so no origin
+/// gains anything it could not do with the key alone.
+fn cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("idempotency-key"),
+        ])
+        .expose_headers([
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("retry-after"),
+            HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}
+
 /// The routes with their OpenAPI document.
 pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let body_limit = state.cfg.body_limit;
@@ -227,7 +256,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(SetRequestIdLayer::x_request_id(TimeOrderedRequestId));
+        .layer(SetRequestIdLayer::x_request_id(TimeOrderedRequestId))
+        .layer(cors());
     (router, doc)
 }
 

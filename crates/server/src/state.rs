@@ -23,6 +23,8 @@ pub struct AppState {
     pub clock: Arc<Clock>,
     pub limiter: Arc<RateLimiter>,
     pub logins: Arc<LoginGuard>,
+    /// Idempotency keys under way on this node.
+    pub in_flight: Arc<crate::idempotency::InFlight>,
     /// The carrier and the clock the dialer runs on.
     pub telephony: Arc<crate::carriers::Runtime>,
     jwt: Arc<OnceCell<JwtKeys>>,
@@ -49,6 +51,7 @@ impl AppState {
             clock: Arc::default(),
             limiter: Arc::new(limiter),
             logins,
+            in_flight: Arc::default(),
             telephony,
             jwt: Arc::default(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),

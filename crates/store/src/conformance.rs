@@ -687,6 +687,18 @@ pub async fn idempotency_in_same_transaction(s: DynStore) {
     assert!(matches!(err, StoreError::IdempotencyKeyTaken), "{err:?}");
     assert!(matches!(s.get_call(&org.id, &second.id).await, Err(StoreError::NotFound(_))));
     assert_eq!(event_types(&s, &org.id).await.len(), 1);
+    // Outcomes stored after the fact keep the first one.
+    let late = IdemKey {
+        key: "k-late".into(),
+        fingerprint: "fp2".into(),
+        status: 200,
+    };
+    s.save_idempotent_result(&org.id, late.clone(), "{\"a\":1}".into()).await.unwrap();
+    s.save_idempotent_result(&org.id, IdemKey { status: 500, ..late }, "{\"a\":2}".into())
+        .await
+        .unwrap();
+    let rec = s.idempotent_result(&org.id, "k-late").await.unwrap().unwrap();
+    assert_eq!((rec.status, rec.body.as_str()), (200, "{\"a\":1}"));
     // Keys are per organisation.
     let other = new_org(&s, "other").await;
     s.create_call(call(&other, 0), Some(idem)).await.unwrap();

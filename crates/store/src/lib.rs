@@ -101,6 +101,10 @@ pub trait ContactStore: Send + Sync {
 pub trait IdempotencyStore: Send + Sync {
     /// The stored outcome of an earlier request with this key.
     async fn idempotent_result(&self, org: &OrgId, key: &str) -> Result<Option<IdemRecord>>;
+    /// Stores an outcome under `key` after the fact (for routes whose
+    /// writes do not store it themselves); a key already taken keeps its
+    /// first outcome.
+    async fn save_idempotent_result(&self, org: &OrgId, key: IdemKey, body: String) -> Result<()>;
 }
 
 #[async_trait]

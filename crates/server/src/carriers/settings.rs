@@ -52,6 +52,7 @@ pub struct TelephonyFile {
     sim_voicemail_rate: Option<f64>,
     sim_talk_mean_secs: Option<f64>,
     sim_ring_timeout_secs: Option<i64>,
+    sim_answer_by_hour: Option<bool>,
     dialer: Option<bool>,
     dialer_cps: Option<u32>,
     dialer_tick_ms: Option<u64>,
@@ -130,6 +131,7 @@ impl Telephony {
             voicemail_rate: rate("sim_voicemail_rate", f.sim_voicemail_rate, sd.voicemail_rate)?,
             talk_mean_secs: f.sim_talk_mean_secs.unwrap_or(sd.talk_mean_secs),
             ring_timeout_secs: f.sim_ring_timeout_secs.unwrap_or(sd.ring_timeout_secs),
+            answer_by_hour: f.sim_answer_by_hour.unwrap_or(sd.answer_by_hour),
         };
         if sim.failed_rate + sim.busy_rate > 1.0 {
             bail!("sim_failed_rate + sim_busy_rate must be at most 1");

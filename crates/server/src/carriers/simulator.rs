@@ -44,6 +44,9 @@ pub struct SimSettings {
     pub talk_mean_secs: f64,
     /// How long an unanswered phone rings before `no_answer`.
     pub ring_timeout_secs: i64,
+    /// Shape the answer rate by the callee's local hour ([`hour_factor`]);
+    /// off, every hour answers at `answer_rate`.
+    pub answer_by_hour: bool,
 }
 
 impl Default for SimSettings {
@@ -56,6 +59,7 @@ impl Default for SimSettings {
             voicemail_rate: 0.15,
             talk_mean_secs: 90.0,
             ring_timeout_secs: 30,
+            answer_by_hour: true,
         }
     }
 }
@@ -137,7 +141,8 @@ pub fn script(s: &SimSettings, phone: &str, attempt: u32, zone: &str, placed: Ti
         return out;
     }
     out.push(step(1_000, CallStatus::Ringing));
-    if d.next() >= s.answer_rate * hour_factor(hour) {
+    let shape = if s.answer_by_hour { hour_factor(hour) } else { 1.0 };
+    if d.next() >= s.answer_rate * shape {
         out.push(step(1_000 + s.ring_timeout_secs * 1_000, CallStatus::NoAnswer));
         return out;
     }

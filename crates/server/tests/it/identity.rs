@@ -599,3 +599,70 @@ async fn plan_changes_are_for_owners_and_audited() {
     }
     assert_eq!(t.b.get("/v1/audit").await.body["pagination"]["total"], 0);
 }
+
+#[tokio::test]
+async fn idempotency_keys_cover_every_post() {
+    let t = TestServer::start().await;
+    let body = json!({"name": "crm-sync", "scopes": ["calls.view"]});
+    let key = [("idempotency-key", "key-once")];
+    let first = t.a.send(Method::POST, "/v1/keys", Some(body.clone()), &key).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let again = t.a.send(Method::POST, "/v1/keys", Some(body.clone()), &key).await;
+    assert_eq!(
+        (
+            again.status.as_u16(),
+            again.headers.get("idempotent-replayed").map(|v| v.to_str().unwrap())
+        ),
+        (201, Some("true"))
+    );
+    assert_eq!(again.body, first.body, "the same key, shown once, is answered again");
+    let other = t.a.send(Method::POST, "/v1/keys", Some(json!({"name": "other"})), &key).await;
+    other.assert_error(422, "idempotency_key_reused");
+    // Concurrent requests with one key create one user.
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let c = t.a.clone();
+        tasks.push(tokio::spawn(async move {
+            c.send(
+                Method::POST,
+                "/v1/users",
+                Some(json!({"email": "once@alpha.example", "password": PASSWORD})),
+                &[("idempotency-key", "user-once")],
+            )
+            .await
+        }));
+    }
+    let mut ids = std::collections::HashSet::new();
+    for task in tasks {
+        let r = task.await.unwrap();
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.insert(r.body["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(ids.len(), 1);
+    let names: Vec<Value> = t.a.get("/v1/keys").await.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].clone())
+        .collect();
+    assert_eq!(names.iter().filter(|n| *n == "crm-sync").count(), 1);
+    // Refusals are not stored: the same key can carry the corrected request.
+    let bad =
+        t.a.send(
+            Method::POST,
+            "/v1/users",
+            Some(json!({"email": "weak@alpha.example", "password": "weak"})),
+            &[("idempotency-key", "fix-me")],
+        )
+        .await;
+    bad.assert_field_error("password");
+    let fixed =
+        t.a.send(
+            Method::POST,
+            "/v1/users",
+            Some(json!({"email": "weak@alpha.example", "password": PASSWORD})),
+            &[("idempotency-key", "fix-me")],
+        )
+        .await;
+    assert_eq!(fixed.status, 201, "{}", fixed.body);
+}

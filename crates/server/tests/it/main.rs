@@ -24,3 +24,4 @@ mod twilio;
 mod webhook_crash;
 mod webhook_delivery;
 mod webhooks;
+mod widget;

@@ -8,11 +8,11 @@ use crate::support::TestServer;
 /// A call as the ribbon widget records it, from the spec's use cases.
 fn ribbon_call(i: usize) -> Value {
     json!({
-        "phone": "+919876543210", "customerName": "Rajesh Kumar", "customerId": if i % 3 == 0 { "LOAN002" } else { "LOAN001" },
+        "phone": "+919876543210", "customerName": "Rajesh Kumar", "customerId": if i.is_multiple_of(3) { "LOAN002" } else { "LOAN001" },
         "customerContext": {"loanType": "Business Loan", "outstandingBalance": 150000, "daysOverdue": 45},
         "callType": "collections", "agentId": "AGT001", "agentName": "Suresh Kumar",
-        "metadata": {"campaign": "overdue_45days"}, "direction": if i % 4 == 0 { "inbound" } else { "outbound" },
-        "status": if i % 5 == 0 { "no-answer" } else { "completed" }, "duration": if i % 5 == 0 { 0 } else { 60 * (i as i64 + 1) },
+        "metadata": {"campaign": "overdue_45days"}, "direction": if i.is_multiple_of(4) { "inbound" } else { "outbound" },
+        "status": if i.is_multiple_of(5) { "no-answer" } else { "completed" }, "duration": if i.is_multiple_of(5) { 0 } else { 60 * (i as i64 + 1) },
         "initiatedAt": format!("2024-10-{:02}T10:30:00Z", 10 + i), "answeredAt": format!("2024-10-{:02}T10:30:15Z", 10 + i)
     })
 }

@@ -532,6 +532,20 @@ impl ContactStore for PgStore {
 #[async_trait]
 impl IdempotencyStore for PgStore {
     #[tracing::instrument(skip_all)]
+    async fn save_idempotent_result(&self, org: &OrgId, key: IdemKey, body: String) -> Result<()> {
+        sqlx::query("INSERT INTO idempotency_keys (org_id, key, fingerprint, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING")
+            .bind(org.as_str())
+            .bind(&key.key)
+            .bind(&key.fingerprint)
+            .bind(i32::from(key.status))
+            .bind(body)
+            .bind(ms(now()))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn idempotent_result(&self, org: &OrgId, key: &str) -> Result<Option<IdemRecord>> {
         let row: Option<(String, i32, String)> =
             sqlx::query_as("SELECT fingerprint, status, body FROM idempotency_keys WHERE org_id = $1 AND key = $2")

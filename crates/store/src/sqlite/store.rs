@@ -475,6 +475,16 @@ impl ContactStore for SqliteStore {
 
 #[async_trait]
 impl IdempotencyStore for SqliteStore {
+    async fn save_idempotent_result(&self, org: &OrgId, key: IdemKey, body: String) -> Result<()> {
+        let org = org.clone();
+        self.write(move |c| {
+            c.prepare_cached("INSERT INTO idempotency_keys (org_id, key, fingerprint, status, body, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING")?
+                .execute(params![org.as_str(), key.key, key.fingerprint, key.status, body, ms(now())])?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn idempotent_result(&self, org: &OrgId, key: &str) -> Result<Option<IdemRecord>> {
         let (org, key) = (org.clone(), key.to_owned());
         self.read(move |c| {

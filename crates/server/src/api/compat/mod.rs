@@ -3,3 +3,4 @@
 
 pub mod callmind;
 pub mod ribbon;
+pub mod ribbon_calls;

@@ -70,7 +70,7 @@ pub fn parse_mapping(raw: Option<&str>) -> Result<Option<HashMap<String, String>
     let map: HashMap<String, String> =
         serde_json::from_str(raw).map_err(|_| ApiError::field("mapping", "must be a JSON object of field name to column name"))?;
     for k in map.keys() {
-        if !FIELDS.contains(&k.as_str()) && !k.strip_prefix("customFields.").is_some_and(|n| !n.is_empty()) {
+        if !FIELDS.contains(&k.as_str()) && k.strip_prefix("customFields.").is_none_or(|n| n.is_empty()) {
             return Err(ApiError::field(
                 format!("mapping.{k}"),
                 "is not a contact field (phone, name, firstName, lastName, email, company, tags, externalId, timeZone, customFields.<name>)",

@@ -222,10 +222,10 @@ async fn patch(state: &AppState, auth: &Auth, mut user: User, p: UserPatchIn, ad
         user.status = UserStatus::parse(s).ok_or_else(|| ApiError::field("status", "must be 'active' or 'disabled'"))?;
     }
     let hash = p.password.as_deref().map(|pw| password(pw, &user.email)).transpose()?;
-    if let Some(prefs) = preferences(p.preferences.as_ref())? {
-        if let (Value::Object(stored), Value::Object(new)) = (&mut user.preferences, prefs) {
-            stored.extend(new);
-        }
+    if let Some(prefs) = preferences(p.preferences.as_ref())?
+        && let (Value::Object(stored), Value::Object(new)) = (&mut user.preferences, prefs)
+    {
+        stored.extend(new);
     }
     user.updated_at = state.clock.now();
     let user = state.store.update_user(user, hash).await?;
