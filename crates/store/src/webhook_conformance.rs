@@ -11,7 +11,7 @@ use switchboard_domain::{
 };
 
 pub use crate::conformance::Check;
-use crate::{AttemptOutcome, Claim, ClaimedBatch, DynStore, NextStep, Page, StoreError};
+use crate::{AttemptOutcome, Claim, ClaimedBatch, DynStore, Finished, NextStep, Page, StoreError};
 
 pub const WEBHOOK_CHECKS: &[(&str, Check)] = &[
     ("webhooks_crud_and_rotation", |s| Box::pin(webhooks_crud_and_rotation(s))),
@@ -71,6 +71,18 @@ fn claim(owner: &str, at: Timestamp, max: u32) -> Claim {
         max_webhooks: max,
         per_webhook: 100,
     }
+}
+
+async fn finish(s: &DynStore, owner: &str, webhook: &WebhookId, outcomes: Vec<AttemptOutcome>) {
+    s.finish_deliveries(
+        owner,
+        vec![Finished {
+            webhook: webhook.clone(),
+            outcomes,
+        }],
+    )
+    .await
+    .unwrap();
 }
 
 fn outcome(b: &ClaimedBatch, i: usize, ok: bool, at: Timestamp, next: NextStep) -> AttemptOutcome {
@@ -205,7 +217,7 @@ pub async fn webhook_claims_lease_in_order(s: DynStore) {
         outcome(b, 1, true, t0, NextStep::Succeeded),
         outcome(b, 2, false, t0, NextStep::RetryAt(retry_at)),
     ];
-    s.finish_deliveries("n1", &w.id, outcomes).await.unwrap();
+    finish(&s, "n1", &w.id, outcomes).await;
     let wh = s.get_webhook(&a, &w.id).await.unwrap();
     assert_eq!(wh.failing_since, Some(t0));
     // Released: the two untouched deliveries are due; the failed one is not.
@@ -221,7 +233,7 @@ pub async fn webhook_claims_lease_in_order(s: DynStore) {
         outcome(&taken[0], 0, true, later, NextStep::Succeeded),
         outcome(&taken[0], 1, true, later, NextStep::Succeeded),
     ];
-    s.finish_deliveries("n3", &w.id, out).await.unwrap();
+    finish(&s, "n3", &w.id, out).await;
     assert_eq!(
         s.get_webhook(&a, &w.id).await.unwrap().failing_since,
         None,
@@ -235,9 +247,7 @@ pub async fn webhook_claims_lease_in_order(s: DynStore) {
     assert_eq!(retry[0].jobs[0].delivery_id, b.jobs[2].delivery_id);
     assert_eq!(retry[0].jobs[0].attempts, 1);
     assert_eq!(retry[0].jobs[0].event.id, b.jobs[2].event.id, "same event id on every retry");
-    s.finish_deliveries("n1", &w.id, vec![outcome(&retry[0], 0, false, at, NextStep::GiveUp)])
-        .await
-        .unwrap();
+    finish(&s, "n1", &w.id, vec![outcome(&retry[0], 0, false, at, NextStep::GiveUp)]).await;
     let (d, _) = s.list_deliveries(&a, &w.id, PAGE).await.unwrap();
     let statuses: Vec<_> = d.iter().map(|x| (x.status, x.attempts)).collect();
     use DeliveryStatus::*;
@@ -274,16 +284,12 @@ pub async fn webhook_attempts_and_disable(s: DynStore) {
         t += step;
         let got = s.claim_deliveries(claim("n1", t, 10)).await.unwrap();
         assert_eq!(got.len(), 1, "due at {t}");
-        s.finish_deliveries("n1", &w.id, vec![outcome(&got[0], 0, false, t, NextStep::RetryAt(t))])
-            .await
-            .unwrap();
+        finish(&s, "n1", &w.id, vec![outcome(&got[0], 0, false, t, NextStep::RetryAt(t))]).await;
         assert!(s.get_webhook(&a, &w.id).await.unwrap().enabled);
     }
     t += TimeDelta::seconds(1);
     let got = s.claim_deliveries(claim("n1", t, 10)).await.unwrap();
-    s.finish_deliveries("n1", &w.id, vec![outcome(&got[0], 0, false, t, NextStep::RetryAt(t))])
-        .await
-        .unwrap();
+    finish(&s, "n1", &w.id, vec![outcome(&got[0], 0, false, t, NextStep::RetryAt(t))]).await;
     let off = s.get_webhook(&a, &w.id).await.unwrap();
     assert!(!off.enabled, "5 days of failures disable the endpoint");
     assert_eq!(off.failing_since, Some(t0));
@@ -359,7 +365,7 @@ pub async fn webhook_replay_and_redeliver(s: DynStore) {
     assert_eq!(got[0].jobs.len(), 3);
     let t = now();
     let outs = (0..3).map(|i| outcome(&got[0], i, true, t, NextStep::Succeeded)).collect();
-    s.finish_deliveries("n1", &w.id, outs).await.unwrap();
+    finish(&s, "n1", &w.id, outs).await;
     // Redeliver one delivered event: its delivery is pending again, same id.
     let event = got[0].jobs[1].event.clone();
     assert_eq!(s.redeliver_event(&a, &event.id, now(), None).await.unwrap(), 1);
@@ -418,12 +424,33 @@ pub async fn webhook_concurrent_nodes(s: DynStore) {
         .collect();
     let mut seen = HashSet::new();
     let mut jobs = 0;
-    for c in claimers {
-        for b in c.await.unwrap() {
+    for (i, c) in claimers.into_iter().enumerate() {
+        let batches = c.await.unwrap();
+        let mut finished = Vec::new();
+        for b in &batches {
             assert!(seen.insert(b.webhook.id.clone()), "subscription {} leased twice", b.webhook.id);
             jobs += b.jobs.len();
+            let outcomes = (0..b.jobs.len()).map(|j| outcome(b, j, true, at, NextStep::Succeeded)).collect();
+            finished.push(Finished {
+                webhook: b.webhook.id.clone(),
+                outcomes,
+            });
         }
+        // One write for every subscription a node served.
+        s.finish_deliveries(&format!("n{i}"), finished).await.unwrap();
     }
     assert_eq!(seen.len(), 12);
     assert_eq!(jobs, 120);
+    for h in &hooks {
+        let (d, _) = s.list_deliveries(&a, h, PAGE).await.unwrap();
+        assert!(d.iter().all(|x| x.status == DeliveryStatus::Succeeded), "{h}");
+        assert_eq!(s.list_attempts(&a, h, PAGE).await.unwrap().1, 10);
+    }
+    assert!(
+        s.claim_deliveries(claim("n9", at, 100)).await.unwrap().is_empty(),
+        "nothing left, every lease released"
+    );
+    call(&s, &a).await;
+    s.fan_out(1000).await.unwrap();
+    assert_eq!(s.claim_deliveries(claim("n9", now(), 100)).await.unwrap().len(), 12);
 }

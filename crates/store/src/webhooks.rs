@@ -83,6 +83,13 @@ pub struct AttemptOutcome {
     pub next: NextStep,
 }
 
+/// The attempts made for one leased subscription, in order.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub webhook: WebhookId,
+    pub outcomes: Vec<AttemptOutcome>,
+}
+
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     async fn create_webhook(&self, webhook: Webhook, idem: Option<IdemKey>) -> Result<Webhook>;
@@ -112,11 +119,11 @@ pub trait WebhookStore: Send + Sync {
     async fn fan_out(&self, limit: u32) -> Result<FanOut>;
     /// Leases subscriptions with due deliveries (see [`Claim`]).
     async fn claim_deliveries(&self, claim: Claim) -> Result<Vec<ClaimedBatch>>;
-    /// Logs attempts made under a lease, moves their deliveries on, keeps
-    /// the subscription's failure record (disabling it, with a
+    /// Logs attempts made under leases, moves their deliveries on, keeps
+    /// each subscription's failure record (disabling it, with a
     /// `webhook.disabled` event, after 5 days of failures) and releases the
-    /// lease.
-    async fn finish_deliveries(&self, owner: &str, webhook: &WebhookId, outcomes: Vec<AttemptOutcome>) -> Result<()>;
+    /// leases — for many subscriptions in one transaction.
+    async fn finish_deliveries(&self, owner: &str, finished: Vec<Finished>) -> Result<()>;
     /// A page of a subscription's attempts, newest first.
     async fn list_attempts(&self, org: &OrgId, webhook: &WebhookId, page: Page) -> Result<(Vec<Attempt>, u64)>;
     /// A page of a subscription's deliveries, oldest event first.

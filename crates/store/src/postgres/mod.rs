@@ -27,6 +27,7 @@ mod dialer;
 mod identity;
 mod rows;
 mod store;
+mod webhook_rows;
 mod webhooks;
 
 use std::str::FromStr;

@@ -5,189 +5,17 @@
 use std::collections::BTreeSet;
 
 use async_trait::async_trait;
-use sqlx::postgres::PgRow;
-use sqlx::types::Json;
-use sqlx::{PgConnection, Row};
+use sqlx::Row;
 use switchboard_domain::webhook::{Attempt, Delivery, DeliveryStatus, WebhookPatch};
-use switchboard_domain::{
-    AttemptId, DeliveryId, DomainEvent, EventId, OrgId, SignatureScheme, Timestamp, Webhook, WebhookId, WebhookSecret, webhook,
-};
+use switchboard_domain::{AttemptId, DeliveryId, DomainEvent, EventId, OrgId, Timestamp, Webhook, WebhookId, WebhookSecret, webhook};
 
 use super::PgStore;
 use super::rows::{EVENT_COLUMNS, event_from_row, insert_idem, ms};
+use super::webhook_rows::*;
 use crate::webhooks::{Enqueued, disabled_event, disabled_reason, health_after, new_delivery_id};
 use crate::{
-    AttemptOutcome, Claim, ClaimedBatch, DeliveryJob, FanOut, IdemKey, NextStep, Page, Result, StoreError, WebhookStore, WebhookTarget,
+    AttemptOutcome, Claim, ClaimedBatch, DeliveryJob, FanOut, Finished, IdemKey, Page, Result, StoreError, WebhookStore, WebhookTarget,
 };
-
-const WEBHOOK_COLUMNS: &str = "id, org_id, url, events, description, enabled, scheme, secret, previous_secret, \
-     previous_secret_expires_at, failing_since, disabled_reason, created_at, updated_at";
-
-fn scheme(s: &str) -> SignatureScheme {
-    SignatureScheme::parse("scheme", s).unwrap_or_default()
-}
-
-fn webhook_from_row(r: &PgRow) -> Result<Webhook> {
-    let events: Json<Vec<String>> = r.try_get("events")?;
-    Ok(Webhook {
-        id: WebhookId::from_trusted(r.try_get("id")?),
-        org_id: OrgId::from_trusted(r.try_get("org_id")?),
-        url: r.try_get("url")?,
-        events: events.0,
-        description: r.try_get("description")?,
-        enabled: r.try_get("enabled")?,
-        scheme: scheme(r.try_get("scheme")?),
-        secret: WebhookSecret::from_trusted(r.try_get("secret")?),
-        previous_secret: r.try_get::<Option<String>, _>("previous_secret")?.map(WebhookSecret::from_trusted),
-        previous_secret_expires_at: r.try_get("previous_secret_expires_at")?,
-        failing_since: r.try_get("failing_since")?,
-        disabled_reason: r.try_get("disabled_reason")?,
-        created_at: r.try_get("created_at")?,
-        updated_at: r.try_get("updated_at")?,
-    })
-}
-
-async fn load_webhook(c: &mut PgConnection, org: &OrgId, id: &WebhookId, lock: bool) -> Result<Webhook> {
-    let sql = format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND org_id = $2{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    sqlx::query(&sql)
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .fetch_optional(c)
-        .await?
-        .as_ref()
-        .map(webhook_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("webhook"))
-}
-
-/// Inserts (`insert`) or rewrites every column of a subscription but its lease.
-async fn write_webhook(c: &mut PgConnection, w: &Webhook, insert: bool) -> Result<()> {
-    let sql = if insert {
-        format!("INSERT INTO webhooks ({WEBHOOK_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)")
-    } else {
-        "UPDATE webhooks SET url = $3, events = $4, description = $5, enabled = $6, scheme = $7, secret = $8, previous_secret = $9, \
-         previous_secret_expires_at = $10, failing_since = $11, disabled_reason = $12, created_at = $13, updated_at = $14 \
-         WHERE id = $1 AND org_id = $2"
-            .to_owned()
-    };
-    sqlx::query(&sql)
-        .bind(w.id.as_str())
-        .bind(w.org_id.as_str())
-        .bind(&w.url)
-        .bind(Json(&w.events))
-        .bind(&w.description)
-        .bind(w.enabled)
-        .bind(w.scheme.as_str())
-        .bind(w.secret.expose())
-        .bind(w.previous_secret.as_ref().map(WebhookSecret::expose))
-        .bind(w.previous_secret_expires_at.map(ms))
-        .bind(w.failing_since.map(ms))
-        .bind(&w.disabled_reason)
-        .bind(ms(w.created_at))
-        .bind(ms(w.updated_at))
-        .execute(c)
-        .await?;
-    Ok(())
-}
-
-/// Queues events for one subscription again (or for the first time):
-/// pending, due at `now`, attempts counted afresh.
-async fn requeue(c: &mut PgConnection, org: &OrgId, webhook: &str, events: &[&DomainEvent], now: Timestamp) -> Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    sqlx::query(
-        "INSERT INTO webhook_deliveries (id, org_id, webhook_id, event_id, event_type, seq, status, attempts, next_attempt_at, created_at, updated_at) \
-         SELECT e.id, $1, $2, e.event_id, e.event_type, e.seq, 'pending', 0, $3, $3, $3 \
-         FROM UNNEST($4::text[], $5::text[], $6::text[], $7::bigint[]) AS e(id, event_id, event_type, seq) \
-         ON CONFLICT (webhook_id, event_id) DO UPDATE SET status = 'pending', attempts = 0, \
-         next_attempt_at = excluded.next_attempt_at, updated_at = excluded.updated_at",
-    )
-    .bind(org.as_str())
-    .bind(webhook)
-    .bind(ms(now))
-    .bind(events.iter().map(|_| new_delivery_id()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
-    .bind(events.iter().map(|e| e.seq).collect::<Vec<_>>())
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-/// Inserts attempts and moves their deliveries on, one statement each.
-async fn record(c: &mut PgConnection, outcomes: &[AttemptOutcome]) -> Result<()> {
-    let a: Vec<&Attempt> = outcomes.iter().map(|o| &o.attempt).collect();
-    sqlx::query(
-        "INSERT INTO webhook_attempts (id, org_id, webhook_id, delivery_id, event_id, event_type, attempt, succeeded, status_code, \
-         latency_ms, response_body, error, created_at) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[], $8::bool[], $9::int[], \
-         $10::bigint[], $11::text[], $12::text[], $13::timestamptz[])",
-    )
-    .bind(a.iter().map(|x| x.id.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.org_id.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.webhook_id.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.delivery_id.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.event_id.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.event_type.as_str()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.attempt as i32).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.succeeded).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.status_code.map(i32::from)).collect::<Vec<_>>())
-    .bind(
-        a.iter()
-            .map(|x| i64::try_from(x.latency_ms).unwrap_or(i64::MAX))
-            .collect::<Vec<_>>(),
-    )
-    .bind(a.iter().map(|x| x.response_body.as_deref()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.error.as_deref()).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| ms(x.created_at)).collect::<Vec<_>>())
-    .execute(&mut *c)
-    .await?;
-    let steps: Vec<(&str, Timestamp)> = outcomes
-        .iter()
-        .map(|o| match o.next {
-            NextStep::Succeeded => ("succeeded", o.attempt.created_at),
-            NextStep::RetryAt(t) => ("failed", t),
-            NextStep::GiveUp => ("dead", o.attempt.created_at),
-        })
-        .collect();
-    sqlx::query(
-        "UPDATE webhook_deliveries d SET status = u.status, attempts = u.attempts, next_attempt_at = u.next_at, \
-         last_status_code = u.code, updated_at = u.at \
-         FROM UNNEST($1::text[], $2::text[], $3::int[], $4::timestamptz[], $5::int[], $6::timestamptz[]) AS u(id, status, attempts, next_at, code, at) \
-         WHERE d.id = u.id",
-    )
-    .bind(a.iter().map(|x| x.delivery_id.as_str()).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| s.0).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.attempt as i32).collect::<Vec<_>>())
-    .bind(steps.iter().map(|s| ms(s.1)).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| x.status_code.map(i32::from)).collect::<Vec<_>>())
-    .bind(a.iter().map(|x| ms(x.created_at)).collect::<Vec<_>>())
-    .execute(c)
-    .await?;
-    Ok(())
-}
-
-/// Enabled subscriptions of these organisations: (id, org, filter, created_at).
-async fn enabled_webhooks(c: &mut PgConnection, orgs: &[&str]) -> Result<Vec<(String, String, Vec<String>, Timestamp)>> {
-    let rows = sqlx::query("SELECT id, org_id, events, created_at FROM webhooks WHERE enabled AND org_id = ANY($1)")
-        .bind(orgs)
-        .fetch_all(c)
-        .await?;
-    rows.iter()
-        .map(|r| {
-            let events: Json<Vec<String>> = r.try_get("events")?;
-            Ok((r.try_get("id")?, r.try_get("org_id")?, events.0, r.try_get("created_at")?))
-        })
-        .collect()
-}
-
-fn page_args(page: Page) -> (i64, i64) {
-    (i64::from(page.limit), i64::try_from(page.offset()).unwrap_or(i64::MAX))
-}
 
 #[async_trait]
 impl WebhookStore for PgStore {
@@ -425,42 +253,65 @@ impl WebhookStore for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
-    async fn finish_deliveries(&self, owner: &str, webhook: &WebhookId, outcomes: Vec<AttemptOutcome>) -> Result<()> {
-        let mut tx = self.begin().await?;
-        if !outcomes.is_empty() {
-            record(&mut tx, &outcomes).await?;
+    async fn finish_deliveries(&self, owner: &str, finished: Vec<Finished>) -> Result<()> {
+        if finished.is_empty() {
+            return Ok(());
         }
-        let row = sqlx::query("SELECT org_id, url, enabled, failing_since FROM webhooks WHERE id = $1 FOR UPDATE")
-            .bind(webhook.as_str())
-            .fetch_optional(&mut *tx)
+        let mut tx = self.begin().await?;
+        let all: Vec<AttemptOutcome> = finished.iter().flat_map(|f| f.outcomes.iter().cloned()).collect();
+        if !all.is_empty() {
+            record(&mut tx, &all).await?;
+        }
+        let mut ids: Vec<&str> = finished.iter().map(|f| f.webhook.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        // Locked in id order, so finishers racing after a lease expired cannot deadlock.
+        let rows = sqlx::query("SELECT id, org_id, url, enabled, failing_since FROM webhooks WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .fetch_all(&mut *tx)
             .await?;
-        let Some(row) = row else {
-            return self.commit(tx, &[]).await;
-        };
-        let (org, url, enabled): (String, String, bool) = (row.try_get("org_id")?, row.try_get("url")?, row.try_get("enabled")?);
         let now = switchboard_domain::now();
-        let (failing, disable) = health_after(row.try_get("failing_since")?, &outcomes);
+        let (mut upd, mut failing_col, mut events) = (Vec::new(), Vec::new(), Vec::new());
+        let mut disable: Vec<(String, Timestamp)> = Vec::new();
+        for r in &rows {
+            let id: String = r.try_get("id")?;
+            let Some(f) = finished.iter().find(|f| f.webhook.as_str() == id) else {
+                continue;
+            };
+            let (failing, off) = health_after(r.try_get("failing_since")?, &f.outcomes);
+            if let (true, true, Some(since)) = (off, r.try_get::<bool, _>("enabled")?, failing) {
+                let url: String = r.try_get("url")?;
+                events.push(disabled_event(
+                    &OrgId::from_trusted(r.try_get("org_id")?),
+                    &f.webhook,
+                    &url,
+                    since,
+                    now,
+                ));
+                disable.push((id.clone(), since));
+            }
+            upd.push(id);
+            failing_col.push(failing.map(ms));
+        }
         sqlx::query(
-            "UPDATE webhooks SET failing_since = $2, \
-             lease_owner = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_owner END, \
-             lease_until = CASE WHEN lease_owner = $3 THEN NULL ELSE lease_until END, \
-             last_served_at = $4 WHERE id = $1",
+            "UPDATE webhooks w SET failing_since = u.failing, \
+             lease_owner = CASE WHEN w.lease_owner = $2 THEN NULL ELSE w.lease_owner END, \
+             lease_until = CASE WHEN w.lease_owner = $2 THEN NULL ELSE w.lease_until END, \
+             last_served_at = $3 FROM UNNEST($1::text[], $4::timestamptz[]) AS u(id, failing) WHERE w.id = u.id",
         )
-        .bind(webhook.as_str())
-        .bind(failing.map(ms))
+        .bind(&upd)
         .bind(owner)
         .bind(ms(now))
+        .bind(&failing_col)
         .execute(&mut *tx)
         .await?;
-        let mut events = Vec::new();
-        if let (true, true, Some(since)) = (disable, enabled, failing) {
+        for (id, since) in &disable {
             sqlx::query("UPDATE webhooks SET enabled = FALSE, disabled_reason = $2, updated_at = $3 WHERE id = $1")
-                .bind(webhook.as_str())
-                .bind(disabled_reason(since))
+                .bind(id)
+                .bind(disabled_reason(*since))
                 .bind(ms(now))
                 .execute(&mut *tx)
                 .await?;
-            events.push(disabled_event(&OrgId::from_trusted(org), webhook, &url, since, now));
         }
         self.commit(tx, &events).await
     }

@@ -12,6 +12,7 @@ mod dialer;
 mod identity;
 mod rows;
 mod store;
+mod webhook_rows;
 mod webhooks;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

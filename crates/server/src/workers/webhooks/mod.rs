@@ -1,15 +1,16 @@
 //! The webhook worker: fans outbox events out into deliveries and sends
 //! them, signed, with retries.
 //!
-//! Two loops share one worker. The dispatcher moves the database's
+//! Three loops share one worker. The dispatcher moves the database's
 //! dispatch cursor over the outbox (see `WebhookStore::fan_out`). The
 //! deliverer leases subscriptions that have due deliveries and serves each
 //! leased subscription in one task: its due deliveries in event order, one
 //! request at a time, stopping at the first failure (the failed delivery is
 //! rescheduled; later ones are served on the next lease, so a retrying
 //! delivery never blocks the ones after it). Different subscriptions are
-//! served concurrently, up to `max_webhooks` at once per node. Results go
-//! back in one write per batch, which also releases the lease.
+//! served concurrently, up to `max_webhooks` at once per node. The finisher
+//! records what every task sent and releases its lease, gathering whatever
+//! tasks finished meanwhile into one transaction.
 
 pub mod send;
 pub mod sign;
@@ -20,8 +21,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_domain::webhook::{Attempt, MAX_ATTEMPTS, next_retry};
 use switchboard_domain::{AttemptId, Timestamp};
-use switchboard_store::{AttemptOutcome, Claim, ClaimedBatch, DynStore, NextStep};
-use tokio::sync::{Notify, watch};
+use switchboard_store::{AttemptOutcome, Claim, ClaimedBatch, DynStore, Finished, NextStep};
+use tokio::sync::{Notify, mpsc, watch};
 use tokio::task::JoinSet;
 
 use self::send::Sender;
@@ -131,11 +132,12 @@ impl WebhookWorker {
             ..Round::default()
         };
         let batches = self.claim(self.cfg.max_webhooks, at).await?;
-        let results = futures::future::join_all(batches.into_iter().map(|b| self.serve(b, at, None))).await;
-        for (attempts, ok) in results {
-            round.attempts += attempts;
-            round.succeeded += ok;
+        let finished = futures::future::join_all(batches.into_iter().map(|b| self.serve(b, at, None))).await;
+        for f in &finished {
+            round.attempts += f.outcomes.len() as u64;
+            round.succeeded += f.outcomes.iter().filter(|o| o.attempt.succeeded).count() as u64;
         }
+        self.store.finish_deliveries(&self.owner, finished).await?;
         Ok(round)
     }
 
@@ -153,12 +155,11 @@ impl WebhookWorker {
     }
 
     /// Sends one leased subscription's deliveries in order until one fails,
-    /// the lease runs short or the worker stops; records the outcomes and
-    /// releases the lease. Answers (attempts, successes).
-    async fn serve(&self, batch: ClaimedBatch, at: Option<Timestamp>, stop: Option<&watch::Receiver<bool>>) -> (u64, u64) {
+    /// the lease runs short or the worker stops; answers what happened, to
+    /// record (which also releases the lease).
+    async fn serve(&self, batch: ClaimedBatch, at: Option<Timestamp>, stop: Option<&watch::Receiver<bool>>) -> Finished {
         let started = Instant::now();
         let mut outcomes = Vec::with_capacity(batch.jobs.len());
-        let mut ok = 0;
         for job in &batch.jobs {
             // Hand the subscription back with half the lease to spare for
             // the request under way (a 60 s lease outlasts 30 s + a 15 s request).
@@ -200,14 +201,30 @@ impl WebhookWorker {
             if !succeeded {
                 break;
             }
-            ok += 1;
         }
-        let attempts = outcomes.len() as u64;
-        if let Err(e) = self.store.finish_deliveries(&self.owner, &batch.webhook.id, outcomes).await {
-            // The lease runs out and the deliveries are sent again: at least once.
-            tracing::error!(error = %e, webhook = %batch.webhook.id, "cannot record webhook attempts");
+        Finished {
+            webhook: batch.webhook.id,
+            outcomes,
         }
-        (attempts, ok)
+    }
+
+    /// Records finished batches as they come, many per transaction, until
+    /// every sender is gone; pokes `released` after each write.
+    async fn finisher(&self, mut rx: mpsc::UnboundedReceiver<Finished>, released: Arc<Notify>) {
+        while let Some(first) = rx.recv().await {
+            let mut batch = vec![first];
+            while batch.len() < 1024 {
+                match rx.try_recv() {
+                    Ok(f) => batch.push(f),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.store.finish_deliveries(&self.owner, batch).await {
+                // The leases run out and the deliveries are sent again: at least once.
+                tracing::error!(error = %e, "cannot record webhook attempts");
+            }
+            released.notify_one();
+        }
     }
 
     /// Runs both loops until `stop` turns true; in-flight requests finish
@@ -232,6 +249,11 @@ impl WebhookWorker {
                 }
             }
         };
+        let (done_tx, done_rx) = mpsc::unbounded_channel::<Finished>();
+        let finisher = {
+            let (me, work) = (self.clone(), work.clone());
+            async move { me.finisher(done_rx, work).await }
+        };
         let deliverer = {
             let (me, mut stop) = (self.clone(), stop.clone());
             async move {
@@ -242,9 +264,9 @@ impl WebhookWorker {
                         match me.claim(free, None).await {
                             Ok(batches) => {
                                 for b in batches {
-                                    let (me, stop) = (me.clone(), stop.clone());
+                                    let (me, stop, done) = (me.clone(), stop.clone(), done_tx.clone());
                                     inflight.spawn(async move {
-                                        me.serve(b, None, Some(&stop)).await;
+                                        let _ = done.send(me.serve(b, None, Some(&stop)).await);
                                     });
                                 }
                             }
@@ -259,9 +281,11 @@ impl WebhookWorker {
                     }
                 }
                 while inflight.join_next().await.is_some() {}
+                // The finisher records the last batches and ends.
+                drop(done_tx);
             }
         };
-        tokio::join!(dispatcher, deliverer);
+        tokio::join!(dispatcher, deliverer, finisher);
         tracing::info!("webhook worker stopped");
     }
 }
