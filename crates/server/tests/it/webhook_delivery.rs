@@ -470,3 +470,38 @@ async fn replay_and_redeliver_send_the_same_events_again() {
     let future = t.a.post(&format!("/v1/webhooks/{id}/replay?since=2999-01-01"), json!({})).await;
     assert_eq!(future.body["enqueued"], 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_workers_on_one_database_never_send_the_same_attempt() {
+    let t = private_ok().await;
+    let mut rx = Receiver::start().await;
+    for _ in 0..6 {
+        subscribe(&t.a, json!({"url": rx.url(), "events": ["contact.created"]})).await;
+    }
+    for i in 0..20 {
+        t.a.new_contact(json!({"phone": "+15551234567", "externalId": format!("c{i}")}))
+            .await;
+    }
+    // Small leases of few deliveries each, so the two workers interleave.
+    let cfg = WorkerConfig {
+        allow_private: true,
+        per_webhook: 3,
+        max_webhooks: 2,
+        ..WorkerConfig::default()
+    };
+    let (w1, w2) = (worker_with(&t, cfg.clone()), worker_with(&t, cfg));
+    loop {
+        let (a, b) = tokio::join!(w1.run_once(), w2.run_once());
+        let (a, b) = (a.unwrap(), b.unwrap());
+        if a.attempts + b.attempts == 0 {
+            break;
+        }
+    }
+    let mut seen = std::collections::HashMap::new();
+    for r in rx.drain() {
+        *seen.entry((r.path.clone(), r.id(), r.header("webhook-signature"))).or_insert(0) += 1;
+    }
+    // Six subscriptions with their own secrets: 120 distinct signed requests, each once.
+    assert_eq!(seen.len(), 120);
+    assert!(seen.values().all(|n| *n == 1), "an attempt was sent twice: {seen:?}");
+}
