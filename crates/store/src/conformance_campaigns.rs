@@ -209,9 +209,9 @@ pub async fn contact_lists_and_imports(s: DynStore) {
     assert_eq!((members.len(), total), (5, 5));
     assert!(matches!(s.get_contact_list(&b.id, &l.id).await, Err(StoreError::NotFound(_))));
     // Paging distinct contacts of lists.
-    let first = s.contacts_of_lists(&a.id, &[l.id.clone()], None, 3).await.unwrap();
+    let first = s.contacts_of_lists(&a.id, std::slice::from_ref(&l.id), None, 3).await.unwrap();
     let rest = s
-        .contacts_of_lists(&a.id, &[l.id.clone()], Some(first[2].id.clone()), 3)
+        .contacts_of_lists(&a.id, std::slice::from_ref(&l.id), Some(first[2].id.clone()), 3)
         .await
         .unwrap();
     assert_eq!((first.len(), rest.len()), (3, 2));
@@ -428,4 +428,34 @@ pub async fn dialer_caps_hold_under_concurrency(s: DynStore) {
     p.org_calls_per_second = 100;
     // Five lines in all.
     assert_eq!(s.dial(&a.id, &c.id, p).await.unwrap().dialed.len(), 2);
+}
+
+/// A node that died between creating calls and placing them (no carrier id
+/// recorded) leaves them `queued`; a later pass fails them as `not_placed`,
+/// which counts as their attempt, and the retry rules go on.
+pub async fn dialer_fails_calls_never_placed(s: DynStore) {
+    let a = org(&s, "a").await;
+    let retry = RetrySettings {
+        max_attempts: 2,
+        retry_interval_mins: 1,
+        retry_on: vec![CallStatus::Failed],
+    };
+    let (c, _) = running(&s, &a, 1, 1, retry).await;
+    let mut p = params(t0());
+    p.external_prefix = None;
+    let first = s.dial(&a.id, &c.id, p.clone()).await.unwrap();
+    assert_eq!(first.dialed.len(), 1);
+    assert!(first.dialed[0].call.external_id.is_none());
+    // Within the grace period nothing happens.
+    p.now = t0() + Duration::seconds(60);
+    assert_eq!(s.dial(&a.id, &c.id, p.clone()).await.unwrap().settled, 0);
+    p.now = t0() + Duration::seconds(200);
+    let later = s.dial(&a.id, &c.id, p.clone()).await.unwrap();
+    assert_eq!(later.settled, 1);
+    let call = s.get_call(&a.id, &first.dialed[0].call.id).await.unwrap();
+    assert_eq!((call.status, call.outcome.as_deref()), (CallStatus::Failed, Some("not_placed")));
+    p.now = t0() + Duration::seconds(300);
+    let retried = s.dial(&a.id, &c.id, p).await.unwrap();
+    assert_eq!(retried.dialed.len(), 1);
+    assert_eq!(retried.dialed[0].attempt, 2);
 }

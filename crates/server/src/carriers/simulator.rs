@@ -184,6 +184,9 @@ struct LiveState {
     steps: HashMap<u64, Pending>,
 }
 
+/// One call's due reports: (organisation, call, [(at ms, report)]).
+type CallReports = (OrgId, CallId, Vec<(i64, Pending)>);
+
 #[derive(Default)]
 struct Queue {
     heap: BinaryHeap<Reverse<Due>>,
@@ -271,7 +274,7 @@ impl Simulator {
     /// reports in order. Answers how many were sent.
     pub async fn pump(&self) -> Result<usize, CarrierError> {
         let now_ms = self.clock.now().timestamp_millis();
-        let mut by_call: Vec<(OrgId, CallId, Vec<(i64, Pending)>)> = Vec::new();
+        let mut by_call: Vec<CallReports> = Vec::new();
         {
             let mut q = self.queue.lock().expect("simulator lock");
             let mut index: HashMap<CallId, usize> = HashMap::new();

@@ -54,6 +54,8 @@ CREATE TABLE campaigns (
     variables        JSONB,
     contact_list_ids JSONB NOT NULL,
     total_contacts   BIGINT NOT NULL,
+    -- The distinct calling zones of its contacts, so a dialer pass need not scan them.
+    zones            JSONB NOT NULL DEFAULT '[]',
     created_at       TIMESTAMPTZ NOT NULL,
     updated_at       TIMESTAMPTZ NOT NULL,
     started_at       TIMESTAMPTZ,
@@ -77,7 +79,7 @@ CREATE TABLE campaign_contacts (
     last_status     TEXT,
     PRIMARY KEY (campaign_id, contact_id)
 );
-CREATE INDEX campaign_contacts_due ON campaign_contacts(campaign_id, state, zone, next_attempt_at);
+CREATE INDEX campaign_contacts_due ON campaign_contacts(campaign_id, state, zone, next_attempt_at, contact_id);
 
 -- One row per (contact, attempt), written with the attempt's call: a
 -- contact is never dialled twice for the same attempt.

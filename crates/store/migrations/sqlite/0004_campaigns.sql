@@ -54,6 +54,8 @@ CREATE TABLE campaigns (
     variables        TEXT,
     contact_list_ids TEXT NOT NULL,
     total_contacts   INTEGER NOT NULL,
+    -- The distinct calling zones of its contacts, so a dialer pass need not scan them.
+    zones            TEXT NOT NULL DEFAULT '[]',
     created_at       INTEGER NOT NULL,
     updated_at       INTEGER NOT NULL,
     started_at       INTEGER,

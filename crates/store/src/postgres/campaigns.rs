@@ -356,6 +356,12 @@ impl CampaignStore for PgStore {
             .fetch_one(&mut *tx)
             .await?;
         insert_campaign(&mut tx, &k).await?;
+        sqlx::query(
+            "UPDATE campaigns SET zones = (SELECT COALESCE(jsonb_agg(DISTINCT zone), '[]'::jsonb) FROM campaign_contacts WHERE campaign_id = $1) WHERE id = $1",
+        )
+        .bind(k.id.as_str())
+        .execute(&mut *tx)
+        .await?;
         sqlx::query("UPDATE templates SET usage_count = usage_count + 1 WHERE id = $1 AND org_id = $2")
             .bind(k.template_id.as_str())
             .bind(k.org_id.as_str())

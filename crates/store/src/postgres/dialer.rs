@@ -42,14 +42,20 @@ pub(super) async fn dial(store: &PgStore, org: &OrgId, id: &CampaignId, p: &Dial
     let mut events: Vec<DomainEvent> = Vec::new();
 
     // Calls a dead node created but never placed: fail them.
-    let stale: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT cl.id FROM campaign_contacts cc JOIN calls cl ON cl.id = cc.last_call_id \
+    // Carriers that name calls up front (the simulator) resume those calls
+    // themselves, so only the others need the check.
+    let stale: Vec<String> = if p.external_prefix.is_some() {
+        Vec::new()
+    } else {
+        sqlx::query_scalar(&format!(
+            "SELECT cl.id FROM campaign_contacts cc JOIN calls cl ON cl.id = cc.last_call_id \
          WHERE cc.campaign_id = $1 AND cc.state = {LIVE} AND cl.status = 'queued' AND cl.external_id IS NULL AND cl.created_at < $2"
-    ))
-    .bind(id.as_str())
-    .bind(ms(p.now - chrono::Duration::seconds(p.stale_queued_secs)))
-    .fetch_all(&mut *tx)
-    .await?;
+        ))
+        .bind(id.as_str())
+        .bind(ms(p.now - chrono::Duration::seconds(p.stale_queued_secs)))
+        .fetch_all(&mut *tx)
+        .await?
+    };
     for call_id in stale {
         if let Some(call) = load_call(&mut tx, org, &call_id, Lock::ForUpdate).await? {
             let report = CallReport {
@@ -90,15 +96,20 @@ pub(super) async fn dial(store: &PgStore, org: &OrgId, id: &CampaignId, p: &Dial
     }
     out.settled = ended.len() as u32;
 
-    let counts = sqlx::query(&format!(
-        "SELECT COUNT(*) FILTER (WHERE state = {WAITING}) AS waiting, COUNT(*) FILTER (WHERE state = {LIVE}) AS live \
-         FROM campaign_contacts WHERE campaign_id = $1"
+    // Index-only counts: the live rows, and whether any contact still waits.
+    let live: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM campaign_contacts WHERE campaign_id = $1 AND state = {LIVE}"
     ))
     .bind(id.as_str())
     .fetch_one(&mut *tx)
     .await?;
-    let (waiting, live): (i64, i64) = (counts.try_get("waiting")?, counts.try_get("live")?);
-    if (waiting == 0 && live == 0) || (k.schedule.ended(p.now) && live == 0) {
+    let waiting: bool = sqlx::query_scalar(&format!(
+        "SELECT EXISTS(SELECT 1 FROM campaign_contacts WHERE campaign_id = $1 AND state = {WAITING})"
+    ))
+    .bind(id.as_str())
+    .fetch_one(&mut *tx)
+    .await?;
+    if live == 0 && (!waiting || k.schedule.ended(p.now)) {
         k.status = CampaignStatus::Completed;
         k.completed_at = Some(p.now);
         k.last_run_at = Some(p.now);
@@ -122,34 +133,44 @@ pub(super) async fn dial(store: &PgStore, org: &OrgId, id: &CampaignId, p: &Dial
         return Ok(out);
     }
 
-    let zones: Vec<String> = sqlx::query_scalar(&format!(
-        "SELECT DISTINCT zone FROM campaign_contacts WHERE campaign_id = $1 AND state = {WAITING} AND next_attempt_at <= $2"
-    ))
-    .bind(id.as_str())
-    .bind(now_ms)
-    .fetch_all(&mut *tx)
-    .await?;
+    // Zones whose calling window is open now (the campaign lists its zones).
+    let zones: serde_json::Value = sqlx::query_scalar("SELECT zones FROM campaigns WHERE id = $1")
+        .bind(id.as_str())
+        .fetch_one(&mut *tx)
+        .await?;
+    let zones: Vec<String> = serde_json::from_value(zones)?;
     let open: Vec<String> = zones
         .into_iter()
         .filter(|z| TimeZone::parse("zone", z).is_ok_and(|tz| k.schedule.is_open(tz, p.now)))
         .collect();
-    let candidates = if open.is_empty() {
-        Vec::new()
-    } else {
-        sqlx::query(&format!(
-            "SELECT cc.contact_id, cc.phone, cc.attempts, cc.zone, ct.id IS NOT NULL AS present, ct.name, ct.email, ct.company, \
-             EXISTS(SELECT 1 FROM dnc WHERE dnc.org_id = cc.org_id AND dnc.phone = cc.phone) AS blocked \
-             FROM campaign_contacts cc LEFT JOIN contacts ct ON ct.id = cc.contact_id \
-             WHERE cc.campaign_id = $1 AND cc.state = {WAITING} AND cc.zone = ANY($2) AND cc.next_attempt_at <= $3 \
-             ORDER BY cc.next_attempt_at, cc.contact_id LIMIT $4"
-        ))
-        .bind(id.as_str())
-        .bind(&open)
-        .bind(now_ms)
-        .bind(budget)
-        .fetch_all(&mut *tx)
-        .await?
+    // The earliest due contacts of each open zone (an index range each),
+    // merged by due time.
+    let mut candidates = Vec::new();
+    for zone in &open {
+        candidates.extend(
+            sqlx::query(&format!(
+                "SELECT cc.next_attempt_at, cc.contact_id, cc.phone, cc.attempts, cc.zone, ct.id IS NOT NULL AS present, ct.name, ct.email, ct.company, \
+                 EXISTS(SELECT 1 FROM dnc WHERE dnc.org_id = cc.org_id AND dnc.phone = cc.phone) AS blocked \
+                 FROM campaign_contacts cc LEFT JOIN contacts ct ON ct.id = cc.contact_id \
+                 WHERE cc.campaign_id = $1 AND cc.state = {WAITING} AND cc.zone = $2 AND cc.next_attempt_at <= $3 \
+                 ORDER BY cc.next_attempt_at, cc.contact_id LIMIT $4"
+            ))
+            .bind(id.as_str())
+            .bind(zone)
+            .bind(now_ms)
+            .bind(budget)
+            .fetch_all(&mut *tx)
+            .await?,
+        );
+    }
+    let key = |r: &sqlx::postgres::PgRow| -> (i64, String) {
+        (
+            r.try_get("next_attempt_at").unwrap_or(0),
+            r.try_get("contact_id").unwrap_or_default(),
+        )
     };
+    candidates.sort_by_key(key);
+    candidates.truncate(budget as usize);
     for r in &candidates {
         let contact: String = r.try_get("contact_id")?;
         let phone: String = r.try_get("phone")?;

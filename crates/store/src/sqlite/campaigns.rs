@@ -337,6 +337,10 @@ impl CampaignStore for SqliteStore {
                 .prepare_cached("SELECT COUNT(*) FROM campaign_contacts WHERE campaign_id = ?1")?
                 .query_row([k.id.as_str()], |r| r.get(0))?;
             insert_campaign(c, &k)?;
+            c.prepare_cached(
+                "UPDATE campaigns SET zones = (SELECT json_group_array(zone) FROM (SELECT DISTINCT zone FROM campaign_contacts WHERE campaign_id = ?1)) WHERE id = ?1",
+            )?
+            .execute([k.id.as_str()])?;
             c.prepare_cached("UPDATE templates SET usage_count = usage_count + 1 WHERE id = ?1 AND org_id = ?2")?
                 .execute(params![k.template_id.as_str(), k.org_id.as_str()])?;
             insert_events(c, &[campaign_event("campaign.created", &k, k.created_at)])?;

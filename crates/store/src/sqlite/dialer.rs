@@ -1,8 +1,7 @@
 //! One dialer pass over one campaign, inside one SQLite write transaction
 //! (the single writer makes every pass exclusive, so caps are exact).
 
-use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, OptionalExtension, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, params};
 use switchboard_domain::call::CallReport;
 use switchboard_domain::campaign::CampaignStatus;
 use switchboard_domain::{CallStatus, CampaignId, OrgId, TimeZone};
@@ -23,14 +22,19 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
     }
     let now_ms = ms(p.now);
 
-    // Calls a dead node created but never placed: fail them (their attempt counts).
-    let stale: Vec<String> = c
-        .prepare_cached(&format!(
+    // Calls a dead node created but never placed: fail them (their attempt
+    // counts). Carriers that name calls up front (the simulator) resume
+    // those calls themselves, so only the others need the check.
+    let stale: Vec<String> = if p.external_prefix.is_some() {
+        Vec::new()
+    } else {
+        c.prepare_cached(&format!(
             "SELECT cl.id FROM campaign_contacts cc JOIN calls cl ON cl.id = cc.last_call_id \
              WHERE cc.campaign_id = ?1 AND cc.state = {LIVE} AND cl.status = 'queued' AND cl.external_id IS NULL AND cl.created_at < ?2"
         ))?
         .query_map(params![id.as_str(), now_ms - p.stale_queued_secs * 1000], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<rusqlite::Result<_>>()?
+    };
     for call_id in stale {
         if let Some(call) = load_call(c, org, &call_id)? {
             let report = CallReport {
@@ -63,13 +67,19 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
     }
     out.settled = ended.len() as u32;
 
-    let (waiting, live): (i64, i64) = c
+    // Index-only counts: the live rows, and whether any contact still waits.
+    let live: i64 = c
         .prepare_cached(&format!(
-            "SELECT COALESCE(SUM(state = {WAITING}), 0), COALESCE(SUM(state = {LIVE}), 0) FROM campaign_contacts WHERE campaign_id = ?1"
+            "SELECT COUNT(*) FROM campaign_contacts WHERE campaign_id = ?1 AND state = {LIVE}"
         ))?
-        .query_row([id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        .query_row([id.as_str()], |r| r.get(0))?;
+    let waiting: bool = c
+        .prepare_cached(&format!(
+            "SELECT EXISTS(SELECT 1 FROM campaign_contacts WHERE campaign_id = ?1 AND state = {WAITING})"
+        ))?
+        .query_row([id.as_str()], |r| r.get(0))?;
     let ended_by_date = k.schedule.ended(p.now) && live == 0;
-    if (waiting == 0 && live == 0) || ended_by_date {
+    if (!waiting && live == 0) || ended_by_date {
         k.status = CampaignStatus::Completed;
         k.completed_at = Some(p.now);
         k.last_run_at = Some(p.now);
@@ -100,13 +110,11 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
         return Ok(out);
     }
 
-    // Zones whose calling window is open now.
-    let zones: Vec<String> = c
-        .prepare_cached(&format!(
-            "SELECT DISTINCT zone FROM campaign_contacts WHERE campaign_id = ?1 AND state = {WAITING} AND next_attempt_at <= ?2"
-        ))?
-        .query_map(params![id.as_str(), now_ms], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
+    // Zones whose calling window is open now (the campaign lists its zones).
+    let zones: String = c
+        .prepare_cached("SELECT zones FROM campaigns WHERE id = ?1")?
+        .query_row([id.as_str()], |r| r.get(0))?;
+    let zones: Vec<String> = serde_json::from_str(&zones)?;
     let open: Vec<String> = zones
         .into_iter()
         .filter(|z| TimeZone::parse("zone", z).is_ok_and(|tz| k.schedule.is_open(tz, p.now)))
@@ -115,19 +123,10 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
         return Ok(out);
     }
 
-    let marks = vec!["?"; open.len()].join(", ");
-    let sql = format!(
-        "SELECT cc.contact_id, cc.phone, cc.attempts, cc.zone, ct.id IS NOT NULL, ct.name, ct.email, ct.company, \
-         EXISTS(SELECT 1 FROM dnc WHERE dnc.org_id = cc.org_id AND dnc.phone = cc.phone) \
-         FROM campaign_contacts cc LEFT JOIN contacts ct ON ct.id = cc.contact_id \
-         WHERE cc.campaign_id = ? AND cc.state = {WAITING} AND cc.zone IN ({marks}) AND cc.next_attempt_at <= ? \
-         ORDER BY cc.next_attempt_at, cc.contact_id LIMIT ?"
-    );
-    let mut args = vec![SqlValue::Text(id.to_string())];
-    args.extend(open.into_iter().map(SqlValue::Text));
-    args.push(SqlValue::Integer(now_ms));
-    args.push(SqlValue::Integer(budget));
+    // The earliest due contacts of each open zone (an index range each),
+    // merged by due time.
     type Candidate = (
+        i64,
         String,
         String,
         u32,
@@ -138,22 +137,37 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
         Option<String>,
         bool,
     );
-    let candidates: Vec<Candidate> = c
-        .prepare_cached(&sql)?
-        .query_map(params_from_iter(args.iter()), |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-            ))
-        })?
-        .collect::<rusqlite::Result<_>>()?;
+    let mut candidates: Vec<Candidate> = Vec::new();
+    {
+        let mut due = c.prepare_cached(&format!(
+            "SELECT cc.next_attempt_at, cc.contact_id, cc.phone, cc.attempts, cc.zone, ct.id IS NOT NULL, ct.name, ct.email, ct.company, \
+             EXISTS(SELECT 1 FROM dnc WHERE dnc.org_id = cc.org_id AND dnc.phone = cc.phone) \
+             FROM campaign_contacts cc LEFT JOIN contacts ct ON ct.id = cc.contact_id \
+             WHERE cc.campaign_id = ?1 AND cc.state = {WAITING} AND cc.zone = ?2 AND cc.next_attempt_at <= ?3 \
+             ORDER BY cc.next_attempt_at, cc.contact_id LIMIT ?4"
+        ))?;
+        for zone in &open {
+            let rows = due.query_map(params![id.as_str(), zone, now_ms, budget], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                ))
+            })?;
+            for row in rows {
+                candidates.push(row?);
+            }
+        }
+    }
+    candidates.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    candidates.truncate(budget as usize);
 
     let mut done = c.prepare_cached(&format!(
         "UPDATE campaign_contacts SET state = {DONE}, last_status = ?3 WHERE campaign_id = ?1 AND contact_id = ?2"
@@ -164,7 +178,7 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
     let mut live_row = c.prepare_cached(&format!(
         "UPDATE campaign_contacts SET state = {LIVE}, attempts = ?3, last_call_id = ?4 WHERE campaign_id = ?1 AND contact_id = ?2"
     ))?;
-    for (contact, phone, attempts, zone, exists, name, email, company, blocked) in candidates {
+    for (_, contact, phone, attempts, zone, exists, name, email, company, blocked) in candidates {
         if blocked {
             done.execute(params![id.as_str(), contact, "dnc"])?;
             out.blocked += 1;
