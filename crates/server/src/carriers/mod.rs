@@ -88,6 +88,9 @@ pub trait Carrier: Send + Sync {
 /// Where the dialer and the simulator read the time.
 pub trait TimeSource: Send + Sync {
     fn now(&self) -> Timestamp;
+    /// Moves a simulated clock forward to `t` if it is behind it (after a
+    /// restart, so simulated time never runs backwards). Real clocks ignore it.
+    fn catch_up(&self, _t: Timestamp) {}
 }
 
 /// The real clock, optionally running `scale` times faster from the moment
@@ -97,6 +100,8 @@ pub struct ScaledClock {
     origin: Timestamp,
     started: Instant,
     scale: f64,
+    /// Milliseconds added by [`TimeSource::catch_up`].
+    offset_ms: AtomicI64,
 }
 
 impl ScaledClock {
@@ -105,6 +110,7 @@ impl ScaledClock {
             origin: switchboard_domain::now(),
             started: Instant::now(),
             scale: if scale.is_finite() && scale > 0.0 { scale } else { 1.0 },
+            offset_ms: AtomicI64::new(0),
         }
     }
 }
@@ -115,7 +121,14 @@ impl TimeSource for ScaledClock {
             return switchboard_domain::now();
         }
         let ms = (self.started.elapsed().as_secs_f64() * 1000.0 * self.scale) as i64;
-        self.origin + chrono::Duration::milliseconds(ms)
+        self.origin + chrono::Duration::milliseconds(ms + self.offset_ms.load(Ordering::SeqCst))
+    }
+
+    fn catch_up(&self, t: Timestamp) {
+        let behind = (t - self.now()).num_milliseconds();
+        if self.scale != 1.0 && behind > 0 {
+            self.offset_ms.fetch_add(behind, Ordering::SeqCst);
+        }
     }
 }
 

@@ -173,6 +173,26 @@ impl Dialer {
     }
 }
 
+/// A sped-up clock starts again from the real time when the process
+/// restarts; moves it past the last dialer pass and the newest live call so
+/// simulated time never runs backwards across a restart.
+async fn catch_up(state: &crate::AppState, clock: &dyn TimeSource) {
+    let mut latest: Option<switchboard_domain::Timestamp> = None;
+    if let Ok(live) = state.store.live_campaign_calls().await {
+        latest = live.iter().map(|c| c.created_at).max();
+    }
+    if let Ok(active) = state.store.active_campaigns().await {
+        for (org, id) in active {
+            if let Ok(c) = state.store.get_campaign(&org, &id).await {
+                latest = latest.max(c.last_run_at);
+            }
+        }
+    }
+    if let Some(t) = latest {
+        clock.catch_up(t);
+    }
+}
+
 /// Runs the telephony workers of `serve` until `stop` turns true: resumes
 /// the simulator's live calls, then pumps its reports and runs dialer
 /// passes every tick.
@@ -180,6 +200,7 @@ pub async fn run(state: crate::AppState, mut stop: tokio::sync::watch::Receiver<
     let rt = state.telephony.clone();
     let t = &state.cfg.telephony;
     if let Some(sim) = &rt.simulator {
+        catch_up(&state, rt.clock.as_ref()).await;
         match state.store.live_campaign_calls().await {
             Ok(live) => {
                 let n = sim.resume(&live);

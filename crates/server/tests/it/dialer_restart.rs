@@ -137,6 +137,19 @@ async fn a_campaign_survives_sigkill_and_resumes() {
     }
     // One attempt each (the default): every contact exactly once.
     assert_eq!(calls.len(), N);
+    // The line cap holds across the restart too (simulated time went on
+    // from where the killed process left it).
+    let at = |c: &Value, k: &str| chrono::DateTime::parse_from_rfc3339(c[k].as_str().unwrap()).unwrap();
+    let mut edges: Vec<_> = calls
+        .iter()
+        .flat_map(|c| [(at(c, "initiatedAt"), 1), (at(c, "endedAt"), -1)])
+        .collect();
+    edges.sort();
+    let mut live = 0;
+    for (_, d) in edges {
+        live += d;
+        assert!(live <= 10, "{live} calls live at once");
+    }
     let got = get(&http, &base, &key, &campaign_path).await;
     assert_eq!(got["progress"], 100.0);
 }
