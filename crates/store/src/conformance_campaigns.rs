@@ -459,3 +459,46 @@ pub async fn dialer_fails_calls_never_placed(s: DynStore) {
     assert_eq!(retried.dialed.len(), 1);
     assert_eq!(retried.dialed[0].attempt, 2);
 }
+
+/// Past `endDate` a campaign dials nobody new and completes once its live
+/// calls have ended, contacts still waiting or not.
+pub async fn campaign_completes_at_its_end_date(s: DynStore) {
+    let a = org(&s, "a").await;
+    let t = s.create_template(template(&a, "Sales", "sales"), None).await.unwrap();
+    let contacts: Vec<Contact> = (0..3).map(|i| contact(&a, i)).collect();
+    s.import_contacts(&a.id, None, contacts.clone()).await.unwrap();
+    let mut c = campaign(&a, &t.id, 1, RetrySettings::default());
+    c.schedule.end_date = Some(t0() + Duration::hours(1));
+    let rows = contacts
+        .iter()
+        .map(|ct| StagedContact {
+            contact_id: ct.id.clone(),
+            phone: ct.phone.to_string(),
+            zone: "America/New_York".into(),
+        })
+        .collect();
+    s.stage_campaign_contacts(&a.id, &c.id, rows).await.unwrap();
+    let c = s.create_campaign(c, None).await.unwrap();
+    s.set_campaign_status(&a.id, &c.id, CampaignAction::Start, t0(), None)
+        .await
+        .unwrap();
+    let first = s.dial(&a.id, &c.id, params(t0())).await.unwrap();
+    assert_eq!(first.dialed.len(), 1);
+    // Past the end with a call still live: nothing new, not complete yet.
+    let late = t0() + Duration::hours(2);
+    let out = s.dial(&a.id, &c.id, params(late)).await.unwrap();
+    assert!(out.dialed.is_empty() && !out.completed);
+    let done = CallReport {
+        status: Some(CallStatus::Completed),
+        at: Some(late),
+        ..Default::default()
+    };
+    s.report_call(&a.id, CallTarget::Id(first.dialed[0].call.id.clone()), done, None)
+        .await
+        .unwrap();
+    let out = s.dial(&a.id, &c.id, params(late + Duration::minutes(1))).await.unwrap();
+    assert!(out.completed && out.dialed.is_empty());
+    let stats = s.campaign_stats(&a.id, &c.id).await.unwrap();
+    assert_eq!((stats.total_contacts, stats.completed_calls), (3, 1));
+    assert_eq!(s.get_campaign(&a.id, &c.id).await.unwrap().status, CampaignStatus::Completed);
+}

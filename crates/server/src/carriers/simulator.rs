@@ -389,7 +389,13 @@ impl Carrier for Simulator {
             .clone()
             .unwrap_or_else(|| format!("{ID_PREFIX}{}", req.call.id.as_str().trim_start_matches("call_")));
         let to = req.call.to.clone().unwrap_or_default();
-        let placed = req.call.created_at;
+        // Calls the dialer named up front are placed at their creation (the
+        // time `resume` recomputes them from); others, now.
+        let now = self.clock.now();
+        let placed = match &req.call.external_id {
+            Some(e) if e.starts_with(ID_PREFIX) && req.call.created_at <= now => req.call.created_at,
+            _ => now,
+        };
         let steps = script(&self.settings, &to, req.attempt, &req.zone, placed);
         self.schedule(&req.call.org_id, &req.call.id, placed, steps);
         Ok(external)

@@ -468,3 +468,84 @@ async fn two_nodes_on_postgres_share_a_campaign() {
     drop(t);
     let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
 }
+
+/// The simulator takes call control like a carrier: cancel before answer,
+/// hang up after, and transfer, play and key presses land on the timeline.
+#[tokio::test]
+async fn simulator_call_control() {
+    use switchboard_server::carriers::{Carrier, CarrierError, Media, PlaceCall};
+    let t = TestServer::start().await;
+    let clock = ManualClock::new(start() + Duration::hours(14));
+    let sim = Simulator::new(
+        SimSettings {
+            failed_rate: 0.0,
+            busy_rate: 0.0,
+            answer_rate: 1.0,
+            voicemail_rate: 0.0,
+            answer_by_hour: false,
+            ..Default::default()
+        },
+        t.store.clone(),
+        clock.clone() as Arc<dyn TimeSource>,
+    );
+    let place = |id: String| {
+        let (store, org, sim) = (t.store.clone(), t.a.org.id.clone(), sim.clone());
+        async move {
+            let call = store.get_call(&org, &id.parse().unwrap()).await.unwrap();
+            let req = PlaceCall {
+                call: call.clone(),
+                attempt: 1,
+                zone: "UTC".into(),
+                script: vec![],
+                transfer_to: None,
+            };
+            sim.place(req).await.unwrap();
+            Dialer::call_ref(&call)
+        }
+    };
+    let a = place(t.a.new_call(json!({"phone": "+15551230001"})).await).await;
+    let b = place(t.a.new_call(json!({"phone": "+15551230002"})).await).await;
+    // Both ring; cancel one before it is answered.
+    clock.advance(Duration::seconds(2));
+    sim.pump().await.unwrap();
+    sim.cancel(&a).await.unwrap();
+    // The other is answered (within 21 s), then controlled and hung up.
+    clock.advance(Duration::seconds(25));
+    sim.pump().await.unwrap();
+    let answered = t.store.get_call(&t.a.org.id, &b.call_id).await.unwrap();
+    assert_eq!(answered.status, CallStatus::InProgress);
+    assert!(
+        matches!(sim.cancel(&b).await, Err(CarrierError::Refused(_))),
+        "an answered call is hung up, not cancelled"
+    );
+    sim.play(&b, &Media::Speech("Please hold".into())).await.unwrap();
+    sim.collect_dtmf(&b, "Press 1", 1).await.unwrap();
+    sim.transfer(&b, "+15550001111").await.unwrap();
+    sim.hang_up(&b).await.unwrap();
+    sim.pump().await.unwrap();
+    let ca = t.store.get_call(&t.a.org.id, &a.call_id).await.unwrap();
+    assert_eq!(ca.status, CallStatus::Canceled);
+    let cb = t.store.get_call(&t.a.org.id, &b.call_id).await.unwrap();
+    assert_eq!(cb.status, CallStatus::Completed);
+    let kinds: Vec<&str> = cb.timeline.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            "status.queued",
+            "status.initiated",
+            "status.ringing",
+            "status.in_progress",
+            "play",
+            "dtmf",
+            "transfer",
+            "status.completed"
+        ]
+    );
+    let dtmf = cb.timeline.iter().find(|e| e.kind == "dtmf").unwrap();
+    assert_eq!(dtmf.data.as_ref().unwrap()["digits"].as_str().unwrap().len(), 1);
+    // Nothing more arrives for either call, and a finished call is unknown.
+    clock.advance(Duration::hours(1));
+    assert_eq!(sim.pump().await.unwrap(), 0);
+    assert_eq!(sim.live_calls(), 0);
+    assert!(matches!(sim.hang_up(&b).await, Err(CarrierError::UnknownCall(_))));
+}
