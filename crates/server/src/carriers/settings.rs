@@ -184,3 +184,65 @@ impl Telephony {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(toml_text: &str) -> Option<TelephonyFile> {
+        Some(toml::from_str(toml_text).unwrap())
+    }
+
+    #[test]
+    fn flags_beat_the_file_and_bad_values_are_named() {
+        let args = TelephonyArgs {
+            sim_time_scale: Some(600.0),
+            sim_seed: Some(9),
+            ..Default::default()
+        };
+        let t = Telephony::resolve(
+            &args,
+            file("sim_time_scale = 2.0\nsim_busy_rate = 0.5\ndialer = false\n"),
+            "simulator",
+        )
+        .unwrap();
+        assert_eq!((t.sim_time_scale, t.sim.seed, t.sim.busy_rate, t.dialer), (600.0, 9, 0.5, false));
+        let bad = |a: TelephonyArgs, f: &str| Telephony::resolve(&a, file(f), "simulator").unwrap_err().to_string();
+        assert!(bad(TelephonyArgs::default(), "sim_busy_rate = 1.5").contains("sim_busy_rate"));
+        let zero = TelephonyArgs {
+            sim_time_scale: Some(0.0),
+            ..Default::default()
+        };
+        assert!(bad(zero, "").contains("sim_time_scale"));
+        let dialer = TelephonyArgs {
+            dialer: Some("sometimes".into()),
+            ..Default::default()
+        };
+        assert!(bad(dialer, "").contains("dialer"));
+        assert!(
+            toml::from_str::<TelephonyFile>("sim_seeed = 1").is_err(),
+            "unknown keys are refused"
+        );
+    }
+
+    #[test]
+    fn twilio_needs_its_settings_and_hides_its_token() {
+        let err = Telephony::resolve(&TelephonyArgs::default(), None, "twilio")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("twilio_account_sid"), "{err}");
+        let args = TelephonyArgs {
+            twilio_account_sid: Some("AC1".into()),
+            twilio_auth_token: Some(Secret::new("hunter2")),
+            twilio_public_url: Some("https://sb.example.com/".into()),
+            ..Default::default()
+        };
+        let t = Telephony::resolve(&args, None, "twilio").unwrap();
+        let tw = t.twilio.as_ref().unwrap();
+        assert_eq!(
+            (tw.base_url.as_str(), tw.public_url.as_str()),
+            ("https://api.twilio.com", "https://sb.example.com")
+        );
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
+}
