@@ -1,6 +1,8 @@
 //! The campaign store on PostgreSQL: templates, contact lists, imports, the
 //! do-not-call list and campaigns. The dialer's pass is in `dialer.rs`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
 use serde_json::Value;
 use sqlx::{Postgres, QueryBuilder, Row};
@@ -189,47 +191,93 @@ impl CampaignStore for PgStore {
         Ok((rows.iter().map(contact_from_row).collect::<Result<_>>()?, total as u64))
     }
 
+    /// Set-based: two lookups for the batch's known external ids and
+    /// numbers, one multi-row insert of the new contacts, one of the list
+    /// memberships. Rows match, in order, a contact with their external id,
+    /// else one with their number (earlier rows of the batch included).
     #[tracing::instrument(skip_all)]
     async fn import_contacts(&self, org: &OrgId, list: Option<ContactListId>, contacts: Vec<Contact>) -> Result<ImportCounts> {
         let mut tx = self.begin().await?;
+        let exts: Vec<&str> = contacts.iter().filter_map(|c| c.external_id.as_deref()).collect();
+        let phones: Vec<&str> = contacts.iter().map(|c| c.phone.as_str()).collect();
+        let mut by_ext: HashMap<String, String> =
+            sqlx::query_as::<_, (String, String)>("SELECT external_id, id FROM contacts WHERE org_id = $1 AND external_id = ANY($2)")
+                .bind(org.as_str())
+                .bind(&exts)
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .collect();
+        let mut by_phone: HashMap<String, String> = sqlx::query_as::<_, (String, String)>(
+            "SELECT DISTINCT ON (phone) phone, id FROM contacts WHERE org_id = $1 AND phone = ANY($2) ORDER BY phone, id",
+        )
+        .bind(org.as_str())
+        .bind(&phones)
+        .fetch_all(&mut *tx)
+        .await?
+        .into_iter()
+        .collect();
         let mut counts = ImportCounts::default();
-        let at = ms(now());
-        for contact in &contacts {
-            let mut found: Option<String> = None;
-            if let Some(ext) = &contact.external_id {
-                found = sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND external_id = $2")
-                    .bind(org.as_str())
-                    .bind(ext)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            }
-            if found.is_none() {
-                found = sqlx::query_scalar("SELECT id FROM contacts WHERE org_id = $1 AND phone = $2 LIMIT 1")
-                    .bind(org.as_str())
-                    .bind(contact.phone.as_str())
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            }
+        let mut fresh: Vec<&Contact> = Vec::new();
+        let mut members: Vec<String> = Vec::with_capacity(contacts.len());
+        for c in &contacts {
+            let found = c
+                .external_id
+                .as_ref()
+                .and_then(|e| by_ext.get(e))
+                .or_else(|| by_phone.get(c.phone.as_str()))
+                .cloned();
             let id = match found {
                 Some(id) => {
                     counts.matched += 1;
                     id
                 }
                 None => {
-                    insert_contact(&mut tx, contact).await?;
                     counts.created += 1;
-                    contact.id.to_string()
+                    let id = c.id.to_string();
+                    if let Some(e) = &c.external_id {
+                        by_ext.insert(e.clone(), id.clone());
+                    }
+                    by_phone.entry(c.phone.to_string()).or_insert_with(|| id.clone());
+                    fresh.push(c);
+                    id
                 }
             };
-            if let Some(list) = &list {
-                sqlx::query("INSERT INTO contact_list_members (list_id, contact_id, org_id, added_at) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING")
-                    .bind(list.as_str())
-                    .bind(&id)
-                    .bind(org.as_str())
-                    .bind(at)
-                    .execute(&mut *tx)
-                    .await?;
-            }
+            members.push(id);
+        }
+        if !fresh.is_empty() {
+            let col = |f: fn(&Contact) -> Option<String>| fresh.iter().map(|c| f(c)).collect::<Vec<Option<String>>>();
+            sqlx::query(&format!(
+                "INSERT INTO contacts ({CONTACT_COLUMNS}) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], \
+                 $6::text[], $7::jsonb[], $8::jsonb[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[])"
+            ))
+            .bind(col(|c| Some(c.id.to_string())))
+            .bind(col(|c| Some(c.org_id.to_string())))
+            .bind(col(|c| c.name.clone()))
+            .bind(col(|c| Some(c.phone.to_string())))
+            .bind(col(|c| c.email.clone()))
+            .bind(col(|c| c.company.clone()))
+            .bind(fresh.iter().map(|c| serde_json::json!(c.tags)).collect::<Vec<Value>>())
+            .bind(fresh.iter().map(|c| c.custom_fields.clone()).collect::<Vec<Option<Value>>>())
+            .bind(col(|c| c.external_id.clone()))
+            .bind(col(|c| c.time_zone.map(|t| t.name().to_owned())))
+            .bind(fresh.iter().map(|c| ms(c.created_at)).collect::<Vec<_>>())
+            .bind(fresh.iter().map(|c| ms(c.updated_at)).collect::<Vec<_>>())
+            .execute(&mut *tx)
+            .await
+            .map_err(conflict("a contact with this externalId already exists"))?;
+        }
+        if let Some(list) = &list {
+            sqlx::query(
+                "INSERT INTO contact_list_members (list_id, contact_id, org_id, added_at) \
+                 SELECT $1, unnest($2::text[]), $3, $4 ON CONFLICT DO NOTHING",
+            )
+            .bind(list.as_str())
+            .bind(&members)
+            .bind(org.as_str())
+            .bind(ms(now()))
+            .execute(&mut *tx)
+            .await?;
         }
         self.commit(tx, &[]).await?;
         Ok(counts)
