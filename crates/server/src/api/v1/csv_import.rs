@@ -202,7 +202,8 @@ enum Msg {
     /// The header was read (or refused).
     Header(Result<(), ApiError>),
     Batch(Vec<Contact>, Vec<RowError>, u64),
-    Fatal(ApiError),
+    /// The file cannot be read past this line.
+    Fatal(u64, String),
     /// Reading stopped at the row limit.
     Truncated,
 }
@@ -264,10 +265,7 @@ fn parse(org: Organisation, mapping: Option<HashMap<String, String>>, rx: mpsc::
             }
             Err(e) => {
                 let _ = tx.blocking_send(Msg::Batch(std::mem::take(&mut batch), std::mem::take(&mut errors), rows));
-                let _ = tx.blocking_send(Msg::Fatal(ApiError::new(
-                    ErrorKind::InvalidParameter,
-                    format!("The CSV cannot be read past line {line}: {e}"),
-                )));
+                let _ = tx.blocking_send(Msg::Fatal(line, format!("the CSV cannot be read past this line: {e}")));
                 return;
             }
         }
@@ -332,7 +330,17 @@ pub async fn import(
                 }
             }
             Msg::Truncated => out.truncated = true,
-            Msg::Fatal(e) => fatal = Some(e),
+            Msg::Fatal(line, reason) => {
+                // Rows before it are kept; the answer says where reading stopped.
+                out.truncated = true;
+                out.rejected += 1;
+                out.errors.push(RowError {
+                    line,
+                    field: None,
+                    reason: reason.clone(),
+                });
+                fatal = Some(ApiError::new(ErrorKind::InvalidParameter, format!("Line {line}: {reason}")));
+            }
         }
     }
     let _ = parser.await;
