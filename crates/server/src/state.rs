@@ -1,5 +1,8 @@
-//! Shared state handed to every handler.
+//! Shared state handed to every handler: one reference-counted block, so
+//! the many clones a request makes (router, middleware, extractors) each
+//! cost one atomic increment, not one per service.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use switchboard_analytics::Analytics;
@@ -15,21 +18,31 @@ use crate::ratelimit::RateLimiter;
 use crate::tokens::JwtKeys;
 
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+/// Everything a handler may use.
+pub struct Services {
     pub store: DynStore,
     pub cfg: Arc<Config>,
-    pub keys: Arc<KeyCache>,
+    pub keys: KeyCache,
     pub analytics: Arc<Analytics>,
-    pub clock: Arc<Clock>,
-    pub limiter: Arc<RateLimiter>,
-    pub logins: Arc<LoginGuard>,
+    pub clock: Clock,
+    pub limiter: RateLimiter,
+    pub logins: LoginGuard,
     /// Idempotency keys under way on this node.
-    pub in_flight: Arc<crate::idempotency::InFlight>,
+    pub in_flight: crate::idempotency::InFlight,
     /// The carrier and the clock the dialer runs on.
     pub telephony: Arc<crate::carriers::Runtime>,
-    jwt: Arc<OnceCell<JwtKeys>>,
+    jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
 }
 
 impl AppState {
@@ -39,23 +52,23 @@ impl AppState {
     }
 
     pub fn with_limiter(store: DynStore, cfg: Config, limiter: RateLimiter) -> Self {
-        let keys = Arc::new(KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms)));
+        let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
-        let logins = Arc::new(LoginGuard::new(&cfg));
+        let logins = LoginGuard::new(&cfg);
         let telephony = Arc::new(crate::carriers::Runtime::new(&cfg, store.clone()));
-        Self {
+        AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
             keys,
             analytics,
-            clock: Arc::default(),
-            limiter: Arc::new(limiter),
+            clock: Clock::default(),
+            limiter,
             logins,
-            in_flight: Arc::default(),
+            in_flight: Default::default(),
             telephony,
-            jwt: Arc::default(),
+            jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
-        }
+        }))
     }
 
     /// State for `serve`: the rate limiter in Redis when one is configured.
@@ -69,6 +82,6 @@ impl AppState {
 
     /// The token signing keys (loaded from the database on first use).
     pub async fn jwt(&self) -> Result<&JwtKeys, ApiError> {
-        Ok(self.jwt.get_or_try_init(|| JwtKeys::load(&self.store)).await?)
+        Ok(self.0.jwt.get_or_try_init(|| JwtKeys::load(&self.store)).await?)
     }
 }
