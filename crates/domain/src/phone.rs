@@ -111,27 +111,61 @@ impl PhoneNumber {
     }
 }
 
-/// Does the plan of country code `code` allow national numbers this long?
-fn possible_length(code: u16, national_len: usize) -> bool {
-    let Ok(len) = u16::try_from(national_len) else { return false };
-    DATABASE.by_code(&code).is_some_and(|metas| {
-        metas.iter().any(|m| {
+/// What the fast path needs to know of a country code, read once from the
+/// metadata: the national lengths its plan allows, and what a leading
+/// national or carrier prefix looks like there.
+struct CodeRules {
+    lengths: Vec<u16>,
+    /// Anchored: a national number this matches needs the full parser.
+    prefixed: Option<regex::Regex>,
+}
+
+fn code_rules(code: u16) -> Option<std::sync::Arc<CodeRules>> {
+    static RULES: std::sync::LazyLock<std::sync::RwLock<std::collections::HashMap<u16, Option<std::sync::Arc<CodeRules>>>>> =
+        std::sync::LazyLock::new(Default::default);
+    if let Some(r) = RULES.read().unwrap_or_else(|e| e.into_inner()).get(&code) {
+        return r.clone();
+    }
+    let rules = DATABASE.by_code(&code).map(|metas| {
+        let mut lengths: Vec<u16> = Vec::new();
+        let mut patterns: Vec<String> = vec!["0".into()];
+        for m in &metas {
             let d = m.descriptors();
-            [d.general()]
+            for desc in [d.general()]
                 .into_iter()
                 .chain(d.fixed_line())
                 .chain(d.mobile())
                 .chain(d.toll_free())
                 .chain(d.voip())
-                .any(|desc| desc.possible_length().contains(&len))
-        })
-    })
+            {
+                lengths.extend_from_slice(desc.possible_length());
+            }
+            if let Some(p) = m.national_prefix().filter(|p| !p.is_empty()) {
+                patterns.push(regex::escape(p));
+            }
+            if let Some(re) = m.national_prefix_for_parsing() {
+                patterns.push(re.as_str().split_whitespace().collect());
+            }
+        }
+        lengths.sort_unstable();
+        lengths.dedup();
+        let prefixed = regex::Regex::new(&format!("^(?:{})", patterns.join("|"))).ok();
+        std::sync::Arc::new(CodeRules { lengths, prefixed })
+    });
+    RULES.write().unwrap_or_else(|e| e.into_inner()).insert(code, rules.clone());
+    rules
+}
+
+/// Does the plan of country code `code` allow national numbers this long?
+fn possible_length(code: u16, national_len: usize) -> bool {
+    let Ok(len) = u16::try_from(national_len) else { return false };
+    code_rules(code).is_some_and(|r| r.lengths.contains(&len))
 }
 
 /// The fast path for input already written as E.164 (`+` and digits, as
 /// APIs and carriers send it): country codes are prefix-free, so one of
 /// the first three digits' prefixes is the code, and the rest must have a
-/// length its plan allows. No regular expressions run.
+/// length its plan allows. The metadata's rules are read once per country.
 fn possible_e164(input: &str) -> Option<String> {
     let digits = input.strip_prefix('+')?;
     if !(7..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) || digits.starts_with('0') {
@@ -139,17 +173,12 @@ fn possible_e164(input: &str) -> Option<String> {
     }
     (1..=3).find_map(|n| {
         let code: u16 = digits[..n].parse().ok()?;
-        let metas = DATABASE.by_code(&code)?;
+        let rules = code_rules(code)?;
         // What looks like a national or carrier prefix (0, 8 in Russia, 1[12]xx
         // in China, ...) needs the full parser's rules.
         let national = &digits[n..];
-        let prefixed = national.starts_with('0')
-            || metas.iter().any(|m| {
-                m.national_prefix().is_some_and(|p| !p.is_empty() && national.starts_with(p))
-                    || m.national_prefix_for_parsing()
-                        .is_some_and(|re| re.find(national).is_some_and(|f| f.start() == 0))
-            });
-        let ok = !prefixed && possible_length(code, national.len());
+        let prefixed = rules.prefixed.as_ref().is_none_or(|re| re.is_match(national));
+        let ok = !prefixed && rules.lengths.contains(&(national.len() as u16));
         ok.then(|| input.to_owned())
     })
 }

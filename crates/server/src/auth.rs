@@ -77,17 +77,18 @@ pub enum Actor {
     },
 }
 
-/// Who is calling, for which organisation.
+/// Who is calling, for which organisation. Cheap to clone: a request
+/// clones it several times (cache, middleware, extractor).
 #[derive(Debug, Clone)]
 pub struct Auth {
     pub org: Arc<Organisation>,
-    pub actor: Actor,
+    pub actor: Arc<Actor>,
 }
 
 impl Auth {
     /// May this caller do `permission`?
     pub fn allows(&self, permission: &str) -> bool {
-        match &self.actor {
+        match &*self.actor {
             Actor::Key { scopes, .. } => grants(scopes, permission),
             Actor::User { role, .. } => role.allows(permission),
         }
@@ -95,7 +96,7 @@ impl Auth {
 
     /// `key_…` or `usr_…`: the subject of rate limits and audit entries.
     pub fn actor_id(&self) -> String {
-        match &self.actor {
+        match &*self.actor {
             Actor::Key { id, .. } => id.to_string(),
             Actor::User { id, .. } => id.to_string(),
         }
@@ -184,11 +185,11 @@ async fn by_key(state: &AppState, secret: &str) -> Result<Option<Auth>, ApiError
                     let org = state.store.get_org(&key.org_id).await?;
                     Some(Auth {
                         org: Arc::new(org),
-                        actor: Actor::Key {
+                        actor: Arc::new(Actor::Key {
                             id: key.id.clone(),
                             scopes: key.scopes.clone(),
                             key: Box::new(key),
-                        },
+                        }),
                     })
                 }
                 None => None,
@@ -200,7 +201,7 @@ async fn by_key(state: &AppState, secret: &str) -> Result<Option<Auth>, ApiError
     // Revocation and expiry are checked on every request: a rotated key's
     // overlap ends on time even while cached.
     let now = state.clock.now();
-    Ok(auth.filter(|a| matches!(&a.actor, Actor::Key { key, .. } if key.usable(now))))
+    Ok(auth.filter(|a| matches!(&*a.actor, Actor::Key { key, .. } if key.usable(now))))
 }
 
 async fn by_token(state: &AppState, token: &str) -> Result<Option<Auth>, ApiError> {
@@ -221,11 +222,11 @@ async fn by_token(state: &AppState, token: &str) -> Result<Option<Auth>, ApiErro
                     let org = state.store.get_org(&u.org_id).await?;
                     Some(Auth {
                         org: Arc::new(org),
-                        actor: Actor::User {
+                        actor: Arc::new(Actor::User {
                             id: u.id,
                             role: u.role,
                             session: SessionId::new(),
-                        },
+                        }),
                     })
                 }
                 Ok(_) | Err(switchboard_store::StoreError::NotFound(_)) => None,
@@ -237,8 +238,12 @@ async fn by_token(state: &AppState, token: &str) -> Result<Option<Auth>, ApiErro
     };
     let session = claims.sid.parse().unwrap_or_default();
     Ok(cached.map(|mut a| {
-        if let Actor::User { session: s, .. } = &mut a.actor {
-            *s = session;
+        if let Actor::User { id, role, .. } = &*a.actor {
+            a.actor = Arc::new(Actor::User {
+                id: id.clone(),
+                role: *role,
+                session,
+            });
         }
         a
     }))

@@ -41,6 +41,11 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(ApiError::new(ErrorKind::InvalidJson, "The request body must be a JSON object"));
     }
+    // Well-formed bodies parse without path tracking; only a refused one is
+    // parsed again to name the field at fault.
+    if let Ok(v) = serde_json::from_slice(raw) {
+        return Ok(v);
+    }
     let de = &mut serde_json::Deserializer::from_slice(raw);
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

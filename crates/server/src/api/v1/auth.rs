@@ -187,7 +187,7 @@ pub async fn refresh(State(state): State<AppState>, body: JsonBody<RefreshIn>) -
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
     responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    let Actor::User { session, .. } = &auth.actor else {
+    let Actor::User { session, .. } = &*auth.actor else {
         return Err(ApiError::new(
             ErrorKind::Forbidden,
             "Only a user's access token can log out; revoke API keys instead",

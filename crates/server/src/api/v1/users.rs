@@ -109,7 +109,7 @@ fn password(v: &str, email: &str) -> ApiResult<String> {
 
 /// Only an owner may make or change owners; nobody may hand out a role above their own.
 fn may_assign(auth: &Auth, role: Role) -> ApiResult<()> {
-    let own = match &auth.actor {
+    let own = match &*auth.actor {
         Actor::User { role, .. } => *role,
         Actor::Key { .. } => {
             if auth.allows("org.plan") {
@@ -260,7 +260,7 @@ pub async fn update_user(
 }
 
 fn me(auth: &Auth) -> ApiResult<UserId> {
-    match &auth.actor {
+    match &*auth.actor {
         Actor::User { id, .. } => Ok(id.clone()),
         Actor::Key { .. } => Err(ApiError::new(
             ErrorKind::NotFound,
