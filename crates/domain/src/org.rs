@@ -138,6 +138,21 @@ pub fn plan_call_limit(name: &str) -> Option<u64> {
     plan(name).and_then(|p| p.monthly_calls)
 }
 
+/// Calls a plan lets the platform have live at once; unknown plans are
+/// unlimited.
+pub fn plan_live_cap(name: &str) -> Option<u64> {
+    plan(name).and_then(|p| p.concurrent_calls)
+}
+
+/// A call still queued, ringing or in progress this long after it was
+/// created is taken as lost (its carrier never reported the end) and no
+/// longer counts against the concurrent-call cap, so one lost report
+/// cannot lock an organisation out of calling.
+pub const LIVE_WINDOW_SECS: i64 = 4 * 3600;
+
+/// The statuses that count as live for the concurrent-call cap, as stored.
+pub const LIVE_STATUSES: &str = "('queued','initiated','ringing','in_progress')";
+
 /// An API key as stored: never the secret, only its hash and a prefix
 /// for recognising it in lists.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

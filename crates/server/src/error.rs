@@ -22,6 +22,7 @@ pub enum ErrorKind {
     UnsupportedMediaType,
     IdempotencyKeyReused,
     QuotaExceeded,
+    TooManyLiveCalls,
     MissingVariables,
     RateLimited,
     Internal,
@@ -45,6 +46,7 @@ impl ErrorKind {
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             IdempotencyKeyReused => (StatusCode::UNPROCESSABLE_ENTITY, "idempotency_key_reused"),
             QuotaExceeded => (StatusCode::PAYMENT_REQUIRED, "quota_exceeded"),
+            TooManyLiveCalls => (StatusCode::TOO_MANY_REQUESTS, "concurrent_calls_exceeded"),
             MissingVariables => (StatusCode::UNPROCESSABLE_ENTITY, "missing_variables"),
             RateLimited => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
@@ -148,6 +150,11 @@ impl From<StoreError> for ApiError {
                 kind: ErrorKind::QuotaExceeded,
                 message: format!("The plan's monthly quota of {limit} calls is used up; upgrade the plan or wait for next month"),
                 details: Some(json!({ "limit": limit, "used": used })),
+            },
+            StoreError::TooManyLiveCalls { limit, live } => ApiError {
+                kind: ErrorKind::TooManyLiveCalls,
+                message: format!("The plan allows {limit} calls live at once and {live} are live; place the call when one ends"),
+                details: Some(json!({ "limit": limit, "live": live })),
             },
             StoreError::IdempotencyKeyTaken => ApiError::new(ErrorKind::Conflict, "A request with this Idempotency-Key is in progress"),
             StoreError::Backend(msg) => {

@@ -11,8 +11,8 @@ use switchboard_domain::call::CallReport;
 use switchboard_domain::campaign::{CallSettings, CampaignAction, DncEntry, RetrySettings, Schedule};
 use switchboard_domain::template::{Step, StepType};
 use switchboard_domain::{
-    CallStatus, Campaign, CampaignId, CampaignStatus, Contact, ContactId, ContactList, ContactListId, DomainError, Organisation,
-    PhoneNumber, Template, TemplateId, TimeZone, Timestamp,
+    Call, CallStatus, Campaign, CampaignId, CampaignStatus, Contact, ContactId, ContactList, ContactListId, Direction, DomainError,
+    Organisation, PhoneNumber, Template, TemplateId, TimeZone, Timestamp,
 };
 
 use crate::{CallTarget, DialParams, DynStore, Page, StagedContact, StoreError, TemplateFilter};
@@ -28,6 +28,11 @@ pub const CAMPAIGN_CHECKS: &[(&str, Check)] = &[
     ("dialer_caps_hold_under_concurrency", |s| {
         Box::pin(dialer_caps_hold_under_concurrency(s))
     }),
+    ("dialer_fails_calls_never_placed", |s| Box::pin(dialer_fails_calls_never_placed(s))),
+    ("campaign_completes_at_its_end_date", |s| {
+        Box::pin(campaign_completes_at_its_end_date(s))
+    }),
+    ("plan_live_cap_holds", |s| Box::pin(plan_live_cap_holds(s))),
 ];
 
 /// Wednesday 2025-05-21 14:00 UTC: 10:00 in New York.
@@ -501,4 +506,81 @@ pub async fn campaign_completes_at_its_end_date(s: DynStore) {
     let stats = s.campaign_stats(&a.id, &c.id).await.unwrap();
     assert_eq!((stats.total_contacts, stats.completed_calls), (3, 1));
     assert_eq!(s.get_campaign(&a.id, &c.id).await.unwrap().status, CampaignStatus::Completed);
+}
+
+fn placed(o: &Organisation, at: Timestamp) -> Call {
+    let mut c = Call::new(o.id.clone(), Direction::Outbound, CallStatus::Queued, at);
+    c.to = Some("+15551230000".into());
+    c
+}
+
+async fn on_plan(s: &DynStore, slug: &str, plan: &str) -> Organisation {
+    let mut o = org(s, slug).await;
+    o.plan = plan.into();
+    s.update_org(o).await.unwrap()
+}
+
+/// The plan's concurrent-call cap: placing is refused beyond it (exactly,
+/// under concurrency), a call that ends frees its line, a call live longer
+/// than the live window stops counting, unlimited plans have no cap, and
+/// the dialer fills only the room the organisation has left.
+pub async fn plan_live_cap_holds(s: DynStore) {
+    let a = on_plan(&s, "a", "standard").await;
+    let now = t0();
+    let mut tasks = Vec::new();
+    for _ in 0..12 {
+        let (s, c) = (s.clone(), placed(&a, now));
+        tasks.push(tokio::spawn(async move { s.create_placed_call(c, now).await }));
+    }
+    let (mut ok, mut refused) = (Vec::new(), 0);
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(c) => ok.push(c),
+            Err(StoreError::TooManyLiveCalls { limit: 5, live: 5 }) => refused += 1,
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    assert_eq!((ok.len(), refused), (5, 7));
+    assert_eq!(
+        s.list_calls(&a.id, &Default::default(), PAGE).await.unwrap().1,
+        5,
+        "refused calls leave nothing"
+    );
+
+    // One ends: one line is free again, and only one.
+    let ended = CallReport {
+        status: Some(CallStatus::Completed),
+        at: Some(now + Duration::seconds(30)),
+        ..Default::default()
+    };
+    s.report_call(&a.id, CallTarget::Id(ok[0].id.clone()), ended, None).await.unwrap();
+    let later = now + Duration::seconds(31);
+    s.create_placed_call(placed(&a, later), later).await.unwrap();
+    let r = s.create_placed_call(placed(&a, later), later).await;
+    assert!(matches!(r, Err(StoreError::TooManyLiveCalls { limit: 5, live: 5 })), "{r:?}");
+
+    // Calls never reported ended stop counting after the live window.
+    let much_later = now + Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS + 1);
+    s.create_placed_call(placed(&a, much_later), much_later).await.unwrap();
+
+    // No cap on unlimited plans.
+    let u = on_plan(&s, "u", "unlimited").await;
+    for _ in 0..8 {
+        s.create_placed_call(placed(&u, now), now).await.unwrap();
+    }
+
+    // The dialer fills the room left: 5 - 2 live = 3, though the campaign
+    // has 20 lines.
+    let b = on_plan(&s, "b", "standard").await;
+    for _ in 0..2 {
+        s.create_placed_call(placed(&b, now), now).await.unwrap();
+    }
+    let (c, _) = running(&s, &b, 10, 20, RetrySettings::default()).await;
+    assert_eq!(s.dial(&b.id, &c.id, params(now)).await.unwrap().dialed.len(), 3);
+    assert_eq!(
+        s.dial(&b.id, &c.id, params(now + Duration::seconds(1))).await.unwrap().dialed.len(),
+        0
+    );
+    let r = s.create_placed_call(placed(&b, now), now).await;
+    assert!(matches!(r, Err(StoreError::TooManyLiveCalls { limit: 5, live: 5 })), "{r:?}");
 }

@@ -20,6 +20,9 @@ pub enum StoreError {
     /// The organisation's plan allows no more calls this month.
     #[error("monthly call quota of {limit} reached")]
     QuotaExceeded { limit: u64, used: u64 },
+    /// The organisation already has its plan's cap of calls live.
+    #[error("{limit} calls live at once reached")]
+    TooManyLiveCalls { limit: u64, live: u64 },
     /// The idempotency key was taken by a request committed concurrently.
     #[error("idempotency key already used")]
     IdempotencyKeyTaken,

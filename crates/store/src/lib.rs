@@ -71,6 +71,13 @@ pub trait CallStore: Send + Sync {
     /// quota (refused with `QuotaExceeded` beyond it). A taken external id
     /// is a conflict.
     async fn create_call(&self, call: Call, idem: Option<IdemKey>) -> Result<Call>;
+    /// Stores a new call the platform is about to place through its
+    /// carrier: as `create_call`, and refused with `TooManyLiveCalls` when
+    /// the organisation already has its plan's cap of calls live (calls in
+    /// a live status created within `org::LIVE_WINDOW_SECS` of `now`). The
+    /// check runs in the writing transaction, serialised with the dialer's,
+    /// so the cap holds under concurrent placing.
+    async fn create_placed_call(&self, call: Call, now: Timestamp) -> Result<Call>;
     /// One call with its timeline.
     async fn get_call(&self, org: &OrgId, id: &CallId) -> Result<Call>;
     async fn call_by_external_id(&self, org: &OrgId, external_id: &str) -> Result<Option<Call>>;

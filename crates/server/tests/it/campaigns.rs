@@ -121,6 +121,21 @@ async fn create_read_list_and_change_status_as_in_the_spec() {
             "campaign.canceled"
         ]
     );
+    // The audit log names who changed the status, once per change.
+    let audit: Vec<(String, String)> = t.a.get("/v1/audit?limit=100").await.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("campaign.")))
+        .map(|e| (e["action"].as_str().unwrap().to_owned(), e["target"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut actions: Vec<&str> = audit.iter().map(|(a, _)| a.as_str()).collect();
+    actions.sort_unstable();
+    assert_eq!(
+        actions,
+        ["campaign.canceled", "campaign.paused", "campaign.resumed", "campaign.started"]
+    );
+    assert!(audit.iter().all(|(_, target)| target == &id));
 
     // List with a status filter.
     t.a.post("/v1/campaigns", spec_campaign(&tpl, json!([c1]), json!([]))).await;

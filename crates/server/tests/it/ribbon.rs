@@ -173,3 +173,57 @@ async fn every_endpoint_in_the_spec_shape() {
     let anon = reqwest::get(format!("{}/api/ribbon/call-logs", t.base)).await.unwrap();
     assert_eq!(anon.status(), 401);
 }
+
+/// The plan's concurrent-call cap on the widget's call route: a standard
+/// organisation (five live calls) is refused the sixth with 429, and
+/// nothing is stored; hanging one up frees its line.
+#[tokio::test]
+async fn placing_beyond_the_plans_live_cap_is_refused() {
+    // Simulated callees never fail or find the line busy at once, so calls
+    // stay live until hung up.
+    let srv = TestServer::start_with(|cfg| {
+        cfg.telephony.sim.failed_rate = 0.0;
+        cfg.telephony.sim.busy_rate = 0.0;
+    })
+    .await;
+    let mut org = srv.a.org.clone();
+    org.plan = "standard".into();
+    srv.store.update_org(org).await.unwrap();
+    let customer = json!({"phoneNumber": "+919876543210", "name": "Rajesh Kumar", "customerId": "LOAN001"});
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        let r = srv.a.post("/api/ribbon/calls", customer.clone()).await;
+        assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+        ids.push(r.body["session_id"].as_str().unwrap().to_owned());
+    }
+    let before = srv.snapshot(&srv.a.org).await;
+    let r = srv.a.post("/api/ribbon/calls", customer.clone()).await;
+    r.assert_error(429, "concurrent_calls_exceeded");
+    assert_eq!(r.body["error"]["details"], json!({"limit": 5, "live": 5}));
+    assert_eq!(srv.snapshot(&srv.a.org).await, before, "a refused call leaves nothing");
+    // Another organisation's calls do not count.
+    assert_eq!(srv.b.post("/api/ribbon/calls", customer.clone()).await.status.as_u16(), 201);
+
+    let r = srv
+        .a
+        .post(&format!("/api/ribbon/calls/{}/actions", ids[0]), json!({"action": "hangup"}))
+        .await;
+    assert_eq!(r.status.as_u16(), 200, "{}", r.body);
+    let sim = srv
+        .state
+        .telephony
+        .simulator
+        .as_ref()
+        .expect("the simulator is the default carrier");
+    sim.pump().await.unwrap();
+    assert_eq!(
+        srv.a.get(&format!("/api/ribbon/calls/{}", ids[0])).await.body["call_status"],
+        "missed"
+    );
+    let r = srv.a.post("/api/ribbon/calls", customer.clone()).await;
+    assert_eq!(r.status.as_u16(), 201, "{}", r.body);
+    srv.a
+        .post("/api/ribbon/calls", customer)
+        .await
+        .assert_error(429, "concurrent_calls_exceeded");
+}

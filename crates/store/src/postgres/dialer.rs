@@ -12,7 +12,7 @@ use switchboard_domain::{CallStatus, CampaignId, ContactId, DomainEvent, OrgId, 
 use super::PgStore;
 use super::campaign_rows::{load_campaign, update_campaign};
 use super::rows::*;
-use super::store::{apply_report, store_new_call};
+use super::store::{apply_report, live_room, store_new_call};
 use crate::campaigns::{DONE, LIVE, WAITING, campaign_call, campaign_event, rate_cap, settle};
 use crate::{DialOutcome, DialParams, Dialed, Result};
 
@@ -122,7 +122,10 @@ pub(super) async fn dial(store: &PgStore, org: &OrgId, id: &CampaignId, p: &Dial
     }
     let second = now_ms.div_euclid(1000);
     let used = if rate_second == second { i64::from(rate_count) } else { 0 };
-    let free = i64::from(k.settings.max_concurrent_calls) - live;
+    let mut free = i64::from(k.settings.max_concurrent_calls) - live;
+    if let Some((cap, org_live)) = live_room(&mut tx, org, p.now).await? {
+        free = free.min(cap as i64 - org_live as i64);
+    }
     let budget = free.min(i64::from(rate_cap(&k, p)) - used).min(i64::from(p.batch));
     if !k.schedule.in_dates(p.now) || budget <= 0 {
         if out.settled > 0 {

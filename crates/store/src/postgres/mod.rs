@@ -46,6 +46,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/postgres/0003_webhooks.sql")),
     (4, include_str!("../../migrations/postgres/0004_identity.sql")),
     (5, include_str!("../../migrations/postgres/0005_campaigns.sql")),
+    (6, include_str!("../../migrations/postgres/0006_live_calls.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -166,6 +166,31 @@ pub(super) async fn store_new_call(c: &mut PgConnection, call: &mut Call, events
     created(c, call, events).await
 }
 
+/// How many calls the organisation's plan lets it have live at once, and
+/// how many are live at `now`; `None` when the plan has no cap. Callers
+/// hold the organisation's `dialer_rate` row, which serialises placing
+/// and dialling in one organisation across nodes.
+pub(super) async fn live_room(c: &mut PgConnection, org: &OrgId, now: switchboard_domain::Timestamp) -> Result<Option<(u64, u64)>> {
+    let plan: Option<String> = sqlx::query_scalar("SELECT plan FROM orgs WHERE id = $1")
+        .bind(org.as_str())
+        .fetch_optional(&mut *c)
+        .await?;
+    let plan = plan.ok_or(StoreError::NotFound("organisation"))?;
+    let Some(cap) = switchboard_domain::org::plan_live_cap(&plan) else {
+        return Ok(None);
+    };
+    let since = now - chrono::Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS);
+    let live: i64 = sqlx::query_scalar(&format!(
+        "SELECT COUNT(*) FROM calls WHERE org_id = $1 AND status IN {} AND created_at >= $2",
+        switchboard_domain::org::LIVE_STATUSES
+    ))
+    .bind(org.as_str())
+    .bind(since)
+    .fetch_one(&mut *c)
+    .await?;
+    Ok(Some((cap, live as u64)))
+}
+
 /// Counts a new call against its organisation's monthly quota; refuses it
 /// beyond the plan's limit. The counter's row lock makes concurrent
 /// creations in one organisation count exactly.
@@ -317,6 +342,27 @@ impl CallStore for PgStore {
         let mut events = Vec::new();
         store_new_call(&mut tx, &mut call, &mut events).await?;
         insert_idem(&mut tx, &call.org_id, &idem, &call).await?;
+        self.commit(tx, &events).await?;
+        Ok(call)
+    }
+
+    async fn create_placed_call(&self, mut call: Call, now: switchboard_domain::Timestamp) -> Result<Call> {
+        let mut tx = self.begin().await?;
+        sqlx::query("INSERT INTO dialer_rate (org_id, second, count) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING")
+            .bind(call.org_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("SELECT 1 FROM dialer_rate WHERE org_id = $1 FOR UPDATE")
+            .bind(call.org_id.as_str())
+            .execute(&mut *tx)
+            .await?;
+        if let Some((limit, live)) = live_room(&mut tx, &call.org_id, now).await?
+            && live >= limit
+        {
+            return Err(StoreError::TooManyLiveCalls { limit, live });
+        }
+        let mut events = Vec::new();
+        store_new_call(&mut tx, &mut call, &mut events).await?;
         self.commit(tx, &events).await?;
         Ok(call)
     }

@@ -8,7 +8,7 @@ use switchboard_domain::{CallStatus, CampaignId, OrgId, TimeZone};
 
 use super::campaign_rows::{load_campaign, update_campaign};
 use super::rows::*;
-use super::store::{apply_report, store_new_call};
+use super::store::{apply_report, live_room, store_new_call};
 use crate::campaigns::{DONE, LIVE, WAITING, campaign_call, campaign_event, rate_cap, settle};
 use crate::{DialOutcome, DialParams, Dialed, Result};
 
@@ -94,7 +94,10 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
     }
 
     // How many calls this pass may start.
-    let free = i64::from(k.settings.max_concurrent_calls) - live;
+    let mut free = i64::from(k.settings.max_concurrent_calls) - live;
+    if let Some((cap, org_live)) = live_room(c, org, p.now)? {
+        free = free.min(cap as i64 - org_live as i64);
+    }
     let second = now_ms.div_euclid(1000);
     let used: i64 = c
         .prepare_cached("SELECT second, count FROM dialer_rate WHERE org_id = ?1")?

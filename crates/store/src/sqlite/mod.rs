@@ -30,6 +30,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/sqlite/0002_webhooks.sql")),
     (3, include_str!("../../migrations/sqlite/0003_identity.sql")),
     (4, include_str!("../../migrations/sqlite/0004_campaigns.sql")),
+    (5, include_str!("../../migrations/sqlite/0005_live_calls.sql")),
 ];
 
 /// Most writes committed in one transaction.

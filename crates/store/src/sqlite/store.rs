@@ -210,6 +210,28 @@ fn count_call(c: &rusqlite::Connection, call: &Call) -> Result<()> {
     Ok(())
 }
 
+/// How many more calls the organisation's plan lets it have live at
+/// `now`; `None` when the plan has no cap. Counted from the partial
+/// `calls_live` index.
+pub(super) fn live_room(c: &rusqlite::Connection, org: &OrgId, now: switchboard_domain::Timestamp) -> Result<Option<(u64, u64)>> {
+    let plan: String = c
+        .prepare_cached("SELECT plan FROM orgs WHERE id = ?1")?
+        .query_row([org.as_str()], |r| r.get(0))
+        .optional()?
+        .ok_or(StoreError::NotFound("organisation"))?;
+    let Some(cap) = switchboard_domain::org::plan_live_cap(&plan) else {
+        return Ok(None);
+    };
+    let since = now - chrono::Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS);
+    let live: i64 = c
+        .prepare_cached(&format!(
+            "SELECT COUNT(*) FROM calls WHERE org_id = ?1 AND status IN {} AND created_at >= ?2",
+            switchboard_domain::org::LIVE_STATUSES
+        ))?
+        .query_row(params![org.as_str(), ms(since)], |r| r.get(0))?;
+    Ok(Some((cap, live as u64)))
+}
+
 /// Stores a new call with its first timeline entry and events.
 pub(super) fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Result<()> {
     count_call(c, call)?;
@@ -284,6 +306,19 @@ impl CallStore for SqliteStore {
         self.write(move |c| {
             store_new_call(c, &mut call)?;
             insert_idem(c, &call.org_id, &idem, &call)?;
+            Ok(call)
+        })
+        .await
+    }
+
+    async fn create_placed_call(&self, mut call: Call, now: switchboard_domain::Timestamp) -> Result<Call> {
+        self.write(move |c| {
+            if let Some((limit, live)) = live_room(c, &call.org_id, now)?
+                && live >= limit
+            {
+                return Err(StoreError::TooManyLiveCalls { limit, live });
+            }
+            store_new_call(c, &mut call)?;
             Ok(call)
         })
         .await

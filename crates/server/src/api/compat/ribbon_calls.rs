@@ -71,7 +71,7 @@ fn required(field: &str, v: Option<&str>) -> ApiResult<String> {
 }
 
 #[utoipa::path(post, path = "/api/ribbon/calls", tag = "call-ribbon", request_body = RibbonCallIn,
-    responses((status = 201, body = LogOut), (status = 400, body = ErrorBody), (status = 402, body = ErrorBody), (status = 502, body = ErrorBody)), security(("apiKey" = [])))]
+    responses((status = 201, body = LogOut), (status = 400, body = ErrorBody), (status = 402, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)), security(("apiKey" = [])))]
 pub async fn place(State(state): State<AppState>, auth: Auth, body: JsonBody<RibbonCallIn>) -> ApiResult<Response> {
     let b = body.value;
     let phone = fields::phone("phoneNumber", &required("phoneNumber", b.phone_number.as_deref())?, &auth.org)?;
@@ -88,7 +88,7 @@ pub async fn place(State(state): State<AppState>, auth: Auth, body: JsonBody<Rib
         metadata: fields::object("metadata", b.metadata.as_ref())?,
         ..Default::default()
     };
-    let call = core::create(&state, &auth.org, spec, "phoneNumber", None).await?;
+    let call = core::create_placed(&state, &auth.org, spec, "phoneNumber").await?;
     let zone = switchboard_domain::zones::callee_zone(None, &phone, auth.org.time_zone);
     let req = PlaceCall {
         call: call.clone(),

@@ -356,6 +356,18 @@ pub async fn set_status(
         CampaignStatus::Completed => "completed",
         CampaignStatus::Scheduled => "scheduled",
     };
+    if !out.replayed {
+        // Named as the campaign's event is (`campaign.canceled`).
+        let action = if c.status == CampaignStatus::Cancelled { "canceled" } else { verb };
+        crate::audit::by(
+            &state,
+            &auth,
+            &format!("campaign.{action}"),
+            Some(c.id.to_string()),
+            Some(serde_json::json!({ "name": c.name })),
+        )
+        .await;
+    }
     Ok(respond(
         out.status,
         out.replayed,
