@@ -128,7 +128,7 @@ struct Readers {
 }
 
 /// Page cache of the writer (KiB): index pages of big tables stay hot.
-const WRITER_CACHE_KIB: i64 = 65_536;
+const WRITER_CACHE_KIB: i64 = 16_384;
 /// Page cache of each reader and the checkpointer (KiB); the OS page cache
 /// serves the rest.
 const READER_CACHE_KIB: i64 = 16_384;
