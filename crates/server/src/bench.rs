@@ -30,8 +30,9 @@ pub struct IngestArgs {
     #[arg(long, default_value_t = 100_000)]
     pub calls: u64,
     /// Requests in flight at once (the writer commits what arrives while it
-    /// syncs, so more in flight means bigger, cheaper group commits).
-    #[arg(long, default_value_t = 96)]
+    /// syncs, so more in flight means bigger, cheaper group commits; past
+    /// ~32 on two cores they only queue).
+    #[arg(long, default_value_t = 32)]
     pub concurrency: usize,
     /// Run against PostgreSQL (a fresh schema `bench_ingest` in this database) instead of SQLite.
     #[arg(long)]

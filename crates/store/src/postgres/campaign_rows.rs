@@ -69,15 +69,17 @@ pub(super) fn list_from_row(r: &PgRow) -> Result<ContactList> {
 }
 
 pub(super) async fn load_list(c: &mut PgConnection, org: &OrgId, id: &str) -> Result<ContactList> {
-    sqlx::query(&format!("SELECT {LIST_COLUMNS} FROM contact_lists WHERE id = $1 AND org_id = $2"))
-        .bind(id)
-        .bind(org.as_str())
-        .fetch_optional(c)
-        .await?
-        .as_ref()
-        .map(list_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("contact list"))
+    sqlx::query(&format!(
+        "SELECT {LIST_COLUMNS} FROM contact_lists WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
+    ))
+    .bind(id)
+    .bind(org.as_str())
+    .fetch_optional(c)
+    .await?
+    .as_ref()
+    .map(list_from_row)
+    .transpose()?
+    .ok_or(StoreError::NotFound("contact list"))
 }
 
 pub(super) const CAMPAIGN_COLUMNS: &str = "id, org_id, name, description, status, template_id, schedule, settings, variables, \
@@ -133,7 +135,7 @@ pub(super) async fn insert_campaign(c: &mut PgConnection, k: &Campaign) -> Resul
 
 pub(super) async fn update_campaign(c: &mut PgConnection, k: &Campaign) -> Result<()> {
     sqlx::query(
-        "UPDATE campaigns SET status = $3, updated_at = $4, started_at = $5, last_run_at = $6, completed_at = $7 WHERE id = $1 AND org_id = $2",
+        "UPDATE campaigns SET status = $3, updated_at = $4, started_at = $5, last_run_at = $6, completed_at = $7 WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2",
     )
     .bind(k.id.as_str())
     .bind(k.org_id.as_str())
@@ -150,7 +152,7 @@ pub(super) async fn update_campaign(c: &mut PgConnection, k: &Campaign) -> Resul
 pub(super) async fn load_campaign(c: &mut PgConnection, org: &OrgId, id: &str, lock: Lock) -> Result<Campaign> {
     let lock = if lock == Lock::ForUpdate { " FOR UPDATE" } else { "" };
     sqlx::query(&format!(
-        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND org_id = $2{lock}"
+        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{lock}"
     ))
     .bind(id)
     .bind(org.as_str())

@@ -45,15 +45,17 @@ impl CampaignStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn get_template(&self, org: &OrgId, id: &TemplateId) -> Result<Template> {
-        sqlx::query(&format!("SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id = $1 AND org_id = $2"))
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(template_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound("template"))
+        sqlx::query(&format!(
+            "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(template_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("template"))
     }
 
     #[tracing::instrument(skip_all)]
@@ -89,7 +91,7 @@ impl CampaignStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn use_template(&self, org: &OrgId, id: &TemplateId) -> Result<()> {
-        sqlx::query("UPDATE templates SET usage_count = usage_count + 1 WHERE id = $1 AND org_id = $2")
+        sqlx::query("UPDATE templates SET usage_count = usage_count + 1 WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2")
             .bind(id.as_str())
             .bind(org.as_str())
             .execute(&self.pool)
@@ -410,7 +412,7 @@ impl CampaignStore for PgStore {
         .bind(k.id.as_str())
         .execute(&mut *tx)
         .await?;
-        sqlx::query("UPDATE templates SET usage_count = usage_count + 1 WHERE id = $1 AND org_id = $2")
+        sqlx::query("UPDATE templates SET usage_count = usage_count + 1 WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2")
             .bind(k.template_id.as_str())
             .bind(k.org_id.as_str())
             .execute(&mut *tx)

@@ -72,15 +72,17 @@ impl IdentityStore for PgStore {
     }
 
     async fn get_user(&self, org: &OrgId, id: &UserId) -> Result<User> {
-        sqlx::query(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND org_id = $2"))
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(user_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound("user"))
+        sqlx::query(&format!(
+            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(user_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("user"))
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>> {
@@ -96,7 +98,7 @@ impl IdentityStore for PgStore {
     async fn update_user(&self, user: User, password_hash: Option<String>) -> Result<User> {
         let done = sqlx::query(
             "UPDATE users SET email = $3, name = $4, role = $5, status = $6, preferences = $7, failed_logins = $8, locked_until = $9, \
-             last_login_at = $10, updated_at = $11, password_hash = COALESCE($12, password_hash) WHERE id = $1 AND org_id = $2",
+             last_login_at = $10, updated_at = $11, password_hash = COALESCE($12, password_hash) WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2",
         )
         .bind(user.id.as_str())
         .bind(user.org_id.as_str())

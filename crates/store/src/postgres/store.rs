@@ -146,7 +146,7 @@ impl KeyStore for PgStore {
         // One statement: the row lock of the UPDATE keeps the earlier
         // revocation time when two revocations race.
         sqlx::query(&format!(
-            "UPDATE api_keys SET revoked_at = LEAST(COALESCE(revoked_at, $3), $3) WHERE id = $1 AND org_id = $2 RETURNING {KEY_COLUMNS}"
+            "UPDATE api_keys SET revoked_at = LEAST(COALESCE(revoked_at, $3), $3) WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2 RETURNING {KEY_COLUMNS}"
         ))
         .bind(id.as_str())
         .bind(org.as_str())
@@ -457,7 +457,7 @@ impl CallStore for PgStore {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM calls WHERE id = $1 AND org_id = $2")
+        sqlx::query("DELETE FROM calls WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2")
             .bind(id.as_str())
             .bind(org.as_str())
             .execute(&mut *tx)
@@ -508,7 +508,7 @@ impl ContactStore for PgStore {
         let contact = load_contact(&mut tx, org, id.as_str(), Lock::ForUpdate)
             .await?
             .ok_or(StoreError::NotFound("contact"))?;
-        sqlx::query("DELETE FROM contacts WHERE id = $1 AND org_id = $2")
+        sqlx::query("DELETE FROM contacts WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2")
             .bind(id.as_str())
             .bind(org.as_str())
             .execute(&mut *tx)

@@ -41,7 +41,7 @@ pub(super) fn webhook_from_row(r: &PgRow) -> Result<Webhook> {
 
 pub(super) async fn load_webhook(c: &mut PgConnection, org: &OrgId, id: &WebhookId, lock: bool) -> Result<Webhook> {
     let sql = format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND org_id = $2{}",
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
         if lock { " FOR UPDATE" } else { "" }
     );
     sqlx::query(&sql)
@@ -62,7 +62,7 @@ pub(super) async fn write_webhook(c: &mut PgConnection, w: &Webhook, insert: boo
     } else {
         "UPDATE webhooks SET url = $3, events = $4, description = $5, enabled = $6, scheme = $7, secret = $8, previous_secret = $9, \
          previous_secret_expires_at = $10, failing_since = $11, disabled_reason = $12, created_at = $13, updated_at = $14 \
-         WHERE id = $1 AND org_id = $2"
+         WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
             .to_owned()
     };
     sqlx::query(&sql)

@@ -419,7 +419,7 @@ impl WebhookStore for PgStore {
         self.sequence_outbox().await?;
         let mut tx = self.begin().await?;
         let e = sqlx::query(&format!(
-            "SELECT {EVENT_COLUMNS} FROM outbox WHERE id = $1 AND org_id = $2 AND seq IS NOT NULL"
+            "SELECT {EVENT_COLUMNS} FROM outbox WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2 AND seq IS NOT NULL"
         ))
         .bind(event.as_str())
         .bind(org.as_str())
