@@ -9,7 +9,7 @@ use switchboard_domain::campaign::{CallSettings, CampaignStatus, DncEntry, Sched
 use switchboard_domain::template::Step;
 use switchboard_domain::{Campaign, CampaignId, ContactList, ContactListId, OrgId, Template, TemplateId};
 
-use super::rows::{Lock, conflict, ms};
+use super::rows::{Lock, conflict, ms, row_in_org};
 use crate::{Result, StoreError};
 
 fn json<T: serde::de::DeserializeOwned>(r: &PgRow, col: &str) -> Result<T> {
@@ -69,17 +69,9 @@ pub(super) fn list_from_row(r: &PgRow) -> Result<ContactList> {
 }
 
 pub(super) async fn load_list(c: &mut PgConnection, org: &OrgId, id: &str) -> Result<ContactList> {
-    sqlx::query(&format!(
-        "SELECT {LIST_COLUMNS} FROM contact_lists WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
-    ))
-    .bind(id)
-    .bind(org.as_str())
-    .fetch_optional(c)
-    .await?
-    .as_ref()
-    .map(list_from_row)
-    .transpose()?
-    .ok_or(StoreError::NotFound("contact list"))
+    row_in_org(c, ("contact_lists", LIST_COLUMNS), org, id, Lock::None, list_from_row)
+        .await?
+        .ok_or(StoreError::NotFound("contact list"))
 }
 
 pub(super) const CAMPAIGN_COLUMNS: &str = "id, org_id, name, description, status, template_id, schedule, settings, variables, \
@@ -150,18 +142,9 @@ pub(super) async fn update_campaign(c: &mut PgConnection, k: &Campaign) -> Resul
 }
 
 pub(super) async fn load_campaign(c: &mut PgConnection, org: &OrgId, id: &str, lock: Lock) -> Result<Campaign> {
-    let lock = if lock == Lock::ForUpdate { " FOR UPDATE" } else { "" };
-    sqlx::query(&format!(
-        "SELECT {CAMPAIGN_COLUMNS} FROM campaigns WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{lock}"
-    ))
-    .bind(id)
-    .bind(org.as_str())
-    .fetch_optional(c)
-    .await?
-    .as_ref()
-    .map(campaign_from_row)
-    .transpose()?
-    .ok_or(StoreError::NotFound("campaign"))
+    row_in_org(c, ("campaigns", CAMPAIGN_COLUMNS), org, id, lock, campaign_from_row)
+        .await?
+        .ok_or(StoreError::NotFound("campaign"))
 }
 
 pub(super) fn dnc_from_row(r: &PgRow) -> Result<DncEntry> {

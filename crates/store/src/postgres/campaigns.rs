@@ -45,16 +45,15 @@ impl CampaignStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn get_template(&self, org: &OrgId, id: &TemplateId) -> Result<Template> {
-        sqlx::query(&format!(
-            "SELECT {TEMPLATE_COLUMNS} FROM templates WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
-        ))
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .fetch_optional(&self.pool)
+        row_in_org(
+            &self.pool,
+            ("templates", TEMPLATE_COLUMNS),
+            org,
+            id.as_str(),
+            Lock::None,
+            template_from_row,
+        )
         .await?
-        .as_ref()
-        .map(template_from_row)
-        .transpose()?
         .ok_or(StoreError::NotFound("template"))
     }
 

@@ -7,7 +7,7 @@ use switchboard_domain::id::{AuditId, SessionId};
 use switchboard_domain::{AuditEntry, OrgId, Role, Timestamp, User, UserId, UserStatus};
 
 use super::PgStore;
-use super::rows::{conflict, ms, opt_ms};
+use super::rows::{Lock, conflict, ms, opt_ms, row_in_org};
 use crate::{IdentityStore, Page, RefreshToken, Result, Spent, StoreError, UserFilter};
 
 const USER_COLUMNS: &str =
@@ -72,17 +72,9 @@ impl IdentityStore for PgStore {
     }
 
     async fn get_user(&self, org: &OrgId, id: &UserId) -> Result<User> {
-        sqlx::query(&format!(
-            "SELECT {USER_COLUMNS} FROM users WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2"
-        ))
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .fetch_optional(&self.pool)
-        .await?
-        .as_ref()
-        .map(user_from_row)
-        .transpose()?
-        .ok_or(StoreError::NotFound("user"))
+        row_in_org(&self.pool, ("users", USER_COLUMNS), org, id.as_str(), Lock::None, user_from_row)
+            .await?
+            .ok_or(StoreError::NotFound("user"))
     }
 
     async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>> {

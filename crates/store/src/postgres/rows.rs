@@ -374,15 +374,24 @@ pub(super) async fn update_call(conn: &mut PgConnection, call: &Call) -> Result<
     Ok(())
 }
 
-// Rows are found by primary key with the organisation checked as
-// `org_id IS NOT DISTINCT FROM $2`, which no index can serve. With a plain
-// `org_id = $2`, a connection's cached generic plan made while the table was
-// nearly empty may prefer an org-prefixed index to the primary key, and then
-// walks all of the organisation's rows on every lookup (a tenfold slowdown
-// of call writes on a fresh database).
-pub(super) async fn load_call(conn: &mut PgConnection, org: &OrgId, id: &str, lock: Lock) -> Result<Option<Call>> {
+/// One row of `table` by primary key within an organisation.
+///
+/// The organisation is tested as `org_id IS NOT DISTINCT FROM $2` (here and
+/// in every UPDATE and DELETE by id), which no index can serve. With a plain
+/// `org_id = $2`, a connection's cached generic plan made while the table
+/// was nearly empty may prefer an org-prefixed index to the primary key, and
+/// then walks all of the organisation's rows on every lookup (a tenfold
+/// slowdown of call writes on a fresh database).
+pub(super) async fn row_in_org<'e, T>(
+    conn: impl sqlx::PgExecutor<'e>,
+    (table, columns): (&str, &str),
+    org: &OrgId,
+    id: &str,
+    lock: Lock,
+    from_row: fn(&PgRow) -> Result<T>,
+) -> Result<Option<T>> {
     let sql = format!(
-        "SELECT {CALL_COLUMNS} FROM calls WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
+        "SELECT {columns} FROM {table} WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
         lock.sql()
     );
     sqlx::query(&sql)
@@ -391,8 +400,12 @@ pub(super) async fn load_call(conn: &mut PgConnection, org: &OrgId, id: &str, lo
         .fetch_optional(conn)
         .await?
         .as_ref()
-        .map(call_from_row)
+        .map(from_row)
         .transpose()
+}
+
+pub(super) async fn load_call(conn: &mut PgConnection, org: &OrgId, id: &str, lock: Lock) -> Result<Option<Call>> {
+    row_in_org(conn, ("calls", CALL_COLUMNS), org, id, lock, call_from_row).await
 }
 
 pub(super) async fn load_call_by_external(conn: &mut PgConnection, org: &OrgId, external_id: &str, lock: Lock) -> Result<Option<Call>> {
@@ -597,16 +610,5 @@ pub(super) async fn update_contact(conn: &mut PgConnection, contact: &Contact) -
 }
 
 pub(super) async fn load_contact(conn: &mut PgConnection, org: &OrgId, id: &str, lock: Lock) -> Result<Option<Contact>> {
-    let sql = format!(
-        "SELECT {CONTACT_COLUMNS} FROM contacts WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
-        lock.sql()
-    );
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(org.as_str())
-        .fetch_optional(conn)
-        .await?
-        .as_ref()
-        .map(contact_from_row)
-        .transpose()
+    row_in_org(conn, ("contacts", CONTACT_COLUMNS), org, id, lock, contact_from_row).await
 }

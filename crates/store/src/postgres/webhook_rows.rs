@@ -8,7 +8,7 @@ use sqlx::{PgConnection, Row};
 use switchboard_domain::webhook::Attempt;
 use switchboard_domain::{DomainEvent, OrgId, SignatureScheme, Timestamp, Webhook, WebhookId, WebhookSecret};
 
-use super::rows::ms;
+use super::rows::{Lock, ms, row_in_org};
 use crate::webhooks::new_delivery_id;
 use crate::{AttemptOutcome, NextStep, Page, Result, StoreError};
 
@@ -40,18 +40,9 @@ pub(super) fn webhook_from_row(r: &PgRow) -> Result<Webhook> {
 }
 
 pub(super) async fn load_webhook(c: &mut PgConnection, org: &OrgId, id: &WebhookId, lock: bool) -> Result<Webhook> {
-    let sql = format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
-        if lock { " FOR UPDATE" } else { "" }
-    );
-    sqlx::query(&sql)
-        .bind(id.as_str())
-        .bind(org.as_str())
-        .fetch_optional(c)
+    let lock = if lock { Lock::ForUpdate } else { Lock::None };
+    row_in_org(c, ("webhooks", WEBHOOK_COLUMNS), org, id.as_str(), lock, webhook_from_row)
         .await?
-        .as_ref()
-        .map(webhook_from_row)
-        .transpose()?
         .ok_or(StoreError::NotFound("webhook"))
 }
 
