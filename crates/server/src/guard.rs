@@ -34,7 +34,7 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("GET", "/health" | "/openapi.json" | "/ribbon/v1/ribbon.js" | "/ribbon/v1/ribbon.css") => Public,
         ("POST", "/v1/auth/login" | "/v1/auth/refresh") => Public,
         // Twilio authenticates its callbacks with X-Twilio-Signature, checked by the handler.
-        ("POST", "/v1/carriers/twilio/status") => Public,
+        ("POST", "/v1/carriers/twilio/status" | "/v1/carriers/twilio/gather") => Public,
         ("POST", "/v1/auth/logout") => Authenticated,
         ("GET" | "PATCH", "/v1/users/me") => Authenticated,
         ("POST", "/v1/calls") => Permission("calls.create"),

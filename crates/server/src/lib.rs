@@ -179,6 +179,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dnc::bulk))
         .routes(routes!(dnc::remove))
         .routes(routes!(twilio::status_callback))
+        .routes(routes!(twilio::gather))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::rotate_secret))

@@ -94,12 +94,16 @@ impl Twilio {
     /// The StatusCallback URL of one call: our organisation and call ids
     /// ride in the query string, which the signature covers.
     pub fn status_callback(&self, call: &CallRef) -> String {
-        format!(
-            "{}/v1/carriers/twilio/status?org={}&call={}",
-            self.settings.public_url.trim_end_matches('/'),
-            call.org_id,
-            call.call_id
-        )
+        self.callback("status", call)
+    }
+
+    /// Where a call's `<Gather>` posts what the callee pressed or said.
+    pub fn gather_action(&self, call: &CallRef) -> String {
+        self.callback("gather", call)
+    }
+
+    fn callback(&self, route: &str, call: &CallRef) -> String {
+        callback_url(&self.settings.public_url, route, &call.org_id, &call.call_id)
     }
 
     async fn post(&self, url: String, form: &[(&str, String)]) -> Result<serde_json::Value, CarrierError> {
@@ -136,6 +140,16 @@ impl Twilio {
     }
 }
 
+/// One of our Twilio callback URLs (`status`, `gather`) for a call: our
+/// organisation and call ids ride in the query string, which the signature
+/// covers.
+pub fn callback_url(public_url: &str, route: &str, org: &switchboard_domain::OrgId, call: &switchboard_domain::CallId) -> String {
+    format!(
+        "{}/v1/carriers/twilio/{route}?org={org}&call={call}",
+        public_url.trim_end_matches('/')
+    )
+}
+
 #[async_trait]
 impl Carrier for Twilio {
     fn name(&self) -> &'static str {
@@ -166,7 +180,10 @@ impl Carrier for Twilio {
         let mut form: Vec<(&str, String)> = vec![
             ("To", to),
             ("From", from),
-            ("Twiml", twiml::script(&req.script, req.transfer_to.as_deref())),
+            (
+                "Twiml",
+                twiml::script(&req.script, 0, req.transfer_to.as_deref(), Some(&self.gather_action(&call))),
+            ),
             ("StatusCallback", self.status_callback(&call)),
             ("StatusCallbackMethod", "POST".into()),
         ];
@@ -204,7 +221,8 @@ impl Carrier for Twilio {
     }
 
     async fn collect_dtmf(&self, call: &CallRef, prompt: &str, digits: u8) -> Result<(), CarrierError> {
-        self.modify(call, &[("Twiml", twiml::gather(prompt, digits))]).await
+        self.modify(call, &[("Twiml", twiml::gather(prompt, digits, &self.gather_action(call)))])
+            .await
     }
 }
 

@@ -41,6 +41,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/campaigns/{id}"),
     ("post", "/v1/campaigns/{id}/status"),
     ("post", "/v1/carriers/twilio/status"),
+    ("post", "/v1/carriers/twilio/gather"),
     ("get", "/v1/contact-lists"),
     ("post", "/v1/contact-lists"),
     ("get", "/v1/contact-lists/{id}"),

@@ -237,9 +237,14 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
     assert_eq!(
         seen.get("Twiml"),
         Some(
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hi Ann &amp; co</Say>\
-             <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\"><Say>Press 1 to confirm</Say></Gather>\
-             <Dial>+15550001234</Dial></Response>"
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hi Ann &amp; co</Say>\
+                 <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\" \
+                 action=\"{PUBLIC}/v1/carriers/twilio/gather?org={}&amp;call={id}&amp;step=1\">\
+                 <Say>Press 1 to confirm</Say></Gather><Dial>+15550001234</Dial></Response>",
+                t.a.org.id
+            )
+            .as_str()
         )
     );
     assert_eq!(
@@ -282,12 +287,11 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
         )]
     );
     assert!(modify[1].get("Twiml").unwrap().contains("<Play>https://x.example/hold.mp3</Play>"));
-    assert!(
-        modify[2]
-            .get("Twiml")
-            .unwrap()
-            .contains("<Gather input=\"dtmf\" numDigits=\"4\" timeout=\"10\"><Say>Enter your PIN</Say></Gather>")
-    );
+    assert!(modify[2].get("Twiml").unwrap().contains(&format!(
+        "<Gather input=\"dtmf\" numDigits=\"4\" timeout=\"10\" \
+                 action=\"{PUBLIC}/v1/carriers/twilio/gather?org={}&amp;call={id}\"><Say>Enter your PIN</Say></Gather>",
+        t.a.org.id
+    )));
     assert!(modify[3].get("Twiml").unwrap().contains("<Dial>+15550004321</Dial>"));
     assert_eq!(modify[4].form, vec![("Status".to_owned(), "completed".to_owned())]);
     assert_eq!(modify[5].form, vec![("Status".to_owned(), "canceled".to_owned())]);
@@ -431,6 +435,86 @@ async fn status_callbacks_signed_by_twilios_library_drive_the_call() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
+}
+
+#[tokio::test]
+async fn gathered_key_presses_are_recorded_and_the_script_goes_on() {
+    let (base, _log) = stand_in().await;
+    let t = TestServer::start_with(|c| c.telephony.twilio = Some(settings(&base))).await;
+    let tpl = crate::templates::new_template(
+        &t.a,
+        json!({"name": "Confirm", "steps": [
+            {"type": "greeting", "content": "Hello {firstName}"},
+            {"type": "question", "content": "Press 1 to confirm your {item}"},
+            {"type": "closing", "content": "Thank you {firstName}"}
+        ], "variables": ["firstName", "item"]}),
+    )
+    .await;
+    let id =
+        t.a.new_call(json!({"phone": "+15551234567", "templateId": tpl, "variables": {"firstName": "Ann", "item": "visit"}}))
+            .await;
+    let call_id: CallId = id.parse().unwrap();
+    let url = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id}&step=1", t.a.org.id);
+    let form = [("CallSid", "CA42"), ("AccountSid", SID), ("Digits", "1"), ("FinishedOnKey", "")];
+    let sig = python(SIGN, &json!({"token": TOKEN, "requests": [{"url": url, "params": form}]}));
+    let sig = sig[0].as_str().unwrap();
+
+    // Forged or replayed onto another step: refused, nothing recorded.
+    let before = t.snapshot(&t.a.org).await;
+    let forged = signature::compute("not-the-token", &url, &[("Digits".into(), "1".into())]);
+    post_callback(&t, &url, &form, &forged).await.assert_error(403, "forbidden");
+    post_callback(&t, &url.replace("step=1", "step=0"), &form, sig)
+        .await
+        .assert_error(403, "forbidden");
+    assert_eq!(before, t.snapshot(&t.a.org).await);
+
+    // Signed by Twilio's library: the key press lands on the call's timeline
+    // and the answer is the rest of the script, gathering to the same place.
+    let resp = reqwest::Client::new()
+        .post(format!("{}{}", t.base, url.strip_prefix(PUBLIC).unwrap()))
+        .header("x-twilio-signature", sig)
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/xml");
+    assert_eq!(
+        resp.text().await.unwrap(),
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Thank you Ann</Say></Response>"
+    );
+    let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
+    let dtmf: Vec<&Option<Value>> = call.timeline.iter().filter(|e| e.kind == "dtmf").map(|e| &e.data).collect();
+    assert_eq!(
+        dtmf,
+        vec![&Some(json!({"step": 1, "prompt": "Press 1 to confirm your visit", "digits": "1"}))]
+    );
+    let r = t.a.get(&format!("/v1/calls/{id}")).await;
+    assert!(r.body.to_string().contains("Press 1 to confirm your visit"), "{}", r.body);
+
+    // A gather asked for on a live call (no step): recorded, then nothing more.
+    let url = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id}", t.a.org.id);
+    let form = [("CallSid", "CA42"), ("Digits", "4321")];
+    let sig = signature::compute(
+        TOKEN,
+        &url,
+        &form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(),
+    );
+    let r = post_callback(&t, &url, &form, &sig).await;
+    assert_eq!(r.status, 200);
+    let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
+    let last = call.timeline.last().unwrap();
+    assert_eq!((last.kind.as_str(), &last.data), ("dtmf", &Some(json!({"digits": "4321"}))));
+
+    // Unknown call: 404; a step that is not a number: 400 naming it.
+    let other = url.replace(&id, "call_01jb0000000000000000000000");
+    let sig = signature::compute(TOKEN, &other, &[]);
+    post_callback(&t, &other, &[], &sig).await.assert_error(404, "not_found");
+    let bad = format!("{url}&step=x");
+    let sig = signature::compute(TOKEN, &bad, &[]);
+    let r = post_callback(&t, &bad, &[], &sig).await;
+    assert_eq!(r.status, 400);
+    assert!(r.body.to_string().contains("step"), "{}", r.body);
 }
 
 #[tokio::test]

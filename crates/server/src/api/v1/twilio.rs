@@ -1,16 +1,19 @@
-//! `POST /v1/carriers/twilio/status`: Twilio's StatusCallback. Twilio
-//! sends no API key; the `X-Twilio-Signature` over our public URL and the
-//! parameters is the proof, checked before anything is read. The query
-//! string (covered by the signature) names our organisation and call.
+//! Twilio's callbacks: `POST /v1/carriers/twilio/status` (StatusCallback)
+//! and `POST /v1/carriers/twilio/gather` (where a `<Gather>` posts the key
+//! pressed). Twilio sends no API key; the `X-Twilio-Signature` over our
+//! public URL and the parameters is the proof, checked before anything is
+//! read. The query string (covered by the signature) names our organisation
+//! and call.
 
 use axum::extract::{Request, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use switchboard_domain::call::CallReport;
-use switchboard_domain::{CallId, OrgId};
+use switchboard_domain::{CallId, OrgId, TemplateId};
 use switchboard_store::{CallTarget, StoreError};
 
 use super::ErrorBody;
-use crate::carriers::{signature, twilio};
+use crate::carriers::{signature, twilio, twiml};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::body_bytes;
 use crate::state::AppState;
@@ -19,11 +22,27 @@ fn forbidden() -> ApiError {
     ApiError::new(ErrorKind::Forbidden, "The X-Twilio-Signature does not match this request")
 }
 
-#[utoipa::path(post, path = "/v1/carriers/twilio/status", tag = "carriers",
-    params(("org" = String, Query), ("call" = String, Query), ("X-Twilio-Signature" = String, Header)),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's status callback parameters (CallSid, CallStatus, CallDuration, AnsweredBy, ...)"),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
-pub async fn status_callback(State(state): State<AppState>, req: Request) -> ApiResult<StatusCode> {
+/// A callback whose signature matched: its parameters and query.
+struct Signed {
+    params: Vec<(String, String)>,
+    query: Vec<(String, String)>,
+    public_url: String,
+    org: OrgId,
+    call: CallId,
+}
+
+impl Signed {
+    fn param(&self, k: &str) -> Option<String> {
+        self.params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    fn query(&self, k: &str) -> Option<String> {
+        self.query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+}
+
+/// Checks `X-Twilio-Signature` (form or JSON body) and reads the request.
+async fn signed(state: &AppState, req: Request) -> ApiResult<Signed> {
     let Some(tw) = state.cfg.telephony.twilio.clone() else {
         return Err(ApiError::new(ErrorKind::NotFound, "Twilio is not configured on this server"));
     };
@@ -41,7 +60,7 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
     let path_and_query = req.uri().path_and_query().map(|p| p.as_str().to_owned()).unwrap_or_default();
     let query = req.uri().query().unwrap_or("").to_owned();
     let url = format!("{}{}", tw.public_url, path_and_query);
-    let body = body_bytes(req, &state).await?;
+    let body = body_bytes(req, state).await?;
     let token = tw.auth_token.expose();
     let params: Vec<(String, String)> = if json {
         if !signature::validate_json(token, &url, &body, &sig) {
@@ -64,15 +83,31 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
         }
         params
     };
-    let q: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
-    let get_q = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
-    let get = |k: &str| params.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let query: Vec<(String, String)> = serde_urlencoded::from_str(&query).unwrap_or_default();
+    let get_q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let org: OrgId = get_q("org")
         .and_then(|o| o.parse().ok())
         .ok_or_else(|| ApiError::field("org", "must name an organisation"))?;
     let call: CallId = get_q("call")
         .and_then(|c| c.parse().ok())
         .ok_or_else(|| ApiError::field("call", "must name a call"))?;
+    Ok(Signed {
+        params,
+        query,
+        public_url: tw.public_url.clone(),
+        org,
+        call,
+    })
+}
+
+#[utoipa::path(post, path = "/v1/carriers/twilio/status", tag = "carriers",
+    params(("org" = String, Query), ("call" = String, Query), ("X-Twilio-Signature" = String, Header)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's status callback parameters (CallSid, CallStatus, CallDuration, AnsweredBy, ...)"),
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn status_callback(State(state): State<AppState>, req: Request) -> ApiResult<StatusCode> {
+    let s = signed(&state, req).await?;
+    let (org, call) = (s.org.clone(), s.call.clone());
+    let get = |k: &str| s.param(k);
     let raw_status = get("CallStatus").ok_or_else(|| ApiError::field("CallStatus", "is required"))?;
     let status = twilio::map_status(&raw_status, get("AnsweredBy").as_deref())
         .ok_or_else(|| ApiError::field("CallStatus", format!("'{raw_status}' is not a Twilio call status")))?;
@@ -95,4 +130,62 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
     };
     state.store.report_call(&org, CallTarget::Id(call), report, None).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/carriers/twilio/gather", tag = "carriers",
+    params(("org" = String, Query), ("call" = String, Query), ("step" = Option<u32>, Query, description = "The script step whose question gathered"), ("X-Twilio-Signature" = String, Header)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's Gather parameters (CallSid, Digits, SpeechResult, ...)"),
+    responses((status = 200, content_type = "text/xml", description = "TwiML: the script from the next step on"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let s = signed(&state, req).await?;
+    let step: Option<usize> = s
+        .query("step")
+        .map(|v| v.parse().map_err(|_| ApiError::field("step", "must be a step number")))
+        .transpose()?;
+    let call = match state.store.get_call(&s.org, &s.call).await {
+        Ok(c) => c,
+        Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("call")),
+        Err(e) => return Err(e.into()),
+    };
+    // The script as placed: the call's template filled with its variables.
+    let script = match call.template_id.as_deref().and_then(|t| t.parse::<TemplateId>().ok()) {
+        Some(t) => match state.store.get_template(&s.org, &t).await {
+            Ok(t) => t.render(&call.variables.clone().unwrap_or_default()),
+            Err(StoreError::NotFound(_)) => Vec::new(),
+            Err(e) => return Err(e.into()),
+        },
+        None => Vec::new(),
+    };
+    let (digits, speech) = (s.param("Digits").filter(|d| !d.is_empty()), s.param("SpeechResult"));
+    if digits.is_some() || speech.is_some() {
+        let mut data = serde_json::Map::new();
+        if let Some(i) = step {
+            data.insert("step".into(), i.into());
+            if let Some((_, prompt)) = script.get(i) {
+                data.insert("prompt".into(), prompt.clone().into());
+            }
+        }
+        if let Some(d) = digits {
+            data.insert("digits".into(), d.into());
+        }
+        if let Some(sp) = speech {
+            data.insert("speech".into(), sp.into());
+        }
+        let report = CallReport {
+            event: Some("dtmf".into()),
+            event_data: Some(data.into()),
+            at: Some(switchboard_domain::now()),
+            ..Default::default()
+        };
+        state
+            .store
+            .report_call(&s.org, CallTarget::Id(s.call.clone()), report, None)
+            .await?;
+    }
+    let action = twilio::callback_url(&s.public_url, "gather", &s.org, &s.call);
+    let doc = match step {
+        Some(i) => twiml::script(&script, i + 1, None, Some(&action)),
+        None => twiml::empty(),
+    };
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], doc).into_response())
 }
