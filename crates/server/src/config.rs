@@ -123,6 +123,7 @@ struct FileConfig {
     webhook_worker: Option<bool>,
     webhook_lease_ms: Option<u64>,
     webhook_concurrency: Option<u32>,
+    webhook_log_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +163,8 @@ pub struct Config {
     pub webhook_lease_ms: u64,
     /// Webhook subscriptions served at once by this node.
     pub webhook_concurrency: u32,
+    /// Days the webhook attempt log and finished deliveries are kept (0: forever).
+    pub webhook_log_retention_days: u32,
 }
 
 impl Default for Config {
@@ -188,6 +191,7 @@ impl Default for Config {
             webhook_worker: true,
             webhook_lease_ms: 60_000,
             webhook_concurrency: 128,
+            webhook_log_retention_days: 30,
         }
     }
 }
@@ -268,6 +272,7 @@ impl Config {
             webhook_worker: args.webhook_worker.or(file.webhook_worker).unwrap_or(d.webhook_worker),
             webhook_lease_ms: webhook_lease_ms(args.webhook_lease_ms.or(file.webhook_lease_ms).unwrap_or(d.webhook_lease_ms))?,
             webhook_concurrency: file.webhook_concurrency.unwrap_or(d.webhook_concurrency).clamp(1, 4096),
+            webhook_log_retention_days: file.webhook_log_retention_days.unwrap_or(d.webhook_log_retention_days),
         })
     }
 

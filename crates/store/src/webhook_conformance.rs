@@ -20,6 +20,7 @@ pub const WEBHOOK_CHECKS: &[(&str, Check)] = &[
     ("webhook_attempts_and_disable", |s| Box::pin(webhook_attempts_and_disable(s))),
     ("webhook_replay_and_redeliver", |s| Box::pin(webhook_replay_and_redeliver(s))),
     ("webhook_concurrent_nodes", |s| Box::pin(webhook_concurrent_nodes(s))),
+    ("webhook_log_pruning", |s| Box::pin(webhook_log_pruning(s))),
 ];
 
 const PAGE: Page = Page { page: 1, limit: 1000 };
@@ -338,6 +339,58 @@ pub async fn webhook_attempts_and_disable(s: DynStore) {
         .await
         .unwrap();
     assert!(on.enabled && on.failing_since.is_none() && on.disabled_reason.is_none());
+}
+
+/// Pruning forgets old attempts and finished deliveries, in batches, and
+/// never a delivery still due.
+pub async fn webhook_log_pruning(s: DynStore) {
+    let a = org(&s, "a").await;
+    let w = s.create_webhook(hook(&a, &["call.queued"]), None).await.unwrap();
+    for _ in 0..3 {
+        call(&s, &a).await;
+    }
+    s.fan_out(1000).await.unwrap();
+    let t0 = now();
+    let old = t0 - TimeDelta::days(40);
+    let got = s.claim_deliveries(claim("n1", t0, 10)).await.unwrap();
+    assert_eq!(got[0].jobs.len(), 3);
+    let outcomes = vec![
+        outcome(&got[0], 0, true, old, NextStep::Succeeded),
+        outcome(&got[0], 1, false, old, NextStep::RetryAt(t0 + TimeDelta::hours(1))),
+        outcome(&got[0], 2, false, old, NextStep::GiveUp),
+    ];
+    finish(&s, "n1", &w.id, outcomes).await;
+    let recent = t0 + TimeDelta::hours(2);
+    let got = s.claim_deliveries(claim("n1", recent, 10)).await.unwrap();
+    assert_eq!(got[0].jobs.len(), 1, "the retried delivery");
+    finish(&s, "n1", &w.id, vec![outcome(&got[0], 0, true, recent, NextStep::Succeeded)]).await;
+    call(&s, &a).await;
+    s.fan_out(1000).await.unwrap();
+    let statuses = |s: DynStore| {
+        let (a, w) = (a.clone(), w.id.clone());
+        async move {
+            let (d, _) = s.list_deliveries(&a, &w, PAGE).await.unwrap();
+            d.into_iter().map(|d| d.status).collect::<Vec<_>>()
+        }
+    };
+    use DeliveryStatus::*;
+    assert_eq!(statuses(s.clone()).await, vec![Succeeded, Succeeded, Dead, Pending]);
+
+    // Older than 30 days, two rows of each kind per call: the three old
+    // attempts and the two deliveries that finished then.
+    let cutoff = t0 - TimeDelta::days(30);
+    assert_eq!(s.prune_webhook_log(cutoff, 2).await.unwrap(), 4);
+    assert_eq!(s.prune_webhook_log(cutoff, 2).await.unwrap(), 1);
+    assert_eq!(s.prune_webhook_log(cutoff, 2).await.unwrap(), 0);
+    let (log, total) = s.list_attempts(&a, &w.id, PAGE).await.unwrap();
+    assert_eq!((total, log[0].created_at), (1, recent));
+    assert_eq!(statuses(s.clone()).await, vec![Succeeded, Pending]);
+
+    // A cutoff past everything still leaves the due delivery, deliverable.
+    assert_eq!(s.prune_webhook_log(recent + TimeDelta::days(1), 100).await.unwrap(), 2);
+    assert_eq!(statuses(s.clone()).await, vec![Pending]);
+    let got = s.claim_deliveries(claim("n1", now(), 10)).await.unwrap();
+    assert_eq!(got[0].jobs.len(), 1);
 }
 
 pub async fn webhook_replay_and_redeliver(s: DynStore) {

@@ -125,6 +125,10 @@ pub trait WebhookStore: Send + Sync {
     /// leases — for many subscriptions in one transaction.
     async fn finish_deliveries(&self, owner: &str, finished: Vec<Finished>) -> Result<()>;
     /// A page of a subscription's attempts, newest first.
+    /// Forgets attempts and finished (succeeded or dead) deliveries older
+    /// than `before`, at most `limit` rows of each per call; answers how
+    /// many rows went. Deliveries still due are never touched.
+    async fn prune_webhook_log(&self, before: Timestamp, limit: u32) -> Result<u64>;
     async fn list_attempts(&self, org: &OrgId, webhook: &WebhookId, page: Page) -> Result<(Vec<Attempt>, u64)>;
     /// A page of a subscription's deliveries, oldest event first.
     async fn list_deliveries(&self, org: &OrgId, webhook: &WebhookId, page: Page) -> Result<(Vec<Delivery>, u64)>;

@@ -471,6 +471,42 @@ async fn replay_and_redeliver_send_the_same_events_again() {
     assert_eq!(future.body["enqueued"], 0);
 }
 
+#[tokio::test]
+async fn the_attempt_log_is_pruned_after_the_retention() {
+    let t = private_ok().await;
+    let mut rx = Receiver::start().await;
+    let (id, _) = subscribe(&t.a, json!({"url": rx.url(), "events": ["contact.created"]})).await;
+    for p in ["+15551234567", "+15551234568"] {
+        t.a.new_contact(json!({"phone": p})).await;
+    }
+    let w = worker(&t, true);
+    w.run_once().await.unwrap();
+    assert_eq!(rx.drain().len(), 2);
+    let count = |path: String| {
+        let c = &t.a;
+        async move { c.get(&path).await.body["pagination"]["total"].as_u64().unwrap() }
+    };
+    let (attempts, deliveries) = (format!("/v1/webhooks/{id}/attempts"), format!("/v1/webhooks/{id}/deliveries"));
+    assert_eq!((count(attempts.clone()).await, count(deliveries.clone()).await), (2, 2));
+    // Within the retention (30 days by default) nothing goes.
+    let now = switchboard_domain::now();
+    assert_eq!(w.prune_log(now + TimeDelta::days(29)).await.unwrap(), 0);
+    assert_eq!(count(attempts.clone()).await, 2);
+    // Kept forever when the retention is off.
+    let keep = worker_with(
+        &t,
+        WorkerConfig {
+            allow_private: true,
+            retention: None,
+            ..WorkerConfig::default()
+        },
+    );
+    assert_eq!(keep.prune_log(now + TimeDelta::days(365)).await.unwrap(), 0);
+    // Past it, the attempts and the finished deliveries go.
+    assert_eq!(w.prune_log(now + TimeDelta::days(31)).await.unwrap(), 4);
+    assert_eq!((count(attempts).await, count(deliveries).await), (0, 0));
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_workers_on_one_database_never_send_the_same_attempt() {
     let t = private_ok().await;

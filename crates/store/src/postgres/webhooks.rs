@@ -317,6 +317,27 @@ impl WebhookStore for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn prune_webhook_log(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        let attempts =
+            sqlx::query("DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE created_at < $1 LIMIT $2)")
+                .bind(ms(before))
+                .bind(i64::from(limit))
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+        let deliveries = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+             WHERE status IN ('succeeded', 'dead') AND updated_at < $1 LIMIT $2)",
+        )
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(attempts + deliveries)
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn list_attempts(&self, org: &OrgId, webhook: &WebhookId, page: Page) -> Result<(Vec<Attempt>, u64)> {
         let mut c = self.pool.acquire().await?;
         load_webhook(&mut c, org, webhook, false).await?;

@@ -31,6 +31,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/sqlite/0003_identity.sql")),
     (4, include_str!("../../migrations/sqlite/0004_campaigns.sql")),
     (5, include_str!("../../migrations/sqlite/0005_live_calls.sql")),
+    (6, include_str!("../../migrations/sqlite/0006_webhook_log_age.sql")),
 ];
 
 /// Most writes committed in one transaction.

@@ -236,6 +236,24 @@ impl WebhookStore for SqliteStore {
         .await
     }
 
+    async fn prune_webhook_log(&self, before: Timestamp, limit: u32) -> Result<u64> {
+        self.write(move |c| {
+            let attempts = c
+                .prepare_cached(
+                    "DELETE FROM webhook_attempts WHERE id IN (SELECT id FROM webhook_attempts WHERE created_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![ms(before), limit])?;
+            let deliveries = c
+                .prepare_cached(
+                    "DELETE FROM webhook_deliveries WHERE id IN (SELECT id FROM webhook_deliveries \
+                     WHERE status IN ('succeeded', 'dead') AND updated_at < ?1 LIMIT ?2)",
+                )?
+                .execute(params![ms(before), limit])?;
+            Ok((attempts + deliveries) as u64)
+        })
+        .await
+    }
+
     async fn list_attempts(&self, org: &OrgId, webhook: &WebhookId, page: Page) -> Result<(Vec<Attempt>, u64)> {
         let (org, id) = (org.clone(), webhook.clone());
         self.read(move |c| {

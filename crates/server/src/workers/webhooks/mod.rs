@@ -10,7 +10,8 @@
 //! delivery never blocks the ones after it). Different subscriptions are
 //! served concurrently, up to `max_webhooks` at once per node. The finisher
 //! records what every task sent and releases its lease, gathering whatever
-//! tasks finished meanwhile into one transaction.
+//! tasks finished meanwhile into one transaction. The pruner forgets, once
+//! an hour, attempts and finished deliveries older than the retention.
 
 pub mod send;
 pub mod sign;
@@ -45,7 +46,13 @@ pub struct WorkerConfig {
     pub poll: Duration,
     /// Outbox events fanned out per transaction.
     pub fanout_batch: u32,
+    /// How long attempts and finished deliveries are kept (`None`: forever).
+    pub retention: Option<chrono::TimeDelta>,
 }
+
+/// How often the pruner runs, and the rows it deletes per transaction.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+const PRUNE_BATCH: u32 = 5_000;
 
 impl Default for WorkerConfig {
     fn default() -> Self {
@@ -57,6 +64,7 @@ impl Default for WorkerConfig {
             timeout: Duration::from_secs(15),
             poll: Duration::from_millis(250),
             fanout_batch: 1000,
+            retention: Some(chrono::TimeDelta::days(30)),
         }
     }
 }
@@ -67,6 +75,7 @@ impl WorkerConfig {
             allow_private: cfg.allow_private_webhook_targets,
             lease: Duration::from_millis(cfg.webhook_lease_ms),
             max_webhooks: cfg.webhook_concurrency,
+            retention: (cfg.webhook_log_retention_days > 0).then(|| chrono::TimeDelta::days(cfg.webhook_log_retention_days.into())),
             ..Self::default()
         }
     }
@@ -227,7 +236,23 @@ impl WebhookWorker {
         }
     }
 
-    /// Runs both loops until `stop` turns true; in-flight requests finish
+    /// Forgets attempts and finished deliveries older than the retention
+    /// as of `now`, in small transactions; answers the rows removed.
+    pub async fn prune_log(&self, now: Timestamp) -> anyhow::Result<u64> {
+        let Some(keep) = self.cfg.retention else { return Ok(0) };
+        let mut total = 0;
+        loop {
+            let n = self.store.prune_webhook_log(now - keep, PRUNE_BATCH).await?;
+            total += n;
+            if n < u64::from(PRUNE_BATCH) {
+                return Ok(total);
+            }
+            // Let deliveries write between batches.
+            tokio::task::yield_now().await;
+        }
+    }
+
+    /// Runs the loops until `stop` turns true; in-flight requests finish
     /// and are recorded first. `wake` is poked when something may have
     /// written to the outbox.
     pub async fn run(self: Arc<Self>, wake: Arc<Notify>, stop: watch::Receiver<bool>) {
@@ -285,7 +310,23 @@ impl WebhookWorker {
                 drop(done_tx);
             }
         };
-        tokio::join!(dispatcher, deliverer, finisher);
+        let pruner = {
+            let (me, mut stop) = (self.clone(), stop.clone());
+            async move {
+                while !*stop.borrow() {
+                    match me.prune_log(switchboard_domain::now()).await {
+                        Ok(n) if n > 0 => tracing::info!(rows = n, "pruned the webhook log"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "pruning the webhook log failed"),
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(PRUNE_EVERY) => {}
+                        _ = stop.changed() => {}
+                    }
+                }
+            }
+        };
+        tokio::join!(dispatcher, deliverer, finisher, pruner);
         tracing::info!("webhook worker stopped");
     }
 }
