@@ -18,6 +18,9 @@ pub struct Organisation {
     pub time_zone: TimeZone,
     pub phone_strictness: Strictness,
     pub plan: String,
+    /// The organisation's own cap on new dialer calls per second, below the
+    /// server's (`None`: the server's alone).
+    pub calls_per_second: Option<u32>,
     pub created_at: Timestamp,
 }
 
@@ -33,6 +36,7 @@ impl Organisation {
             time_zone: TimeZone::UTC,
             phone_strictness: Strictness::Possible,
             plan: "unlimited".to_owned(),
+            calls_per_second: None,
             created_at: now,
         }
     }

@@ -273,9 +273,11 @@ pub(crate) fn campaign_call(
     call
 }
 
-/// The campaign's rate cap: the organisation's, lowered by the campaign's own.
-pub(crate) fn rate_cap(c: &Campaign, params: &DialParams) -> u32 {
-    c.settings
-        .calls_per_second
-        .map_or(params.org_calls_per_second, |own| own.min(params.org_calls_per_second))
+/// The campaign's rate cap: the server's per-organisation cap, lowered by
+/// the organisation's own (`org_own`) and by the campaign's.
+pub(crate) fn rate_cap(c: &Campaign, params: &DialParams, org_own: Option<u32>) -> u32 {
+    [c.settings.calls_per_second, org_own]
+        .into_iter()
+        .flatten()
+        .fold(params.org_calls_per_second, u32::min)
 }

@@ -33,6 +33,7 @@ pub const CAMPAIGN_CHECKS: &[(&str, Check)] = &[
         Box::pin(campaign_completes_at_its_end_date(s))
     }),
     ("plan_live_cap_holds", |s| Box::pin(plan_live_cap_holds(s))),
+    ("org_rate_cap_lowers_the_servers", |s| Box::pin(org_rate_cap_lowers_the_servers(s))),
 ];
 
 /// Wednesday 2025-05-21 14:00 UTC: 10:00 in New York.
@@ -583,4 +584,26 @@ pub async fn plan_live_cap_holds(s: DynStore) {
     );
     let r = s.create_placed_call(placed(&b, now), now).await;
     assert!(matches!(r, Err(StoreError::TooManyLiveCalls { limit: 5, live: 5 })), "{r:?}");
+}
+
+/// An organisation's own calls-per-second cap is stored with it and holds
+/// below the server's; cleared, the server's applies again.
+pub async fn org_rate_cap_lowers_the_servers(s: DynStore) {
+    let mut a = org(&s, "a").await;
+    a.calls_per_second = Some(2);
+    let a = s.update_org(a).await.unwrap();
+    assert_eq!(s.get_org(&a.id).await.unwrap().calls_per_second, Some(2));
+    let (c, _) = running(&s, &a, 30, 20, RetrySettings::default()).await;
+    let now = t0();
+    assert_eq!(s.dial(&a.id, &c.id, params(now)).await.unwrap().dialed.len(), 2);
+    assert_eq!(s.dial(&a.id, &c.id, params(now)).await.unwrap().dialed.len(), 0, "same second");
+    let next = now + Duration::seconds(1);
+    assert_eq!(s.dial(&a.id, &c.id, params(next)).await.unwrap().dialed.len(), 2);
+    // Cleared: the server's 100 per second, so the 16 lines left fill.
+    let mut a = s.get_org(&a.id).await.unwrap();
+    a.calls_per_second = None;
+    s.update_org(a.clone()).await.unwrap();
+    assert_eq!(s.get_org(&a.id).await.unwrap().calls_per_second, None);
+    let later = now + Duration::seconds(2);
+    assert_eq!(s.dial(&a.id, &c.id, params(later)).await.unwrap().dialed.len(), 16);
 }

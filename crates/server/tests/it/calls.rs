@@ -1,7 +1,7 @@
 //! Happy paths of every /v1/calls route, checked on bodies and stored state.
 
 use reqwest::Method;
-use serde_json::json;
+use serde_json::{Value, json};
 use switchboard_domain::{CallStatus, Direction};
 
 use crate::support::TestServer;
@@ -138,6 +138,30 @@ async fn national_numbers_use_the_org_region() {
         t.a.patch("/v1/org", body).await.assert_field_error(field);
         assert_eq!(t.a.get("/v1/org").await.body, before);
     }
+}
+
+#[tokio::test]
+async fn the_organisations_dialer_rate_cap_is_set_through_the_api() {
+    let t = TestServer::start().await;
+    assert_eq!(t.a.get("/v1/org").await.body["callsPerSecond"], Value::Null);
+    let r = t.a.patch("/v1/org", json!({"callsPerSecond": 3})).await;
+    assert_eq!((r.status.as_u16(), r.body["callsPerSecond"].as_u64()), (200, Some(3)));
+    let stored = t.store.get_org(&t.a.org.id).await.unwrap();
+    assert_eq!(stored.calls_per_second, Some(3));
+    assert_eq!(t.store.get_org(&t.b.org.id).await.unwrap().calls_per_second, None);
+    for bad in [json!(0), json!(10_001), json!(-1), json!("fast")] {
+        let before = t.a.get("/v1/org").await.body;
+        t.a.patch("/v1/org", json!({"callsPerSecond": bad}))
+            .await
+            .assert_field_error("callsPerSecond");
+        assert_eq!(t.a.get("/v1/org").await.body, before);
+    }
+    // Leaving it out keeps it; null clears it.
+    t.a.patch("/v1/org", json!({"name": "Alpha"})).await;
+    assert_eq!(t.a.get("/v1/org").await.body["callsPerSecond"], 3);
+    let r = t.a.patch("/v1/org", json!({"callsPerSecond": null})).await;
+    assert_eq!(r.body["callsPerSecond"], Value::Null);
+    assert_eq!(t.store.get_org(&t.a.org.id).await.unwrap().calls_per_second, None);
 }
 
 #[tokio::test]

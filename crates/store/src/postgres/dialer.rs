@@ -126,7 +126,14 @@ pub(super) async fn dial(store: &PgStore, org: &OrgId, id: &CampaignId, p: &Dial
     if let Some((cap, org_live)) = live_room(&mut tx, org, p.now).await? {
         free = free.min(cap as i64 - org_live as i64);
     }
-    let budget = free.min(i64::from(rate_cap(&k, p)) - used).min(i64::from(p.batch));
+    let org_cps: Option<i32> = sqlx::query_scalar("SELECT calls_per_second FROM orgs WHERE id = $1")
+        .bind(org.as_str())
+        .fetch_optional(&mut *tx)
+        .await?
+        .flatten();
+    let budget = free
+        .min(i64::from(rate_cap(&k, p, org_cps.map(|n| n.max(0) as u32))) - used)
+        .min(i64::from(p.batch));
     if !k.schedule.in_dates(p.now) || budget <= 0 {
         if out.settled > 0 {
             k.last_run_at = Some(p.now);

@@ -48,6 +48,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/postgres/0005_campaigns.sql")),
     (6, include_str!("../../migrations/postgres/0006_live_calls.sql")),
     (7, include_str!("../../migrations/postgres/0007_webhook_log_age.sql")),
+    (8, include_str!("../../migrations/postgres/0008_org_cps.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

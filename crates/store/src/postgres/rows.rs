@@ -60,7 +60,7 @@ impl Lock {
     }
 }
 
-pub(super) const ORG_COLUMNS: &str = "id, slug, name, default_region, time_zone, phone_strictness, plan, created_at";
+pub(super) const ORG_COLUMNS: &str = "id, slug, name, default_region, time_zone, phone_strictness, plan, created_at, calls_per_second";
 
 pub(super) fn org_from_row(r: &PgRow) -> Result<Organisation> {
     let tz: String = r.try_get("time_zone")?;
@@ -78,6 +78,7 @@ pub(super) fn org_from_row(r: &PgRow) -> Result<Organisation> {
         },
         plan: r.try_get("plan")?,
         created_at: r.try_get("created_at")?,
+        calls_per_second: r.try_get::<Option<i32>, _>("calls_per_second")?.map(|n| n.max(0) as u32),
     })
 }
 
@@ -89,18 +90,21 @@ pub(super) fn strictness_name(s: Strictness) -> &'static str {
 }
 
 pub(super) async fn insert_org(conn: &mut PgConnection, o: &Organisation) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO orgs ({ORG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
-        .bind(o.id.as_str())
-        .bind(&o.slug)
-        .bind(&o.name)
-        .bind(&o.default_region)
-        .bind(o.time_zone.name())
-        .bind(strictness_name(o.phone_strictness))
-        .bind(&o.plan)
-        .bind(ms(o.created_at))
-        .execute(conn)
-        .await
-        .map_err(conflict("an organisation with this slug already exists"))?;
+    sqlx::query(&format!(
+        "INSERT INTO orgs ({ORG_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    ))
+    .bind(o.id.as_str())
+    .bind(&o.slug)
+    .bind(&o.name)
+    .bind(&o.default_region)
+    .bind(o.time_zone.name())
+    .bind(strictness_name(o.phone_strictness))
+    .bind(&o.plan)
+    .bind(ms(o.created_at))
+    .bind(o.calls_per_second.map(|n| n as i32))
+    .execute(conn)
+    .await
+    .map_err(conflict("an organisation with this slug already exists"))?;
     Ok(())
 }
 

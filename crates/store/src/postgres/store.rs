@@ -74,16 +74,19 @@ impl OrgStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn update_org(&self, org: Organisation) -> Result<Organisation> {
-        let done =
-            sqlx::query("UPDATE orgs SET name = $2, default_region = $3, time_zone = $4, phone_strictness = $5, plan = $6 WHERE id = $1")
-                .bind(org.id.as_str())
-                .bind(&org.name)
-                .bind(&org.default_region)
-                .bind(org.time_zone.name())
-                .bind(strictness_name(org.phone_strictness))
-                .bind(&org.plan)
-                .execute(&self.pool)
-                .await?;
+        let done = sqlx::query(
+            "UPDATE orgs SET name = $2, default_region = $3, time_zone = $4, phone_strictness = $5, plan = $6, \
+                 calls_per_second = $7 WHERE id = $1",
+        )
+        .bind(org.id.as_str())
+        .bind(&org.name)
+        .bind(&org.default_region)
+        .bind(org.time_zone.name())
+        .bind(strictness_name(org.phone_strictness))
+        .bind(&org.plan)
+        .bind(org.calls_per_second.map(|n| n as i32))
+        .execute(&self.pool)
+        .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("organisation"));
         }

@@ -104,7 +104,12 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
         .query_row([org.as_str()], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)))
         .optional()?
         .map_or(0, |(s, n)| if s == second { n } else { 0 });
-    let budget = free.min(i64::from(rate_cap(&k, p)) - used).min(i64::from(p.batch));
+    let org_cps: Option<u32> = c
+        .prepare_cached("SELECT calls_per_second FROM orgs WHERE id = ?1")?
+        .query_row([org.as_str()], |r| r.get(0))
+        .optional()?
+        .flatten();
+    let budget = free.min(i64::from(rate_cap(&k, p, org_cps)) - used).min(i64::from(p.batch));
     if budget <= 0 {
         if out.settled > 0 {
             k.last_run_at = Some(p.now);

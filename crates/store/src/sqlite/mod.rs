@@ -32,6 +32,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (4, include_str!("../../migrations/sqlite/0004_campaigns.sql")),
     (5, include_str!("../../migrations/sqlite/0005_live_calls.sql")),
     (6, include_str!("../../migrations/sqlite/0006_webhook_log_age.sql")),
+    (7, include_str!("../../migrations/sqlite/0007_org_cps.sql")),
 ];
 
 /// Most writes committed in one transaction.

@@ -53,7 +53,7 @@ pub(super) fn conflict(what: &str) -> impl Fn(rusqlite::Error) -> StoreError + '
     }
 }
 
-pub(super) const ORG_COLUMNS: &str = "id, slug, name, default_region, time_zone, phone_strictness, plan, created_at";
+pub(super) const ORG_COLUMNS: &str = "id, slug, name, default_region, time_zone, phone_strictness, plan, created_at, calls_per_second";
 
 pub(super) fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organisation> {
     let tz: String = r.get(4)?;
@@ -71,6 +71,7 @@ pub(super) fn org_from_row(r: &Row<'_>) -> rusqlite::Result<Organisation> {
         },
         plan: r.get(6)?,
         created_at: ts(r.get(7)?),
+        calls_per_second: r.get(8)?,
     })
 }
 

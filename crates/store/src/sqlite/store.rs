@@ -16,18 +16,21 @@ use crate::{
 };
 
 fn insert_org(conn: &rusqlite::Connection, o: &Organisation) -> Result<()> {
-    conn.prepare_cached(&format!("INSERT INTO orgs ({ORG_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"))?
-        .execute(params![
-            o.id.as_str(),
-            o.slug,
-            o.name,
-            o.default_region,
-            o.time_zone.name(),
-            strictness_name(o.phone_strictness),
-            o.plan,
-            ms(o.created_at)
-        ])
-        .map_err(conflict("an organisation with this slug already exists"))?;
+    conn.prepare_cached(&format!(
+        "INSERT INTO orgs ({ORG_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
+    ))?
+    .execute(params![
+        o.id.as_str(),
+        o.slug,
+        o.name,
+        o.default_region,
+        o.time_zone.name(),
+        strictness_name(o.phone_strictness),
+        o.plan,
+        ms(o.created_at),
+        o.calls_per_second
+    ])
+    .map_err(conflict("an organisation with this slug already exists"))?;
     Ok(())
 }
 
@@ -96,7 +99,8 @@ impl OrgStore for SqliteStore {
         self.write(move |c| {
             let n = c
                 .prepare_cached(
-                    "UPDATE orgs SET name = ?2, default_region = ?3, time_zone = ?4, phone_strictness = ?5, plan = ?6 WHERE id = ?1",
+                    "UPDATE orgs SET name = ?2, default_region = ?3, time_zone = ?4, phone_strictness = ?5, plan = ?6, \
+                     calls_per_second = ?7 WHERE id = ?1",
                 )?
                 .execute(params![
                     org.id.as_str(),
@@ -104,7 +108,8 @@ impl OrgStore for SqliteStore {
                     org.default_region,
                     org.time_zone.name(),
                     strictness_name(org.phone_strictness),
-                    org.plan
+                    org.plan,
+                    org.calls_per_second
                 ])?;
             if n == 0 {
                 return Err(StoreError::NotFound("organisation"));

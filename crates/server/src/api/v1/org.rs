@@ -1,5 +1,5 @@
 //! `/v1/org`: the caller's organisation and its settings (name, default
-//! phone region, time zone, phone check).
+//! phone region, time zone, phone check, dialer rate cap).
 
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -31,6 +31,9 @@ pub struct OrgOut {
     pub plan: String,
     /// The plan's monthly call quota; null when unlimited.
     pub monthly_call_limit: Option<u64>,
+    /// The organisation's own cap on new dialer calls per second (below the
+    /// server's `dialer_cps`); null when only the server's applies.
+    pub calls_per_second: Option<u32>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -48,6 +51,7 @@ impl OrgOut {
             },
             plan: o.plan.clone(),
             monthly_call_limit: o.monthly_call_limit(),
+            calls_per_second: o.calls_per_second,
             created_at: o.created_at,
         }
     }
@@ -64,6 +68,11 @@ pub struct OrgPatchIn {
     pub time_zone: Option<String>,
     /// `possible` or `strict`.
     pub phone_check: Option<String>,
+    /// New dialer calls per second for the whole organisation, 1 to 10,000
+    /// (never above the server's `dialer_cps`); null clears it.
+    #[serde(default, deserialize_with = "super::contacts::double")]
+    #[schema(value_type = Option<u32>)]
+    pub calls_per_second: Option<Option<u32>>,
 }
 
 /// Applies settings to an organisation, checking each (shared with the CLI).
@@ -112,6 +121,11 @@ pub async fn update_org(State(state): State<AppState>, auth: Auth, body: JsonBod
         p.time_zone.as_deref(),
         p.phone_check.as_deref(),
     )?;
+    match p.calls_per_second {
+        Some(Some(n)) if !(1..=10_000).contains(&n) => return Err(ApiError::field("callsPerSecond", "must be from 1 to 10000")),
+        Some(cps) => org.calls_per_second = cps,
+        None => {}
+    }
     let org = state.store.update_org(org).await?;
     // Cached lookups carry the organisation: drop them so the change applies at once.
     state.keys.clear();
