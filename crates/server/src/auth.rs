@@ -212,12 +212,15 @@ async fn by_token(state: &AppState, token: &str) -> Result<Option<Auth>, ApiErro
     let (Ok(user_id), Ok(org_id)) = (claims.sub.parse::<UserId>(), claims.org.parse()) else {
         return Ok(None);
     };
-    let cache_key = format!("user:{user_id}");
+    let session: SessionId = claims.sid.parse().unwrap_or_default();
+    // Per user and session: a logged-out session's tokens stop working.
+    let cache_key = format!("user:{user_id}:{session}");
     let cached = match state.keys.get(&cache_key) {
         Some(c) => c,
         None => {
             // The user's current role and status count, not the token's.
             let auth = match state.store.get_user(&org_id, &user_id).await {
+                Ok(_) if state.store.session_revoked(&session).await? => None,
                 Ok(u) if u.status == UserStatus::Active => {
                     let org = state.store.get_org(&u.org_id).await?;
                     Some(Auth {
@@ -236,7 +239,6 @@ async fn by_token(state: &AppState, token: &str) -> Result<Option<Auth>, ApiErro
             auth
         }
     };
-    let session = claims.sid.parse().unwrap_or_default();
     Ok(cached.map(|mut a| {
         if let Actor::User { id, role, .. } = &*a.actor {
             a.actor = Arc::new(Actor::User {

@@ -1043,11 +1043,13 @@ pub async fn refresh_tokens_rotate_and_detect_reuse(s: DynStore) {
     };
     s.save_refresh_token(token("r1")).await.unwrap();
     assert_eq!(s.spend_refresh_token("r1", at(10)).await.unwrap(), Spent::Fresh(token("r1")));
+    assert!(!s.session_revoked(&session).await.unwrap(), "rotation keeps the session");
     s.save_refresh_token(token("r2")).await.unwrap();
     // The old token comes back: the whole session dies, the new one too.
     assert_eq!(s.spend_refresh_token("r1", at(11)).await.unwrap(), Spent::Reused(session.clone()));
     assert_eq!(s.spend_refresh_token("r2", at(12)).await.unwrap(), Spent::Invalid);
     assert_eq!(s.spend_refresh_token("nope", at(12)).await.unwrap(), Spent::Invalid);
+    assert!(s.session_revoked(&session).await.unwrap());
     // Expired and logged-out tokens are refused.
     let other = SessionId::new();
     let t = RefreshToken {
@@ -1066,7 +1068,10 @@ pub async fn refresh_tokens_rotate_and_detect_reuse(s: DynStore) {
         ..t
     };
     s.save_refresh_token(t4).await.unwrap();
+    assert!(!s.session_revoked(&other).await.unwrap());
     s.revoke_session(&other, at(50)).await.unwrap();
+    assert!(s.session_revoked(&other).await.unwrap());
+    assert!(!s.session_revoked(&SessionId::new()).await.unwrap());
     assert_eq!(s.spend_refresh_token("r4", at(60)).await.unwrap(), Spent::Invalid);
 }
 

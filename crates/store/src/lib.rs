@@ -138,6 +138,8 @@ pub trait IdentityStore: Send + Sync {
     /// Spends a refresh token once; a second use revokes its whole session.
     async fn spend_refresh_token(&self, hash: &str, now: Timestamp) -> Result<Spent>;
     async fn revoke_session(&self, session: &SessionId, now: Timestamp) -> Result<()>;
+    /// Whether the session was ended (logout, or a refresh token reused).
+    async fn session_revoked(&self, session: &SessionId) -> Result<bool>;
     async fn append_audit(&self, entry: AuditEntry) -> Result<()>;
     /// Newest first.
     async fn list_audit(&self, org: &OrgId, page: Page) -> Result<(Vec<AuditEntry>, u64)>;

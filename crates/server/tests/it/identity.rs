@@ -69,16 +69,25 @@ async fn login_refresh_rotation_reuse_and_logout() {
     t.a.post("/v1/auth/refresh", json!({"refreshToken": r2}))
         .await
         .assert_error(401, "unauthorized");
-    // A fresh login, then logout ends its refresh tokens.
-    let again =
+    // ... and its access tokens.
+    let stolen = refreshed.body["token"].as_str().unwrap();
+    t.a.with_key(stolen).get("/v1/calls").await.assert_error(401, "unauthorized");
+    // A fresh login, then logout ends its refresh and access tokens, and
+    // only that login's.
+    let login_as = || {
         t.a.post("/v1/auth/login", json!({"email": "agent@alpha.example", "password": PASSWORD}))
-            .await;
+    };
+    let (again, other) = (login_as().await, login_as().await);
     let token = again.body["token"].as_str().unwrap();
     let r3 = again.body["refreshToken"].as_str().unwrap();
+    assert_eq!(t.a.with_key(token).get("/v1/calls").await.status, 200);
     assert_eq!(t.a.with_key(token).post("/v1/auth/logout", json!({})).await.status, 204);
     t.a.post("/v1/auth/refresh", json!({"refreshToken": r3}))
         .await
         .assert_error(401, "unauthorized");
+    t.a.with_key(token).get("/v1/calls").await.assert_error(401, "unauthorized");
+    let other = other.body["token"].as_str().unwrap();
+    assert_eq!(t.a.with_key(other).get("/v1/calls").await.status, 200);
     t.a.post("/v1/auth/refresh", json!({})).await.assert_field_error("refreshToken");
 }
 

@@ -207,6 +207,15 @@ impl IdentityStore for PgStore {
         Ok(())
     }
 
+    async fn session_revoked(&self, session: &SessionId) -> Result<bool> {
+        Ok(
+            sqlx::query_scalar("SELECT EXISTS(SELECT 1 FROM refresh_tokens WHERE session_id = $1 AND revoked_at IS NOT NULL)")
+                .bind(session.as_str())
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
     async fn append_audit(&self, e: AuditEntry) -> Result<()> {
         sqlx::query(
             "INSERT INTO audit_log (id, org_id, actor, action, target, detail, ip, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",

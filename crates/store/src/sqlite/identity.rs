@@ -227,6 +227,17 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
+    async fn session_revoked(&self, session: &SessionId) -> Result<bool> {
+        let session = session.clone();
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT EXISTS(SELECT 1 FROM refresh_tokens WHERE session_id = ?1 AND revoked_at IS NOT NULL)")?
+                    .query_row([session.as_str()], |r| r.get(0))?,
+            )
+        })
+        .await
+    }
+
     async fn append_audit(&self, e: AuditEntry) -> Result<()> {
         self.write(move |c| {
             c.prepare_cached(

@@ -194,6 +194,9 @@ pub async fn logout(State(state): State<AppState>, auth: Auth) -> ApiResult<Resp
         ));
     };
     state.store.revoke_session(session, state.clock.now()).await?;
+    // Its access tokens stop working here at once, on other nodes within
+    // the auth cache's time.
+    state.keys.clear();
     audit::by(&state, &auth, "auth.logout", None, None).await;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
