@@ -44,6 +44,15 @@ impl RateLimiter {
         })
     }
 
+    /// The Redis connection, when limits are counted there (other shared
+    /// counters use it too).
+    pub fn redis_connection(&self) -> Option<ConnectionManager> {
+        match &self.backend {
+            Backend::Redis(c) => Some(c.clone()),
+            Backend::Memory(_) => None,
+        }
+    }
+
     /// Counts one request by `subject` against `limit` per window.
     pub async fn hit(&self, subject: &str, limit: u64, now: i64) -> Decision {
         let window = now.div_euclid(WINDOW_SECS);

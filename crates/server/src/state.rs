@@ -54,7 +54,7 @@ impl AppState {
     pub fn with_limiter(store: DynStore, cfg: Config, limiter: RateLimiter) -> Self {
         let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
-        let logins = LoginGuard::new(&cfg);
+        let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
         let telephony = Arc::new(crate::carriers::Runtime::new(&cfg, store.clone()));
         AppState(Arc::new(Services {
             store,

@@ -502,6 +502,62 @@ async fn two_servers_sharing_redis_share_one_limit() {
 }
 
 #[tokio::test]
+async fn two_servers_sharing_redis_share_the_client_ip_lockout() {
+    let url = "redis://127.0.0.1:6379";
+    let t = TestServer::start_with(|c| c.login_lockout_after = 2).await;
+    user_client(&t.a, "shared@alpha.example", Role::Agent).await;
+    // Every request here comes from 127.0.0.1: start from a clean count.
+    let mut redis = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("Redis must run on 127.0.0.1:6379");
+    let clear = || {
+        redis::cmd("DEL")
+            .arg("switchboard:login:127.0.0.1:failures")
+            .arg("switchboard:login:127.0.0.1:locked")
+            .clone()
+    };
+    let _: () = clear().query_async(&mut redis).await.unwrap();
+    let mut servers = Vec::new();
+    for _ in 0..2 {
+        let limiter = switchboard_server::ratelimit::RateLimiter::redis(url).await.unwrap();
+        let state = switchboard_server::AppState::with_limiter(t.store.clone(), (*t.state.cfg).clone(), limiter);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(switchboard_server::run(state, listener, std::future::pending()));
+        servers.push(base);
+    }
+    let http = reqwest::Client::new();
+    let login = |server: &str, email: &str, password: &str| {
+        http.post(format!("{server}/v1/auth/login"))
+            .json(&json!({"email": email, "password": password}))
+            .send()
+    };
+    // The address limit is four times the account limit: 8 failures, four
+    // on each server (unknown e-mails, so no account counts them).
+    for i in 0..8 {
+        let r = login(&servers[i % 2], &format!("nobody{i}@x.example"), "Wrong-password-1")
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 401);
+    }
+    // Both servers now refuse the address, even with the right password.
+    for server in &servers {
+        let r = login(server, "shared@alpha.example", PASSWORD).await.unwrap();
+        assert_eq!(r.status(), 429);
+        assert!(r.headers().contains_key("retry-after"));
+    }
+    // A server counting in memory never saw those failures.
+    let r =
+        t.a.post("/v1/auth/login", json!({"email": "shared@alpha.example", "password": PASSWORD}))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let _: () = clear().query_async(&mut redis).await.unwrap();
+    assert_eq!(login(&servers[0], "shared@alpha.example", PASSWORD).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn monthly_quota_is_exact_under_concurrency() {
     let t = TestServer::start().await;
     set_plan(&t, "standard").await;

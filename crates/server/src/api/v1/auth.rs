@@ -105,12 +105,12 @@ pub async fn login(
     };
     let email = email.trim().to_lowercase();
     let now = state.clock.now();
-    if let Err(l) = state.logins.check_ip(ip, now) {
+    if let Err(l) = state.logins.check_ip(ip, now).await {
         return Ok(locked(l, now));
     }
     let Some((mut user, hash)) = state.store.user_by_email(&email).await? else {
         verify_decoy(password);
-        let delay = state.logins.failed(ip, None, now);
+        let delay = state.logins.failed(ip, None, now).await;
         tokio::time::sleep(delay).await;
         return Err(bad_login());
     };
@@ -128,7 +128,7 @@ pub async fn login(
         return Ok(locked(l, now));
     }
     if !verify_password(password, &hash) || user.status != UserStatus::Active {
-        let delay = state.logins.failed(ip, Some(&mut user), now);
+        let delay = state.logins.failed(ip, Some(&mut user), now).await;
         let now_locked = user.locked_until.is_some();
         state.store.update_user(user.clone(), None).await?;
         audit::record(
