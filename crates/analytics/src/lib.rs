@@ -6,7 +6,9 @@
 //! the store at start and kept in step by tailing the store's outbox; every
 //! query first catches up to the outbox head, so answers are exact (they
 //! include every write committed before the query began), also across
-//! several nodes sharing one PostgreSQL. A query is one filtered scan over
+//! several nodes sharing one PostgreSQL. An index that fell behind events
+//! since pruned from the outbox (a node idle past the outbox retention) is
+//! rebuilt from the store instead. A query is one filtered scan over
 //! compact columns: O(calls of the organisation) with a few nanoseconds per
 //! call, and local-time bucketing by table lookup ([`time`]).
 
@@ -77,6 +79,13 @@ impl Analytics {
 
     async fn load(&self) -> Result<(), StoreError> {
         let _guard = self.syncing.lock().await;
+        let index = self.build().await?;
+        *self.index.write().expect("analytics index lock") = index;
+        Ok(())
+    }
+
+    /// A fresh index of every call in the store.
+    async fn build(&self) -> Result<Index, StoreError> {
         let started = std::time::Instant::now();
         // Read the head first: every change at or below it is in the rows
         // read next, and later changes are replayed from the outbox.
@@ -95,9 +104,8 @@ impl Analytics {
             }
         }
         let calls: usize = index.orgs.values().map(|t| t.live).sum();
-        *self.index.write().expect("analytics index lock") = index;
         tracing::info!(calls, ms = started.elapsed().as_millis() as u64, "analytics index built");
-        Ok(())
+        Ok(index)
     }
 
     /// Applies every outbox event committed since the index was last brought
@@ -108,6 +116,14 @@ impl Analytics {
         let mut head = self.index.read().expect("analytics index lock").head;
         loop {
             let events = self.store.events_after(head, PAGE).await?;
+            // Read after the events: a prune that removed any of the ones
+            // wanted has committed its mark by now.
+            if self.store.outbox_pruned_through().await? > head {
+                tracing::info!(head, "analytics index behind the pruned outbox; rebuilding");
+                let index = self.build().await?;
+                *self.index.write().expect("analytics index lock") = index;
+                return Ok(());
+            }
             let Some(last) = events.last() else { break };
             head = last.seq;
             let touched = touched_calls(&events);

@@ -124,6 +124,7 @@ struct FileConfig {
     webhook_lease_ms: Option<u64>,
     webhook_concurrency: Option<u32>,
     webhook_log_retention_days: Option<u32>,
+    outbox_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -165,6 +166,8 @@ pub struct Config {
     pub webhook_concurrency: u32,
     /// Days the webhook attempt log and finished deliveries are kept (0: forever).
     pub webhook_log_retention_days: u32,
+    /// Days delivered events are kept in the outbox (0: forever).
+    pub outbox_retention_days: u32,
 }
 
 impl Default for Config {
@@ -192,6 +195,7 @@ impl Default for Config {
             webhook_lease_ms: 60_000,
             webhook_concurrency: 128,
             webhook_log_retention_days: 30,
+            outbox_retention_days: 30,
         }
     }
 }
@@ -273,6 +277,7 @@ impl Config {
             webhook_lease_ms: webhook_lease_ms(args.webhook_lease_ms.or(file.webhook_lease_ms).unwrap_or(d.webhook_lease_ms))?,
             webhook_concurrency: file.webhook_concurrency.unwrap_or(d.webhook_concurrency).clamp(1, 4096),
             webhook_log_retention_days: file.webhook_log_retention_days.unwrap_or(d.webhook_log_retention_days),
+            outbox_retention_days: file.outbox_retention_days.unwrap_or(d.outbox_retention_days),
         })
     }
 

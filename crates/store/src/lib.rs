@@ -121,6 +121,15 @@ pub trait OutboxStore: Send + Sync {
     async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<DomainEvent>>;
     /// One organisation's events above `after`, in order.
     async fn org_events_after(&self, org: &OrgId, after: i64, limit: u32) -> Result<Vec<DomainEvent>>;
+    /// Deletes up to `limit` events created before `before` that webhook
+    /// fan-out has passed and no delivery still waits on, oldest first (the
+    /// newest event always stays: numbering continues from it), and
+    /// raises [`Self::outbox_pruned_through`] to the newest one deleted, in
+    /// the same transaction; answers how many went.
+    async fn prune_outbox(&self, before: Timestamp, limit: u32) -> Result<u64>;
+    /// The highest sequence number pruning ever deleted (0 when none): a
+    /// reader whose position is below it may have missed events.
+    async fn outbox_pruned_through(&self) -> Result<i64>;
 }
 
 /// Users, logins, the audit log, usage counters and server secrets.
@@ -155,8 +164,9 @@ pub trait IdentityStore: Send + Sync {
 /// the outbox head it tails from.
 #[async_trait]
 pub trait AnalyticsSource: Send + Sync {
-    /// The sequence number of the newest event in the outbox (0 when empty).
-    /// Every event at or below it is visible to `events_after`.
+    /// The sequence number of the newest event in the outbox (0 when empty),
+    /// never below [`OutboxStore::outbox_pruned_through`]. Every event at or
+    /// below it is visible to `events_after` or was pruned.
     async fn outbox_head(&self) -> Result<i64>;
     /// Facts of all calls (every organisation) with ids above `after`, in id order.
     async fn call_facts_page(&self, after: Option<CallId>, limit: u32) -> Result<Vec<CallFacts>>;

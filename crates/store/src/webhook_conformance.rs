@@ -21,6 +21,7 @@ pub const WEBHOOK_CHECKS: &[(&str, Check)] = &[
     ("webhook_replay_and_redeliver", |s| Box::pin(webhook_replay_and_redeliver(s))),
     ("webhook_concurrent_nodes", |s| Box::pin(webhook_concurrent_nodes(s))),
     ("webhook_log_pruning", |s| Box::pin(webhook_log_pruning(s))),
+    ("outbox_pruning", |s| Box::pin(outbox_pruning(s))),
 ];
 
 const PAGE: Page = Page { page: 1, limit: 1000 };
@@ -506,4 +507,61 @@ pub async fn webhook_concurrent_nodes(s: DynStore) {
     call(&s, &a).await;
     s.fan_out(1000).await.unwrap();
     assert_eq!(s.claim_deliveries(claim("n9", now(), 100)).await.unwrap().len(), 12);
+}
+
+/// Pruning the outbox takes only old events that fan-out has passed and no
+/// delivery waits on, oldest first, never the newest, and marks how far it
+/// went.
+pub async fn outbox_pruning(s: DynStore) {
+    let a = org(&s, "a").await;
+    let w = s.create_webhook(hook(&a, &["call.queued"]), None).await.unwrap();
+    for _ in 0..5 {
+        call(&s, &a).await;
+    }
+    let future = now() + TimeDelta::days(1);
+    let seqs = |s: DynStore| async move {
+        s.events_after(0, 1000)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.seq)
+            .collect::<Vec<i64>>()
+    };
+    let all = seqs(s.clone()).await;
+    assert_eq!(all.len(), 5);
+    assert_eq!(s.outbox_pruned_through().await.unwrap(), 0);
+    assert_eq!(s.prune_outbox(future, 100).await.unwrap(), 0, "not fanned out yet");
+    s.fan_out(1000).await.unwrap();
+    assert_eq!(s.prune_outbox(future, 100).await.unwrap(), 0, "deliveries wait on every event");
+    // Three delivered, the fourth failed and waits for its retry, the fifth
+    // not tried.
+    let t = now();
+    let got = s.claim_deliveries(claim("n1", t, 10)).await.unwrap();
+    let mut outcomes: Vec<AttemptOutcome> = (0..3).map(|i| outcome(&got[0], i, true, t, NextStep::Succeeded)).collect();
+    outcomes.push(outcome(&got[0], 3, false, t, NextStep::RetryAt(t + TimeDelta::hours(1))));
+    finish(&s, "n1", &w.id, outcomes).await;
+    assert_eq!(
+        s.prune_outbox(t - TimeDelta::days(1), 100).await.unwrap(),
+        0,
+        "younger than the cutoff"
+    );
+    assert_eq!(s.prune_outbox(future, 2).await.unwrap(), 2);
+    assert_eq!(s.outbox_pruned_through().await.unwrap(), all[1]);
+    assert_eq!(s.prune_outbox(future, 2).await.unwrap(), 1);
+    assert_eq!(s.prune_outbox(future, 2).await.unwrap(), 0);
+    assert_eq!(s.outbox_pruned_through().await.unwrap(), all[2]);
+    assert_eq!(seqs(s.clone()).await, all[3..].to_vec());
+    assert!(s.outbox_head().await.unwrap() >= all[4]);
+    // Both delivered: the fourth goes, the newest stays.
+    let later = t + TimeDelta::hours(2);
+    let got = s.claim_deliveries(claim("n1", later, 10)).await.unwrap();
+    let outcomes = (0..2).map(|i| outcome(&got[0], i, true, later, NextStep::Succeeded)).collect();
+    finish(&s, "n1", &w.id, outcomes).await;
+    assert_eq!(s.prune_outbox(future, 100).await.unwrap(), 1);
+    assert_eq!(seqs(s.clone()).await, vec![all[4]]);
+    assert_eq!(s.outbox_pruned_through().await.unwrap(), all[3]);
+    // New events number on from the newest.
+    call(&s, &a).await;
+    let after = seqs(s.clone()).await;
+    assert!(after.len() == 2 && after[1] > all[4], "{after:?}");
 }

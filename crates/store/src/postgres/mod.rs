@@ -49,6 +49,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/postgres/0006_live_calls.sql")),
     (7, include_str!("../../migrations/postgres/0007_webhook_log_age.sql")),
     (8, include_str!("../../migrations/postgres/0008_org_cps.sql")),
+    (9, include_str!("../../migrations/postgres/0009_outbox_retention.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -643,6 +643,40 @@ impl OutboxStore for PgStore {
         .map(event_from_row)
         .collect()
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn prune_outbox(&self, before: switchboard_domain::Timestamp, limit: u32) -> Result<u64> {
+        let mut tx = self.begin().await?;
+        let gone: Vec<i64> = sqlx::query_scalar(
+            "DELETE FROM outbox WHERE pos IN (SELECT o.pos FROM outbox o \
+             WHERE o.seq IS NOT NULL AND o.seq <= (SELECT cursor FROM webhook_dispatch WHERE id = 1) AND o.seq < (SELECT MAX(seq) FROM outbox) AND o.created_at < $1 \
+             AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id AND d.status IN ('pending', 'failed')) \
+             ORDER BY o.seq LIMIT $2) RETURNING seq",
+        )
+        .bind(ms(before))
+        .bind(i64::from(limit))
+        .fetch_all(&mut *tx)
+        .await?;
+        if let Some(top) = gone.iter().max() {
+            sqlx::query(
+                "INSERT INTO server_settings (name, value) VALUES ('outbox_pruned_through', $1) \
+                 ON CONFLICT (name) DO UPDATE SET value = GREATEST(server_settings.value::BIGINT, EXCLUDED.value::BIGINT)::TEXT",
+            )
+            .bind(top.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(gone.len() as u64)
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn outbox_pruned_through(&self) -> Result<i64> {
+        let v: Option<String> = sqlx::query_scalar("SELECT value FROM server_settings WHERE name = 'outbox_pruned_through'")
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
+    }
 }
 
 #[async_trait]
@@ -650,9 +684,13 @@ impl AnalyticsSource for PgStore {
     #[tracing::instrument(skip_all)]
     async fn outbox_head(&self) -> Result<i64> {
         self.sequence_outbox().await?;
-        Ok(sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM outbox")
-            .fetch_one(&self.pool)
-            .await?)
+        // Never below what pruning removed, even when it removed everything.
+        Ok(sqlx::query_scalar(
+            "SELECT GREATEST(COALESCE((SELECT MAX(seq) FROM outbox), 0), \
+             COALESCE((SELECT value::BIGINT FROM server_settings WHERE name = 'outbox_pruned_through'), 0))",
+        )
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     #[tracing::instrument(skip_all)]

@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/sqlite/0005_live_calls.sql")),
     (6, include_str!("../../migrations/sqlite/0006_webhook_log_age.sql")),
     (7, include_str!("../../migrations/sqlite/0007_org_cps.sql")),
+    (8, include_str!("../../migrations/sqlite/0008_outbox_retention.sql")),
 ];
 
 /// Most writes committed in one transaction.

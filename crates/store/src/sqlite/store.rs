@@ -568,6 +568,41 @@ impl OutboxStore for SqliteStore {
         })
         .await
     }
+
+    async fn prune_outbox(&self, before: switchboard_domain::Timestamp, limit: u32) -> Result<u64> {
+        self.write(move |c| {
+            let gone: Vec<i64> = c
+                .prepare_cached(
+                    "DELETE FROM outbox WHERE seq IN (SELECT o.seq FROM outbox o \
+                     WHERE o.seq <= (SELECT cursor FROM webhook_dispatch WHERE id = 1) AND o.seq < (SELECT MAX(seq) FROM outbox) AND o.created_at < ?1 \
+                     AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_id = o.id AND d.status IN ('pending', 'failed')) \
+                     ORDER BY o.seq LIMIT ?2) RETURNING seq",
+                )?
+                .query_map(params![ms(before), limit], |r| r.get(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            if let Some(top) = gone.iter().max() {
+                c.prepare_cached(
+                    "INSERT INTO server_settings (name, value) VALUES ('outbox_pruned_through', ?1) \
+                     ON CONFLICT (name) DO UPDATE SET value = MAX(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))",
+                )?
+                .execute([top.to_string()])?;
+            }
+            Ok(gone.len() as u64)
+        })
+        .await
+    }
+
+    async fn outbox_pruned_through(&self) -> Result<i64> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT CAST(value AS INTEGER) FROM server_settings WHERE name = 'outbox_pruned_through'")?
+                    .query_row([], |r| r.get(0))
+                    .optional()?
+                    .unwrap_or(0),
+            )
+        })
+        .await
+    }
 }
 
 #[async_trait]
@@ -617,8 +652,16 @@ fn facts_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CallFacts> {
 #[async_trait]
 impl AnalyticsSource for SqliteStore {
     async fn outbox_head(&self) -> Result<i64> {
-        self.read(|c| Ok(c.query_row("SELECT COALESCE(MAX(seq), 0) FROM outbox", [], |r| r.get(0))?))
-            .await
+        // Never below what pruning removed, even when it removed everything.
+        self.read(|c| {
+            Ok(c.query_row(
+                "SELECT MAX(COALESCE((SELECT MAX(seq) FROM outbox), 0), \
+                 COALESCE((SELECT CAST(value AS INTEGER) FROM server_settings WHERE name = 'outbox_pruned_through'), 0))",
+                [],
+                |r| r.get(0),
+            )?)
+        })
+        .await
     }
 
     async fn call_facts_page(&self, after: Option<CallId>, limit: u32) -> Result<Vec<CallFacts>> {

@@ -11,7 +11,8 @@
 //! served concurrently, up to `max_webhooks` at once per node. The finisher
 //! records what every task sent and releases its lease, gathering whatever
 //! tasks finished meanwhile into one transaction. The pruner forgets, once
-//! an hour, attempts and finished deliveries older than the retention.
+//! an hour, attempts and finished deliveries older than their retention,
+//! and outbox events older than theirs that no delivery waits on.
 
 pub mod send;
 pub mod sign;
@@ -48,6 +49,31 @@ pub struct WorkerConfig {
     pub fanout_batch: u32,
     /// How long attempts and finished deliveries are kept (`None`: forever).
     pub retention: Option<chrono::TimeDelta>,
+    /// How long outbox events are kept once delivered (`None`: forever).
+    pub outbox_retention: Option<chrono::TimeDelta>,
+}
+
+/// Runs one pruning step until a step removes less than a full batch,
+/// letting other work write between batches; answers the rows removed.
+async fn prune_in_batches<F, Fut>(mut step: F) -> anyhow::Result<u64>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = switchboard_store::Result<u64>>,
+{
+    let mut total = 0;
+    loop {
+        let n = step().await?;
+        total += n;
+        if n < u64::from(PRUNE_BATCH) {
+            return Ok(total);
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// A retention in days; 0 keeps forever.
+fn days(n: u32) -> Option<chrono::TimeDelta> {
+    (n > 0).then(|| chrono::TimeDelta::days(n.into()))
 }
 
 /// How often the pruner runs, and the rows it deletes per transaction.
@@ -65,6 +91,7 @@ impl Default for WorkerConfig {
             poll: Duration::from_millis(250),
             fanout_batch: 1000,
             retention: Some(chrono::TimeDelta::days(30)),
+            outbox_retention: Some(chrono::TimeDelta::days(30)),
         }
     }
 }
@@ -75,7 +102,8 @@ impl WorkerConfig {
             allow_private: cfg.allow_private_webhook_targets,
             lease: Duration::from_millis(cfg.webhook_lease_ms),
             max_webhooks: cfg.webhook_concurrency,
-            retention: (cfg.webhook_log_retention_days > 0).then(|| chrono::TimeDelta::days(cfg.webhook_log_retention_days.into())),
+            retention: days(cfg.webhook_log_retention_days),
+            outbox_retention: days(cfg.outbox_retention_days),
             ..Self::default()
         }
     }
@@ -240,16 +268,14 @@ impl WebhookWorker {
     /// as of `now`, in small transactions; answers the rows removed.
     pub async fn prune_log(&self, now: Timestamp) -> anyhow::Result<u64> {
         let Some(keep) = self.cfg.retention else { return Ok(0) };
-        let mut total = 0;
-        loop {
-            let n = self.store.prune_webhook_log(now - keep, PRUNE_BATCH).await?;
-            total += n;
-            if n < u64::from(PRUNE_BATCH) {
-                return Ok(total);
-            }
-            // Let deliveries write between batches.
-            tokio::task::yield_now().await;
-        }
+        prune_in_batches(|| self.store.prune_webhook_log(now - keep, PRUNE_BATCH)).await
+    }
+
+    /// Forgets outbox events older than their retention as of `now` that
+    /// fan-out has passed and no delivery waits on; answers how many.
+    pub async fn prune_outbox(&self, now: Timestamp) -> anyhow::Result<u64> {
+        let Some(keep) = self.cfg.outbox_retention else { return Ok(0) };
+        prune_in_batches(|| self.store.prune_outbox(now - keep, PRUNE_BATCH)).await
     }
 
     /// Runs the loops until `stop` turns true; in-flight requests finish
@@ -314,10 +340,16 @@ impl WebhookWorker {
             let (me, mut stop) = (self.clone(), stop.clone());
             async move {
                 while !*stop.borrow() {
-                    match me.prune_log(switchboard_domain::now()).await {
+                    let now = switchboard_domain::now();
+                    match me.prune_log(now).await {
                         Ok(n) if n > 0 => tracing::info!(rows = n, "pruned the webhook log"),
                         Ok(_) => {}
                         Err(e) => tracing::error!(error = %e, "pruning the webhook log failed"),
+                    }
+                    match me.prune_outbox(now).await {
+                        Ok(n) if n > 0 => tracing::info!(events = n, "pruned the outbox"),
+                        Ok(_) => {}
+                        Err(e) => tracing::error!(error = %e, "pruning the outbox failed"),
                     }
                     tokio::select! {
                         _ = tokio::time::sleep(PRUNE_EVERY) => {}
