@@ -489,7 +489,10 @@ async fn gathered_key_presses_are_recorded_and_the_script_goes_on() {
         dtmf,
         vec![&Some(json!({"step": 1, "prompt": "Press 1 to confirm your visit", "digits": "1"}))]
     );
+    // The answer is in collectedData under the template step's id.
+    assert_eq!(call.collected_data, Some(json!({"step2": "1"})));
     let r = t.a.get(&format!("/v1/calls/{id}")).await;
+    assert_eq!(r.body["collectedData"], json!({"step2": "1"}));
     assert!(r.body.to_string().contains("Press 1 to confirm your visit"), "{}", r.body);
 
     // A gather asked for on a live call (no step): recorded, then nothing more.

@@ -165,6 +165,17 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
                 data.insert("prompt".into(), prompt.clone().into());
             }
         }
+        // The answer to a script question also lands in collectedData, under
+        // the template step's id ("step2" for the second step).
+        let collected = step.map(|i| {
+            let mut c = match &call.collected_data {
+                Some(serde_json::Value::Object(m)) => m.clone(),
+                _ => serde_json::Map::new(),
+            };
+            let answer = digits.clone().or_else(|| speech.clone()).unwrap_or_default();
+            c.insert(format!("step{}", i + 1), answer.into());
+            serde_json::Value::Object(c)
+        });
         if let Some(d) = digits {
             data.insert("digits".into(), d.into());
         }
@@ -174,6 +185,7 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
         let report = CallReport {
             event: Some("dtmf".into()),
             event_data: Some(data.into()),
+            collected_data: collected,
             at: Some(switchboard_domain::now()),
             ..Default::default()
         };
