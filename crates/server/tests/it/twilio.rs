@@ -487,7 +487,7 @@ async fn gathered_key_presses_are_recorded_and_the_script_goes_on() {
     let dtmf: Vec<&Option<Value>> = call.timeline.iter().filter(|e| e.kind == "dtmf").map(|e| &e.data).collect();
     assert_eq!(
         dtmf,
-        vec![&Some(json!({"step": 1, "prompt": "Press 1 to confirm your visit", "digits": "1"}))]
+        vec![&Some(json!({"step": 2, "prompt": "Press 1 to confirm your visit", "digits": "1"}))]
     );
     // The answer is in collectedData under the template step's id.
     assert_eq!(call.collected_data, Some(json!({"step2": "1"})));

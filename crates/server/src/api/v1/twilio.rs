@@ -160,7 +160,8 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
     if digits.is_some() || speech.is_some() {
         let mut data = serde_json::Map::new();
         if let Some(i) = step {
-            data.insert("step".into(), i.into());
+            // Template step ids count from 1; `step` in the URL from 0.
+            data.insert("step".into(), (i + 1).into());
             if let Some((_, prompt)) = script.get(i) {
                 data.insert("prompt".into(), prompt.clone().into());
             }
