@@ -10,9 +10,8 @@ use std::sync::Mutex;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use switchboard_domain::{Timestamp, User};
-
 use redis::aio::ConnectionManager;
+use switchboard_domain::{Timestamp, User};
 
 use crate::config::Config;
 
