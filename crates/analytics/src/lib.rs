@@ -94,15 +94,30 @@ impl Analytics {
             head,
             ..Default::default()
         };
-        let mut after: Option<CallId> = None;
-        loop {
-            let page = self.store.call_facts_page(after.clone(), PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = Some(last.id.clone());
+        // The store reads (and decodes) the next pages while this task
+        // indexes the last one: two cores, both busy.
+        let (pages, mut next) = tokio::sync::mpsc::channel(2);
+        let store = self.store.clone();
+        let reader = tokio::spawn(async move {
+            let mut after: Option<CallId> = None;
+            loop {
+                let page = store.call_facts_page(after.clone(), PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = Some(last.id.clone());
+                if pages.send(page).await.is_err() {
+                    break;
+                }
+            }
+            Ok::<(), StoreError>(())
+        });
+        while let Some(page) = next.recv().await {
             for f in &page {
                 index.table(&f.org_id).upsert(f);
             }
         }
+        reader
+            .await
+            .map_err(|e| StoreError::Backend(format!("analytics index reader failed: {e}")))??;
         let calls: usize = index.orgs.values().map(|t| t.live).sum();
         tracing::info!(calls, ms = started.elapsed().as_millis() as u64, "analytics index built");
         Ok(index)
