@@ -169,3 +169,47 @@ async fn postgres_outbox_poller_sees_every_event() {
         );
     }
 }
+
+/// Lookups by id use the primary key even in a generic plan made while the
+/// tables are empty, as a connection caches after a few uses; with a plain
+/// `org_id = $2` such a plan may take an org-prefixed index and walk every
+/// row of the organisation on each lookup. (PostgreSQL only.)
+#[tokio::test]
+async fn postgres_lookups_by_id_plan_on_the_primary_key() {
+    use sqlx::Connection as _;
+    use std::str::FromStr as _;
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the PostgreSQL plan test");
+        return;
+    };
+    let schema = format!("plans_{}", std::process::id());
+    let _drop = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let _store = PgStore::connect_fresh_schema(&url, &schema).await.unwrap();
+    let opts = sqlx::postgres::PgConnectOptions::from_str(&url)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let mut c = sqlx::PgConnection::connect_with(&opts).await.unwrap();
+    sqlx::query("SET plan_cache_mode = force_generic_plan")
+        .execute(&mut c)
+        .await
+        .unwrap();
+    for table in ["calls", "contacts", "campaigns", "contact_lists", "templates", "webhooks", "users"] {
+        let sql = switchboard_store::postgres::by_id_in_org_sql(table);
+        sqlx::raw_sql(&format!("PREPARE by_id_{table} (text, text) AS {sql}"))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::raw_sql(&format!("EXPLAIN EXECUTE by_id_{table} ('x', 'y')"))
+            .fetch_all(&mut c)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| sqlx::Row::get::<String, _>(r, 0))
+            .collect();
+        let plan = plan.join("\n");
+        assert!(plan.contains(&format!("using {table}_pkey")), "{table}: {plan}");
+    }
+}

@@ -39,6 +39,13 @@ use switchboard_domain::DomainEvent;
 
 use crate::{Result, StoreError};
 
+/// The statement that reads one row of `table` by id (`$1`) within an
+/// organisation (`$2`), as the store runs it: public so that a test can
+/// check which index its cached generic plan uses.
+pub fn by_id_in_org_sql(table: &str) -> String {
+    rows::row_in_org_sql(table, "*", rows::Lock::None)
+}
+
 /// Migrations, applied in order at connect.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_core.sql")),

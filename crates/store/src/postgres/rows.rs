@@ -394,11 +394,7 @@ pub(super) async fn row_in_org<'e, T>(
     lock: Lock,
     from_row: fn(&PgRow) -> Result<T>,
 ) -> Result<Option<T>> {
-    let sql = format!(
-        "SELECT {columns} FROM {table} WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
-        lock.sql()
-    );
-    sqlx::query(&sql)
+    sqlx::query(&row_in_org_sql(table, columns, lock))
         .bind(id)
         .bind(org.as_str())
         .fetch_optional(conn)
@@ -406,6 +402,13 @@ pub(super) async fn row_in_org<'e, T>(
         .as_ref()
         .map(from_row)
         .transpose()
+}
+
+pub(super) fn row_in_org_sql(table: &str, columns: &str, lock: Lock) -> String {
+    format!(
+        "SELECT {columns} FROM {table} WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2{}",
+        lock.sql()
+    )
 }
 
 pub(super) async fn load_call(conn: &mut PgConnection, org: &OrgId, id: &str, lock: Lock) -> Result<Option<Call>> {
