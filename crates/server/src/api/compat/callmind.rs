@@ -15,7 +15,7 @@ use switchboard_store::{CallFilter, ReportOutcome};
 use utoipa::ToSchema;
 
 use crate::api::fields;
-use crate::api::v1::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use crate::api::v1::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::auth::Auth;
 use crate::core::calls::{self as core, NewCall};
 use crate::error::{ApiError, ApiResult};
@@ -253,14 +253,7 @@ pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Api
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (calls, total) = state.store.list_calls(&auth.org.id, &filter, page).await?;
     let data = calls.iter().map(CallRecordOut::from_call).collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[utoipa::path(post, path = "/api/webhooks/calls/started", tag = "callmind", request_body = CallmindIn,

@@ -12,7 +12,7 @@ use switchboard_domain::{Call, CallId, CallStatus, Organisation, TimelineEntry};
 use switchboard_store::{CallFilter, ReportOutcome};
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::core::calls::{self as core, NewCall};
@@ -469,14 +469,7 @@ pub async fn list_calls(State(state): State<AppState>, auth: Auth, q: QueryMap) 
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (calls, total) = state.store.list_calls(&auth.org.id, &filter, page).await?;
     let data = calls.iter().map(|c| CallOut::from_call(c, false)).collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[utoipa::path(post, path = "/v1/calls/{id}/cancel", tag = "calls", params(("id" = String, Path)),

@@ -16,7 +16,7 @@ use switchboard_store::{CampaignStats, StoreError};
 use utoipa::ToSchema;
 
 use super::campaign_input::{CampaignIn, StatusIn, parse_ids, parse_schedule, parse_settings, stage};
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -297,14 +297,7 @@ pub async fn list_campaigns(State(state): State<AppState>, auth: Auth, q: QueryM
             created_at: c.created_at,
         });
     }
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[utoipa::path(post, path = "/v1/campaigns/{id}/status", tag = "campaigns", params(("id" = String, Path)), request_body = StatusIn,

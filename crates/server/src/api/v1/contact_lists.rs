@@ -11,7 +11,7 @@ use switchboard_domain::{Contact, ContactId, ContactList, ContactListId};
 use utoipa::ToSchema;
 
 use super::csv_import::{self, ImportOut};
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -147,14 +147,7 @@ pub async fn list_lists(State(state): State<AppState>, auth: Auth, q: QueryMap) 
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (rows, total) = state.store.list_contact_lists(&auth.org.id, page).await?;
     let data = rows.iter().map(ContactListOut::from_list).collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[utoipa::path(post, path = "/v1/contact-lists/{id}/members", tag = "contact-lists", params(("id" = String, Path)), request_body = MembersIn,
@@ -202,14 +195,7 @@ pub async fn list_members(State(state): State<AppState>, auth: Auth, Path(id): P
     let id: ContactListId = path_id(&id, "contact list")?;
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (rows, total) = state.store.list_members(&auth.org.id, &id, page).await?;
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data: rows.iter().map(member_out).collect(),
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(rows.iter().map(member_out).collect(), total, page))
 }
 
 #[utoipa::path(post, path = "/v1/contact-lists/{id}/import", tag = "contact-lists",

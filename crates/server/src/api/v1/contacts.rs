@@ -12,7 +12,7 @@ use switchboard_store::ContactFilter;
 use utoipa::ToSchema;
 
 use super::calls::native_status;
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -263,12 +263,5 @@ pub async fn list_contacts(State(state): State<AppState>, auth: Auth, q: QueryMa
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (contacts, total) = state.store.list_contacts(&auth.org.id, &filter, page).await?;
     let data = contacts.iter().map(|c| ContactOut::from_contact(c, None)).collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::campaign::DncEntry;
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -110,12 +110,5 @@ pub async fn remove(State(state): State<AppState>, auth: Auth, Path(phone): Path
 pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> ApiResult<Response> {
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (rows, total) = state.store.list_dnc(&auth.org.id, page).await?;
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data: rows.iter().map(out).collect(),
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(rows.iter().map(out).collect(), total, page))
 }

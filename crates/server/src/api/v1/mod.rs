@@ -73,6 +73,18 @@ pub struct ErrorDetail {
 }
 
 /// A JSON response, marked when it replays an earlier idempotent one.
+/// `200` with one page of a list: `{data, pagination}`.
+pub fn respond_list<T: Serialize + ToSchema>(data: Vec<T>, total: u64, page: switchboard_store::Page) -> Response {
+    respond(
+        StatusCode::OK,
+        false,
+        &ListOut {
+            data,
+            pagination: Pagination::new(total, page),
+        },
+    )
+}
+
 pub fn respond<T: Serialize>(status: StatusCode, replayed: bool, body: &T) -> Response {
     let mut resp = (status, axum::Json(body)).into_response();
     if replayed {

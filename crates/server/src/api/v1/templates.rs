@@ -10,7 +10,7 @@ use switchboard_domain::{Organisation, Template, TemplateId};
 use switchboard_store::TemplateFilter;
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -210,14 +210,7 @@ pub async fn list_templates(State(state): State<AppState>, auth: Auth, q: QueryM
             created_at: t.created_at,
         })
         .collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 /// A 422 listing the template variables a call lacks.

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::org::OrgOut;
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::audit;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -121,12 +121,5 @@ pub async fn list_audit(State(state): State<AppState>, auth: Auth, q: QueryMap) 
             created_at: e.created_at,
         })
         .collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }

@@ -11,7 +11,7 @@ use switchboard_domain::{Role, User, UserId, UserStatus};
 use switchboard_store::UserFilter;
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::audit;
 use crate::auth::{Actor, Auth};
@@ -183,14 +183,7 @@ pub async fn list_users(State(state): State<AppState>, auth: Auth, q: QueryMap) 
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (users, total) = state.store.list_users(&auth.org.id, &filter, page).await?;
     let data = users.iter().map(UserOut::from_user).collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}", tag = "users", params(("id" = String, Path)),

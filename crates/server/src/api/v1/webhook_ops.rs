@@ -12,7 +12,7 @@ use switchboard_domain::webhook_events::{EVENT_TYPES, example_data};
 use switchboard_domain::{EventId, WebhookId};
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryMap, parse_instant, path_id};
@@ -100,14 +100,7 @@ pub async fn list_attempts(State(state): State<AppState>, auth: Auth, Path(id): 
             created_at: a.created_at,
         })
         .collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -148,14 +141,7 @@ pub async fn list_deliveries(State(state): State<AppState>, auth: Auth, Path(id)
             updated_at: d.updated_at,
         })
         .collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 /// How many deliveries a replay or redelivery queued.

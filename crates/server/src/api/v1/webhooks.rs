@@ -13,7 +13,7 @@ use switchboard_domain::webhook::{WebhookPatch, parse_event_filter};
 use switchboard_domain::{SignatureScheme, Webhook, WebhookId, WebhookSecret, validate};
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
@@ -203,14 +203,7 @@ pub async fn list_webhooks(State(state): State<AppState>, auth: Auth, q: QueryMa
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (hooks, total) = state.store.list_webhooks(&auth.org.id, page).await?;
     let data = hooks.iter().map(|w| WebhookOut::from_webhook(w, false)).collect();
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &ListOut {
-            data,
-            pagination: Pagination::new(total, page),
-        },
-    ))
+    Ok(respond_list(data, total, page))
 }
 
 #[utoipa::path(get, path = "/v1/webhooks/{id}", tag = "webhooks", params(("id" = String, Path)),
