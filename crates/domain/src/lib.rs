@@ -10,6 +10,7 @@ pub mod id;
 pub mod org;
 pub mod phone;
 pub mod template;
+pub mod transcript;
 pub mod tz;
 pub mod user;
 pub mod validate;
