@@ -199,10 +199,10 @@ impl Worker {
             self.stop();
         }
         let s = &self.settings;
+        let script = script_file()?;
         let mut child = Command::new(&s.python)
             .arg("-u")
-            .arg("-c")
-            .arg(SCRIPT)
+            .arg(&script)
             .arg(&self.model)
             .arg(s.threads.max(1).to_string())
             .arg(&s.language)
@@ -259,6 +259,20 @@ impl Worker {
     }
 }
 
+/// The helper script, written once per content to the temp folder (so
+/// `ps` shows a path, not the whole script).
+fn script_file() -> Result<PathBuf> {
+    use sha2::Digest;
+    let hash = hex::encode(&sha2::Sha256::digest(SCRIPT.as_bytes())[..8]);
+    let path = std::env::temp_dir().join(format!("switchboard-whisper-{hash}.py"));
+    if std::fs::read_to_string(&path).ok().as_deref() != Some(SCRIPT) {
+        let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+        std::fs::write(&tmp, SCRIPT)?;
+        std::fs::rename(&tmp, &path)?;
+    }
+    Ok(path)
+}
+
 fn ms(secs: f64) -> i64 {
     (secs * 1000.0).round() as i64
 }
@@ -299,5 +313,58 @@ impl Transcriber for WhisperEngine {
         let channels = v["channels"].as_u64().unwrap_or(1).clamp(1, 2) as u16;
         let samples = raw.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
         Ok(Audio { samples, sample_rate: WHISPER_RATE, channels })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The installed settings, or None (with a note) when
+    /// SWITCHBOARD_SPEECH_OPTIONAL=1 and they are missing.
+    fn installed() -> Option<WhisperSettings> {
+        let path = std::env::var_os("SWITCHBOARD_SPEECH_CONFIG")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/speech.toml"));
+        match crate::SpeechSettings::from_toml_file(&path) {
+            Ok(s) if s.whisper.model.is_some() => Some(s.whisper),
+            other => {
+                let why = format!("no Whisper settings in {} ({:?}); run scripts/install-speech", path.display(), other.err());
+                if std::env::var("SWITCHBOARD_SPEECH_OPTIONAL").as_deref() == Ok("1") {
+                    eprintln!("SKIPPED (SWITCHBOARD_SPEECH_OPTIONAL=1): {why}");
+                    None
+                } else {
+                    panic!("{why} (set SWITCHBOARD_SPEECH_OPTIONAL=1 to skip)");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_helper_is_restarted_after_it_dies_and_the_queue_is_bounded() {
+        let Some(settings) = installed() else { return };
+        let engine = WhisperEngine::start(&WhisperSettings { queue: 1, ..settings }).unwrap();
+        assert!(engine.call(json!({"op": "ping"})).is_ok());
+        // The helper exits under the request (and again on the one retry).
+        assert!(matches!(engine.call(json!({"op": "exit"})), Err(SpeechError::Engine { .. })));
+        // The next request gets a fresh helper.
+        let silence = Audio::mono(vec![0; 16_000], 16_000);
+        assert!(engine.transcribe(&silence, Speaker::Customer).unwrap().segments.is_empty());
+        // A full queue answers Busy at once instead of waiting.
+        let engine = std::sync::Arc::new(engine);
+        let long = Audio::mono(vec![0; 16_000 * 30], 16_000);
+        let busy = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6).map(|_| s.spawn(|| engine.transcribe(&long, Speaker::Customer))).collect();
+            handles.into_iter().map(|h| h.join().unwrap()).filter(|r| matches!(r, Err(SpeechError::Busy))).count()
+        });
+        assert!(busy >= 1, "six requests on a queue of one: some must be refused");
+    }
+
+    #[test]
+    fn a_missing_model_is_reported_not_panicked() {
+        let e = WhisperEngine::start(&WhisperSettings { model: Some("/nonexistent".into()), ..Default::default() });
+        assert!(matches!(e, Err(SpeechError::NotInstalled { engine: "whisper", .. })));
+        let e = WhisperEngine::start(&WhisperSettings::default());
+        assert!(matches!(e, Err(SpeechError::NotInstalled { .. })));
     }
 }

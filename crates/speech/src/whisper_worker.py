@@ -59,10 +59,14 @@ def main():
                     pcm16 = np.clip(inter[0::2] * 32767.0, -32768, 32767).astype("<i2").tobytes()
                     channels = 1
                 resp = {"id": rid, "pcm16": base64.b64encode(pcm16).decode(), "channels": channels}
+            elif op == "exit":
+                sys.exit(0)
             elif op == "ping":
                 resp = {"id": rid, "pong": True}
             else:
                 resp = {"id": rid, "error": "unknown op %r" % op}
+        except SystemExit:
+            raise
         except Exception as e:  # answer, never die on one bad request
             resp = {"id": rid, "error": "%s: %s" % (type(e).__name__, e)}
         out.write(json.dumps(resp) + "\n")
