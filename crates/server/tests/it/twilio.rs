@@ -14,10 +14,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_domain::template::StepType;
 use switchboard_domain::{CallId, CallStatus};
-use switchboard_server::carriers::twilio::{Twilio, TwilioSettings};
-use switchboard_server::carriers::{CallRef, Carrier, CarrierError, ManualClock, Media, PlaceCall, signature};
 use switchboard_server::config::Secret;
 use switchboard_server::workers::dialer::{Dialer, DialerOptions};
+use switchboard_telephony::twilio::{Twilio, TwilioSettings};
+use switchboard_telephony::{CallRef, Carrier, CarrierError, ManualClock, Media, PlaceCall, signature};
 
 use crate::support::TestServer;
 

@@ -13,10 +13,10 @@ use switchboard_domain::{CallId, OrgId, TemplateId};
 use switchboard_store::{CallTarget, StoreError};
 
 use super::ErrorBody;
-use crate::carriers::{signature, twilio, twiml};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::body_bytes;
 use crate::state::AppState;
+use switchboard_telephony::{signature, twilio, twiml};
 
 fn forbidden() -> ApiError {
     ApiError::new(ErrorKind::Forbidden, "The X-Twilio-Signature does not match this request")

@@ -17,9 +17,9 @@ use switchboard_domain::{
 };
 use switchboard_store::{DynStore, StagedContact};
 
-use crate::carriers::simulator::{SimSettings, Simulator};
-use crate::carriers::{ManualClock, TimeSource};
 use crate::workers::dialer::{Dialer, DialerOptions};
+use switchboard_telephony::simulator::{SimSettings, Simulator};
+use switchboard_telephony::{ManualClock, TimeSource};
 
 #[derive(Debug, Args)]
 pub struct DialerArgs {

@@ -8,6 +8,8 @@
 //! clock, a clock running `scale` times faster (so a day of dialing passes
 //! in minutes), or a manual clock tests move by hand.
 
+pub mod secret;
+pub use secret::Secret;
 pub mod settings;
 pub mod signature;
 pub mod simulator;
@@ -169,11 +171,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds the configured carrier: Twilio when chosen, else the simulator
-    /// on a clock sped up by `sim_time_scale`.
-    pub fn new(cfg: &crate::config::Config, store: switchboard_store::DynStore) -> Self {
-        let t = &cfg.telephony;
-        match (&*cfg.carrier, &t.twilio) {
+    /// Builds the carrier named `carrier`: Twilio when chosen (and
+    /// configured), else the simulator on a clock sped up by `sim_time_scale`.
+    pub fn new(carrier: &str, t: &settings::Telephony, store: switchboard_store::DynStore) -> Self {
+        match (carrier, &t.twilio) {
             ("twilio", Some(tw)) => Self {
                 clock: Arc::new(ScaledClock::new(1.0)),
                 carrier: Arc::new(twilio::Twilio::new(tw.clone())),
