@@ -36,6 +36,8 @@ pub struct Services {
     jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Speech engines, the audio cache and the recordings folder.
+    pub speech: Arc<crate::speech::SpeechService>,
 }
 
 impl Deref for AppState {
@@ -56,6 +58,7 @@ impl AppState {
         let analytics = Analytics::new(store.clone());
         let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
         let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
+        let speech = crate::speech::SpeechService::start(&cfg);
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
@@ -68,6 +71,7 @@ impl AppState {
             telephony,
             jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            speech,
         }))
     }
 

@@ -28,7 +28,12 @@ fn main() {
             let sentences = eval::load_sentences(&fixtures, n).expect("sentences");
             let voice = speech.voice(None).expect("voice").id;
             let r = eval::eval_round_trip(&speech, &voice, &sentences).expect("round trip");
-            let worst: Vec<_> = { let mut v = r.items.clone(); v.sort_by_key(|s| std::cmp::Reverse(s.errors)); v.truncate(8); v };
+            let worst: Vec<_> = {
+                let mut v = r.items.clone();
+                v.sort_by_key(|s| std::cmp::Reverse(s.errors));
+                v.truncate(8);
+                v
+            };
             serde_json::json!({"name": r.name, "utterances": r.utterances, "words": r.words, "errors": r.errors, "wer": r.wer, "audioSecs": r.audio_secs, "wallSecs": r.wall_secs, "worst": worst})
         }
         "bench" => {

@@ -23,7 +23,11 @@ pub struct Audio {
 
 impl Audio {
     pub fn mono(samples: Vec<i16>, sample_rate: u32) -> Self {
-        Self { samples, sample_rate, channels: 1 }
+        Self {
+            samples,
+            sample_rate,
+            channels: 1,
+        }
     }
 
     /// Frames per channel.
@@ -51,7 +55,11 @@ impl Audio {
         if n == 1 {
             return self.clone();
         }
-        let samples = self.samples.chunks_exact(n).map(|f| (f.iter().map(|&s| i32::from(s)).sum::<i32>() / n as i32) as i16).collect();
+        let samples = self
+            .samples
+            .chunks_exact(n)
+            .map(|f| (f.iter().map(|&s| i32::from(s)).sum::<i32>() / n as i32) as i16)
+            .collect();
         Audio::mono(samples, self.sample_rate)
     }
 
@@ -74,10 +82,11 @@ pub fn resample(samples: &[i16], from: u32, to: u32) -> Result<Vec<i16>> {
         return Err(SpeechError::BadAudio("sample rate 0".into()));
     }
     let input: Vec<f32> = samples.iter().map(|&s| f32::from(s) / 32768.0).collect();
-    let mut r = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input)
-        .map_err(|e| SpeechError::engine("resampler", e))?;
+    let mut r = Fft::<f32>::new(from as usize, to as usize, 1024, 1, FixedSync::Input).map_err(|e| SpeechError::engine("resampler", e))?;
     let adapter = InterleavedSlice::new(&input, 1, input.len()).map_err(|e| SpeechError::engine("resampler", e))?;
-    let out = r.process_all(&adapter, input.len(), None).map_err(|e| SpeechError::engine("resampler", e))?;
+    let out = r
+        .process_all(&adapter, input.len(), None)
+        .map_err(|e| SpeechError::engine("resampler", e))?;
     Ok(out.take_data().into_iter().map(f32_to_i16).collect())
 }
 
@@ -260,7 +269,12 @@ pub fn sniff(bytes: &[u8], declared: Option<&str>) -> Result<AudioKind> {
     }
     let declared_ulaw = declared
         .map(|d| d.split(';').next().unwrap_or("").trim().to_ascii_lowercase())
-        .is_some_and(|d| matches!(d.as_str(), "audio/basic" | "audio/x-mulaw" | "audio/mulaw" | "audio/pcmu" | "audio/x-ulaw" | "audio/ulaw"));
+        .is_some_and(|d| {
+            matches!(
+                d.as_str(),
+                "audio/basic" | "audio/x-mulaw" | "audio/mulaw" | "audio/pcmu" | "audio/x-ulaw" | "audio/ulaw"
+            )
+        });
     if declared_ulaw && !bytes.is_empty() && !looks_like_text(bytes) {
         return Ok(AudioKind::Ulaw);
     }
@@ -273,8 +287,16 @@ fn is_mp3(b: &[u8]) -> bool {
     }
     // MPEG audio frame sync: 11 set bits, a valid version, layer III, bitrate and rate index;
     // and a second frame header where the first frame says the next one starts.
-    let header_ok = |h: &[u8]| h.len() >= 4 && h[0] == 0xFF && h[1] & 0xE0 == 0xE0 && h[1] & 0x18 != 0x08 && h[1] & 0x06 == 0x02
-        && h[2] & 0xF0 != 0xF0 && h[2] & 0xF0 != 0 && h[2] & 0x0C != 0x0C;
+    let header_ok = |h: &[u8]| {
+        h.len() >= 4
+            && h[0] == 0xFF
+            && h[1] & 0xE0 == 0xE0
+            && h[1] & 0x18 != 0x08
+            && h[1] & 0x06 == 0x02
+            && h[2] & 0xF0 != 0xF0
+            && h[2] & 0xF0 != 0
+            && h[2] & 0x0C != 0x0C
+    };
     if !header_ok(b) {
         return false;
     }
@@ -328,7 +350,10 @@ fn known_signature(b: &[u8]) -> Option<&'static str> {
 
 fn looks_like_text(b: &[u8]) -> bool {
     let head = &b[..b.len().min(4096)];
-    let printable = head.iter().filter(|&&c| c == b'\n' || c == b'\r' || c == b'\t' || (0x20..0x7F).contains(&c)).count();
+    let printable = head
+        .iter()
+        .filter(|&&c| c == b'\n' || c == b'\r' || c == b'\t' || (0x20..0x7F).contains(&c))
+        .count();
     printable * 100 >= head.len() * 95
 }
 
@@ -377,7 +402,10 @@ pub fn inspect_wav(b: &[u8]) -> Result<WavInfo> {
         let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
         let body = at + 8;
         if body.checked_add(len).is_none_or(|e| e > end) {
-            return Err(bad(&format!("chunk {:?} says {len} bytes, past the end of the file", String::from_utf8_lossy(id))));
+            return Err(bad(&format!(
+                "chunk {:?} says {len} bytes, past the end of the file",
+                String::from_utf8_lossy(id)
+            )));
         }
         match id {
             b"fmt " => {
@@ -415,7 +443,11 @@ pub fn inspect_wav(b: &[u8]) -> Result<WavInfo> {
         1 => matches!(bits, 8 | 16 | 24 | 32),
         3 => bits == 32,
         6 | 7 => bits == 8,
-        _ => return Err(SpeechError::Unsupported(format!("WAV format tag {tag} (PCM, float, A-law and µ-law accepted)"))),
+        _ => {
+            return Err(SpeechError::Unsupported(format!(
+                "WAV format tag {tag} (PCM, float, A-law and µ-law accepted)"
+            )));
+        }
     };
     if !ok_bits {
         return Err(bad(&format!("{bits} bits per sample for format tag {tag}")));
@@ -430,7 +462,14 @@ pub fn inspect_wav(b: &[u8]) -> Result<WavInfo> {
     if data_len % usize::from(align) != 0 {
         return Err(bad("data length is not a whole number of frames"));
     }
-    Ok(WavInfo { format_tag: tag, channels, sample_rate: rate, bits_per_sample: bits, data_offset, data_len })
+    Ok(WavInfo {
+        format_tag: tag,
+        channels,
+        sample_rate: rate,
+        bits_per_sample: bits,
+        data_offset,
+        data_len,
+    })
 }
 
 /// Reads a WAV file (PCM 8/16/24/32-bit, float, A-law, µ-law) into 16-bit PCM.
@@ -466,7 +505,11 @@ pub fn read_wav(b: &[u8]) -> Result<Audio> {
             }
         }
     };
-    Ok(Audio { samples, sample_rate: info.sample_rate, channels: info.channels })
+    Ok(Audio {
+        samples,
+        sample_rate: info.sample_rate,
+        channels: info.channels,
+    })
 }
 
 /// The telephone channel: mono, 8 kHz, G.711 µ-law and back. What a caller
@@ -482,7 +525,12 @@ mod tests {
 
     fn tone(rate: u32, secs: f32) -> Audio {
         let n = (rate as f32 * secs) as usize;
-        Audio::mono((0..n).map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 8000.0) as i16).collect(), rate)
+        Audio::mono(
+            (0..n)
+                .map(|i| ((i as f32 * 440.0 * std::f32::consts::TAU / rate as f32).sin() * 8000.0) as i16)
+                .collect(),
+            rate,
+        )
     }
 
     #[test]
@@ -552,12 +600,21 @@ mod tests {
             mp3[at..at + 4].copy_from_slice(&[0xFF, 0xFB, 0x90, 0x00]);
         }
         assert_eq!(sniff(&mp3, None).unwrap(), AudioKind::Mp3);
-        assert_eq!(sniff(b"ID3\x04\x00\x00\x00\x00\x00\x00rest", Some("audio/wav")).unwrap(), AudioKind::Mp3);
+        assert_eq!(
+            sniff(b"ID3\x04\x00\x00\x00\x00\x00\x00rest", Some("audio/wav")).unwrap(),
+            AudioKind::Mp3
+        );
         let ulaw = encode(&tone(8000, 0.1), AudioFormat::Ulaw).unwrap();
         assert_eq!(sniff(&ulaw, Some("audio/basic")).unwrap(), AudioKind::Ulaw);
         assert!(sniff(&ulaw, None).is_err());
-        assert!(matches!(sniff(b"hello, this is plain text pretending to be audio", Some("audio/basic")), Err(SpeechError::Unsupported(_))));
-        assert!(matches!(sniff(b"\x89PNG\r\n\x1a\nxxxx", Some("audio/wav")), Err(SpeechError::Unsupported(_))));
+        assert!(matches!(
+            sniff(b"hello, this is plain text pretending to be audio", Some("audio/basic")),
+            Err(SpeechError::Unsupported(_))
+        ));
+        assert!(matches!(
+            sniff(b"\x89PNG\r\n\x1a\nxxxx", Some("audio/wav")),
+            Err(SpeechError::Unsupported(_))
+        ));
     }
 
     #[test]

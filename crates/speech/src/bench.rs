@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use crate::audio::{encode, telephone_channel, AudioFormat};
-use crate::cache::{audio_id, AudioCache, CachedAudio};
+use crate::audio::{AudioFormat, encode, telephone_channel};
+use crate::cache::{AudioCache, CachedAudio, audio_id};
 use crate::error::Result;
 use crate::{Speaker, Speech, SynthesisSettings};
 
@@ -43,8 +43,9 @@ pub struct SttFigures {
     pub stream_throughput: f64,
     /// Streams that keep up with real time (throughput rounded down).
     pub realtime_streams: usize,
-    /// Median delay from the end of an utterance's audio to its segment,
-    /// with `streams_tested` streams fed in real time.
+    /// Median delay from the end of a segment's speech to the moment the
+    /// segment comes out, with `streams_tested` streams fed in real time
+    /// (includes the 500 ms of silence that ends an utterance).
     pub live_latency_ms_p50: f64,
 }
 
@@ -99,7 +100,17 @@ pub fn run(speech: &Speech, runs: usize, streams: usize, cache_dir: &std::path::
         let spoken = speech.synthesize(PROMPT, &voice.id, &settings)?;
         let id = audio_id(PROMPT, &voice.id, &settings.key(), AudioFormat::Wav);
         let bytes = encode(&spoken.audio, AudioFormat::Wav)?;
-        cache.put(CachedAudio { id: id.clone(), format: AudioFormat::Wav, duration_secs: audio_secs, characters: PROMPT.len(), bytes: 0 }, &bytes)?;
+        cache.put(
+            CachedAudio {
+                id: id.clone(),
+                format: AudioFormat::Wav,
+                duration_secs: audio_secs,
+                characters: PROMPT.len(),
+                bytes: 0,
+                owner: None,
+            },
+            &bytes,
+        )?;
         let mut cached = Vec::new();
         for _ in 0..50 {
             let started = Instant::now();
@@ -145,7 +156,9 @@ fn stt_audio(speech: &Speech) -> Result<Vec<crate::Audio>> {
         return Ok(out);
     }
     let voice = speech.voice(None)?;
-    Ok(vec![telephone_channel(&speech.synthesize(PROMPT, &voice.id, &SynthesisSettings::default())?.audio)?])
+    Ok(vec![telephone_channel(
+        &speech.synthesize(PROMPT, &voice.id, &SynthesisSettings::default())?.audio,
+    )?])
 }
 
 fn stt_figures(speech: &Speech, t: &dyn crate::Transcriber, streams: usize) -> Result<SttFigures> {
@@ -160,10 +173,8 @@ fn stt_figures(speech: &Speech, t: &dyn crate::Transcriber, streams: usize) -> R
 
     // Live streams: the clips back to back with 1 s of silence between, 8 kHz.
     let mut feed: Vec<i16> = Vec::new();
-    let mut ends = Vec::new();
     for c in &clips {
         feed.extend_from_slice(&c.samples);
-        ends.push(feed.len());
         feed.extend(std::iter::repeat_n(0i16, 8000));
     }
     let feed_secs = feed.len() as f64 / 8000.0;
@@ -196,19 +207,15 @@ fn stt_figures(speech: &Speech, t: &dyn crate::Transcriber, streams: usize) -> R
                 s.spawn(|| -> Result<()> {
                     let mut st = speech.stream(Speaker::Customer, 8000)?;
                     let t0 = Instant::now();
-                    let mut seen = 0usize;
                     for (i, frame) in feed.chunks(160).enumerate() {
                         let due = Duration::from_millis(20 * i as u64);
                         if let Some(wait) = due.checked_sub(t0.elapsed()) {
                             std::thread::sleep(wait);
                         }
                         st.push(frame)?;
+                        // Fed in real time, so stream time is wall time since t0.
                         for seg in st.poll()? {
-                            let _ = seg;
-                            let end_sample = ends.get(seen).copied().unwrap_or(feed.len());
-                            let end_at = end_sample as f64 / 8.0;
-                            latencies.lock().expect("latencies").push(ms(t0.elapsed()) - end_at);
-                            seen += 1;
+                            latencies.lock().expect("latencies").push(ms(t0.elapsed()) - seg.end_ms as f64);
                         }
                     }
                     st.finish()?;
@@ -235,7 +242,12 @@ fn stt_figures(speech: &Speech, t: &dyn crate::Transcriber, streams: usize) -> R
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("model name")).and_then(|l| l.split_once(':')).map(|(_, v)| v.trim().to_owned()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split_once(':'))
+                .map(|(_, v)| v.trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into())
 }
 
@@ -243,7 +255,12 @@ fn cpu_model() -> String {
 pub fn peak_rss_kb(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
-        .and_then(|t| t.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()))
+        .and_then(|t| {
+            t.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -256,7 +273,10 @@ fn children_peak_rss_kb() -> u64 {
         .filter(|pid| {
             std::fs::read_to_string(format!("/proc/{pid}/stat"))
                 .ok()
-                .and_then(|s| s.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().nth(1) == Some(me.as_str())))
+                .and_then(|s| {
+                    s.rsplit_once(')')
+                        .map(|(_, rest)| rest.split_whitespace().nth(1) == Some(me.as_str()))
+                })
                 .unwrap_or(false)
         })
         .map(peak_rss_kb)

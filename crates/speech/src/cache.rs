@@ -25,6 +25,9 @@ pub struct CachedAudio {
     pub duration_secs: f64,
     pub characters: usize,
     pub bytes: u64,
+    /// Who made it (an organisation id): others are not shown it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
 }
 
 #[derive(Debug)]
@@ -68,7 +71,12 @@ impl AudioCache {
     pub fn open(dir: impl Into<PathBuf>, max_bytes: u64, ttl: Duration) -> Result<Self> {
         let dir = dir.into();
         std::fs::create_dir_all(&dir)?;
-        let cache = Self { dir, max_bytes, ttl, index: Mutex::new(Index::default()) };
+        let cache = Self {
+            dir,
+            max_bytes,
+            ttl,
+            index: Mutex::new(Index::default()),
+        };
         cache.rescan()?;
         Ok(cache)
     }
@@ -82,7 +90,9 @@ impl AudioCache {
         let mut index = Index::default();
         for item in std::fs::read_dir(&self.dir)? {
             let path = item?.path();
-            let Some(name) = path.file_name().and_then(|n| n.to_str()) else { continue };
+            let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
             if name.ends_with(".tmp") {
                 let _ = std::fs::remove_file(&path);
                 continue;
@@ -93,7 +103,14 @@ impl AudioCache {
             match meta {
                 Some(meta) if meta.id == id && self.audio_path(&meta).exists() && !self.expired(created, now) => {
                     index.total += meta.bytes;
-                    index.entries.insert(meta.id.clone(), Entry { meta, created, last_used: created });
+                    index.entries.insert(
+                        meta.id.clone(),
+                        Entry {
+                            meta,
+                            created,
+                            last_used: created,
+                        },
+                    );
                 }
                 Some(meta) => self.remove_files(&meta),
                 None => {
@@ -144,7 +161,10 @@ impl AudioCache {
     /// Stores audio bytes (written to a temporary file, then renamed, so a
     /// reader never sees half a file) and evicts past the size cap.
     pub fn put(&self, meta: CachedAudio, bytes: &[u8]) -> Result<PathBuf> {
-        let meta = CachedAudio { bytes: bytes.len() as u64, ..meta };
+        let meta = CachedAudio {
+            bytes: bytes.len() as u64,
+            ..meta
+        };
         let path = self.audio_path(&meta);
         let tmp = self.dir.join(format!("{}.{}.tmp", meta.id, std::process::id()));
         std::fs::write(&tmp, bytes)?;
@@ -157,7 +177,14 @@ impl AudioCache {
         {
             let mut index = self.index.lock().expect("cache index");
             let size = meta.bytes;
-            if let Some(old) = index.entries.insert(meta.id.clone(), Entry { meta, created: now, last_used: now }) {
+            if let Some(old) = index.entries.insert(
+                meta.id.clone(),
+                Entry {
+                    meta,
+                    created: now,
+                    last_used: now,
+                },
+            ) {
                 index.total -= old.meta.bytes;
             }
             index.total += size;
@@ -173,7 +200,12 @@ impl AudioCache {
         let mut gone = Vec::new();
         {
             let mut index = self.index.lock().expect("cache index");
-            let expired: Vec<String> = index.entries.iter().filter(|(_, e)| self.expired(e.created, now)).map(|(k, _)| k.clone()).collect();
+            let expired: Vec<String> = index
+                .entries
+                .iter()
+                .filter(|(_, e)| self.expired(e.created, now))
+                .map(|(k, _)| k.clone())
+                .collect();
             for id in expired {
                 if let Some(e) = index.entries.remove(&id) {
                     index.total -= e.meta.bytes;
@@ -218,7 +250,14 @@ mod tests {
     use super::*;
 
     fn meta(id: &str) -> CachedAudio {
-        CachedAudio { id: id.into(), format: AudioFormat::Wav, duration_secs: 1.0, characters: 5, bytes: 0 }
+        CachedAudio {
+            id: id.into(),
+            format: AudioFormat::Wav,
+            duration_secs: 1.0,
+            characters: 5,
+            bytes: 0,
+            owner: None,
+        }
     }
 
     fn id(n: u8) -> String {

@@ -34,13 +34,22 @@ pub enum SpeechError {
 
 impl SpeechError {
     pub(crate) fn engine(engine: &'static str, message: impl std::fmt::Display) -> Self {
-        Self::Engine { engine, message: message.to_string() }
+        Self::Engine {
+            engine,
+            message: message.to_string(),
+        }
     }
     pub(crate) fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Self::Invalid { field, message: message.into() }
+        Self::Invalid {
+            field,
+            message: message.into(),
+        }
     }
     pub(crate) fn not_installed(engine: &'static str, reason: impl Into<String>) -> Self {
-        Self::NotInstalled { engine, reason: reason.into() }
+        Self::NotInstalled {
+            engine,
+            reason: reason.into(),
+        }
     }
 }
 

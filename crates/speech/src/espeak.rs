@@ -26,16 +26,32 @@ pub(crate) struct EspeakEngine {
 impl EspeakEngine {
     pub(crate) fn start(settings: &EspeakSettings) -> Result<Self> {
         check_binary(&settings.binary)?;
-        Ok(Self { binary: settings.binary.clone() })
+        Ok(Self {
+            binary: settings.binary.clone(),
+        })
     }
 }
 
 /// Runs `espeak-ng --version` to see the binary is there.
 pub(crate) fn check_binary(binary: &Path) -> Result<()> {
-    match Command::new(binary).arg("--version").stdout(Stdio::null()).stderr(Stdio::null()).status() {
+    match Command::new(binary)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+    {
         Ok(s) if s.success() => Ok(()),
-        Ok(s) => Err(SpeechError::not_installed(ENGINE, format!("{} --version exited with {s}", binary.display()))),
-        Err(e) => Err(SpeechError::not_installed(ENGINE, format!("{}: {e} (apt-get install espeak-ng, or run scripts/install-speech)", binary.display()))),
+        Ok(s) => Err(SpeechError::not_installed(
+            ENGINE,
+            format!("{} --version exited with {s}", binary.display()),
+        )),
+        Err(e) => Err(SpeechError::not_installed(
+            ENGINE,
+            format!(
+                "{}: {e} (apt-get install espeak-ng, or run scripts/install-speech)",
+                binary.display()
+            ),
+        )),
     }
 }
 
@@ -57,7 +73,10 @@ pub(crate) fn run(binary: &Path, args: &[String], text: &str) -> Result<Vec<u8>>
     let out = child.wait_with_output().map_err(|e| SpeechError::engine(ENGINE, e))?;
     let _ = writer.join();
     if !out.status.success() {
-        return Err(SpeechError::engine(ENGINE, format!("exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim())));
+        return Err(SpeechError::engine(
+            ENGINE,
+            format!("exited with {}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+        ));
     }
     Ok(out.stdout)
 }
@@ -69,8 +88,17 @@ fn parse_stdout_wav(b: &[u8]) -> Result<Audio> {
         return Err(SpeechError::engine(ENGINE, "no WAV on stdout"));
     }
     let rate = u32::from_le_bytes([b[24], b[25], b[26], b[27]]);
-    let at = b.windows(4).position(|w| w == b"data").ok_or_else(|| SpeechError::engine(ENGINE, "no data chunk"))? + 8;
-    let samples = b.get(at..).unwrap_or_default().chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
+    let at = b
+        .windows(4)
+        .position(|w| w == b"data")
+        .ok_or_else(|| SpeechError::engine(ENGINE, "no data chunk"))?
+        + 8;
+    let samples = b
+        .get(at..)
+        .unwrap_or_default()
+        .chunks_exact(2)
+        .map(|c| i16::from_le_bytes([c[0], c[1]]))
+        .collect();
     Ok(Audio::mono(samples, rate))
 }
 
@@ -90,11 +118,28 @@ impl Synthesizer for EspeakEngine {
             .collect()
     }
 
-    fn synthesize_chunks(&self, text: &str, voice: &str, settings: &SynthesisSettings, on_chunk: &mut dyn FnMut(&Audio)) -> Result<Vec<String>> {
-        let (_, _, ev, _, _) = VOICES.iter().find(|v| v.0 == voice).ok_or_else(|| SpeechError::UnknownVoice(voice.to_owned()))?;
+    fn synthesize_chunks(
+        &self,
+        text: &str,
+        voice: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(&Audio),
+    ) -> Result<Vec<String>> {
+        let (_, _, ev, _, _) = VOICES
+            .iter()
+            .find(|v| v.0 == voice)
+            .ok_or_else(|| SpeechError::UnknownVoice(voice.to_owned()))?;
         let wpm = (175.0 * settings.speed).round() as i32;
         let pitch = (50.0 + settings.pitch * 4.0).round().clamp(0.0, 99.0) as i32;
-        let mut args = vec!["-v".into(), (*ev).into(), "-s".into(), wpm.to_string(), "-p".into(), pitch.to_string(), "--stdout".into()];
+        let mut args = vec![
+            "-v".into(),
+            (*ev).into(),
+            "-s".into(),
+            wpm.to_string(),
+            "-p".into(),
+            pitch.to_string(),
+            "--stdout".into(),
+        ];
         let mut not_applicable = Vec::new();
         for (k, v) in &settings.extra {
             match (k.as_str(), v.as_f64()) {

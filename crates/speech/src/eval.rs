@@ -18,22 +18,52 @@ pub const LIBRIVOX_DIR: &str = "/usr/share/pocketsphinx/test/data/librivox";
 
 fn small_number(n: u32) -> String {
     const ONES: [&str; 20] = [
-        "zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen",
-        "sixteen", "seventeen", "eighteen", "nineteen",
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
     ];
     const TENS: [&str; 10] = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"];
     match n {
         0..=19 => ONES[n as usize].into(),
         20..=99 => {
             let t = TENS[(n / 10) as usize];
-            if n % 10 == 0 { t.into() } else { format!("{t} {}", ONES[(n % 10) as usize]) }
+            if n.is_multiple_of(10) {
+                t.into()
+            } else {
+                format!("{t} {}", ONES[(n % 10) as usize])
+            }
         }
         100..=999 => {
-            let rest = if n % 100 == 0 { String::new() } else { format!(" {}", small_number(n % 100)) };
+            let rest = if n.is_multiple_of(100) {
+                String::new()
+            } else {
+                format!(" {}", small_number(n % 100))
+            };
             format!("{} hundred{rest}", ONES[(n / 100) as usize])
         }
         _ => {
-            let rest = if n % 1000 == 0 { String::new() } else { format!(" {}", small_number(n % 1000)) };
+            let rest = if n.is_multiple_of(1000) {
+                String::new()
+            } else {
+                format!(" {}", small_number(n % 1000))
+            };
             format!("{} thousand{rest}", small_number(n / 1000))
         }
     }
@@ -144,7 +174,10 @@ pub fn librivox(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
         }
     }
     if out.is_empty() {
-        return Err(SpeechError::not_installed("evaluation data", format!("no utterances in {} (apt-get install pocketsphinx-testdata)", dir.display())));
+        return Err(SpeechError::not_installed(
+            "evaluation data",
+            format!("no utterances in {} (apt-get install pocketsphinx-testdata)", dir.display()),
+        ));
     }
     Ok(out)
 }
@@ -166,10 +199,19 @@ pub fn eval_librivox(speech: &Speech, dir: &Path) -> Result<(WerReport, WerRepor
             let hyp = t.transcribe(&input, Speaker::Customer)?.text();
             *wall += started.elapsed().as_secs_f64();
             let (errors, words) = wer(reference, &hyp);
-            items.push(Scored { id: id.clone(), reference: reference.clone(), hypothesis: hyp, errors, words });
+            items.push(Scored {
+                id: id.clone(),
+                reference: reference.clone(),
+                hypothesis: hyp,
+                errors,
+                words,
+            });
         }
     }
-    Ok((WerReport::new("librivox-clean", clean, audio_secs, wall_clean), WerReport::new("librivox-telephone", phone, audio_secs, wall_phone)))
+    Ok((
+        WerReport::new("librivox-clean", clean, audio_secs, wall_clean),
+        WerReport::new("librivox-telephone", phone, audio_secs, wall_phone),
+    ))
 }
 
 /// Sentences from the UCI Sentiment Labelled Sentences as the npm package
@@ -180,9 +222,12 @@ pub fn load_sentences(fixtures: &Path, limit: usize) -> Result<Vec<String>> {
     for name in ["amazon.json", "imdb.json", "yelp.json"] {
         let path = fixtures.join(name);
         let text = std::fs::read_to_string(&path)?;
-        let items: Vec<serde_json::Value> = serde_json::from_str(&text).map_err(|e| SpeechError::BadAudio(format!("{}: {e}", path.display())))?;
+        let items: Vec<serde_json::Value> =
+            serde_json::from_str(&text).map_err(|e| SpeechError::BadAudio(format!("{}: {e}", path.display())))?;
         for item in items {
-            let Some(s) = item.get("text").and_then(|t| t.as_str()) else { continue };
+            let Some(s) = item.get("text").and_then(|t| t.as_str()) else {
+                continue;
+            };
             let s = s.trim();
             let n = normalize(s).len();
             if (4..=30).contains(&n) && s.is_ascii() {
@@ -205,14 +250,25 @@ pub fn fetch_sentences(dir: &Path) -> Result<PathBuf> {
     }
     std::fs::create_dir_all(dir)?;
     let run = |cmd: &mut std::process::Command| -> Result<()> {
-        let out = cmd.output().map_err(|e| SpeechError::not_installed("evaluation data", e.to_string()))?;
+        let out = cmd
+            .output()
+            .map_err(|e| SpeechError::not_installed("evaluation data", e.to_string()))?;
         if !out.status.success() {
-            return Err(SpeechError::not_installed("evaluation data", String::from_utf8_lossy(&out.stderr).to_string()));
+            return Err(SpeechError::not_installed(
+                "evaluation data",
+                String::from_utf8_lossy(&out.stderr).to_string(),
+            ));
         }
         Ok(())
     };
-    run(std::process::Command::new("npm").args(["pack", "--silent", "sentiment@5.0.2", "--pack-destination"]).arg(dir))?;
-    run(std::process::Command::new("tar").arg("-xzf").arg(dir.join("sentiment-5.0.2.tgz")).arg("-C").arg(dir))?;
+    run(std::process::Command::new("npm")
+        .args(["pack", "--silent", "sentiment@5.0.2", "--pack-destination"])
+        .arg(dir))?;
+    run(std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(dir.join("sentiment-5.0.2.tgz"))
+        .arg("-C")
+        .arg(dir))?;
     Ok(fixtures)
 }
 
@@ -229,7 +285,13 @@ pub fn eval_round_trip(speech: &Speech, voice: &str, sentences: &[String]) -> Re
         let hyp = t.transcribe(&phone, Speaker::Agent)?.text();
         wall += started.elapsed().as_secs_f64();
         let (errors, words) = wer(s, &hyp);
-        items.push(Scored { id: format!("{i}"), reference: s.clone(), hypothesis: hyp, errors, words });
+        items.push(Scored {
+            id: format!("{i}"),
+            reference: s.clone(),
+            hypothesis: hyp,
+            errors,
+            words,
+        });
     }
     Ok(WerReport::new(&format!("round-trip-{voice}"), items, audio_secs, wall))
 }
@@ -241,9 +303,15 @@ mod tests {
     #[test]
     fn wer_counts_edits_after_normalizing() {
         assert_eq!(wer("Mister John Dashwood had 2 sons.", "mr john dashwood had two sons"), (0, 6));
-        assert_eq!(wer("he was not an ill disposed young man", "he was an ill-disposed young woman"), (2, 8));
+        assert_eq!(
+            wer("he was not an ill disposed young man", "he was an ill-disposed young woman"),
+            (2, 8)
+        );
         assert_eq!(wer("a b c", ""), (3, 3));
         assert_eq!(wer("", "a"), (1, 0));
-        assert_eq!(normalize("It's 1,250 dollars"), vec!["it's", "one", "two", "hundred", "fifty", "dollars"]);
+        assert_eq!(
+            normalize("It's 1,250 dollars"),
+            vec!["it's", "one", "two", "hundred", "fifty", "dollars"]
+        );
     }
 }

@@ -117,7 +117,15 @@ mod tests {
 
     #[test]
     fn decodes_known_vectors() {
-        let ulaw = [(0x00, -32124), (0x0F, -16764), (0x7F, 0), (0x80, 32124), (0xFF, 0), (0xEA, 212), (0x55, -716)];
+        let ulaw = [
+            (0x00, -32124),
+            (0x0F, -16764),
+            (0x7F, 0),
+            (0x80, 32124),
+            (0xFF, 0),
+            (0xEA, 212),
+            (0x55, -716),
+        ];
         for (b, x) in ulaw {
             assert_eq!(ulaw_to_linear(b), x, "ulaw byte {b:#x}");
         }

@@ -78,7 +78,11 @@ pub struct SynthesisSettings {
 
 impl Default for SynthesisSettings {
     fn default() -> Self {
-        Self { speed: 1.0, pitch: 0.0, extra: BTreeMap::new() }
+        Self {
+            speed: 1.0,
+            pitch: 0.0,
+            extra: BTreeMap::new(),
+        }
     }
 }
 
@@ -119,7 +123,13 @@ pub trait Synthesizer: Send + Sync {
     /// Speaks `text`, handing over audio clause by clause as it is made (so
     /// playback can start after the first clause). Returns the names of
     /// settings that do not apply to this voice.
-    fn synthesize_chunks(&self, text: &str, voice: &str, settings: &SynthesisSettings, on_chunk: &mut dyn FnMut(&Audio)) -> Result<Vec<String>>;
+    fn synthesize_chunks(
+        &self,
+        text: &str,
+        voice: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(&Audio),
+    ) -> Result<Vec<String>>;
 
     /// Speaks `text` into one piece of audio.
     fn synthesize(&self, text: &str, voice: &str, settings: &SynthesisSettings) -> Result<Synthesis> {
@@ -129,7 +139,10 @@ pub trait Synthesizer: Send + Sync {
             None => all = Some(chunk.clone()),
         })?;
         let rate = self.voices().iter().find(|v| v.id == voice).map_or(22_050, |v| v.sample_rate);
-        Ok(Synthesis { audio: all.unwrap_or_else(|| Audio::mono(Vec::new(), rate)), not_applicable })
+        Ok(Synthesis {
+            audio: all.unwrap_or_else(|| Audio::mono(Vec::new(), rate)),
+            not_applicable,
+        })
     }
 }
 
@@ -156,7 +169,12 @@ pub struct Transcript {
 impl Transcript {
     /// All segments' text, joined by spaces.
     pub fn text(&self) -> String {
-        self.segments.iter().map(|s| s.text.trim()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+        self.segments
+            .iter()
+            .map(|s| s.text.trim())
+            .filter(|t| !t.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 }
 
@@ -214,14 +232,24 @@ impl Speech {
             voices.extend(s.voices().into_iter().map(|v| (v, i)));
         }
         let transcriber: std::result::Result<Arc<dyn Transcriber>, SpeechError> = match settings.stt {
-            SttEngine::None => Err(SpeechError::not_installed("speech-to-text", "no STT engine configured ([speech] stt = \"none\")")),
+            SttEngine::None => Err(SpeechError::not_installed(
+                "speech-to-text",
+                "no STT engine configured ([speech] stt = \"none\")",
+            )),
             SttEngine::Whisper => whisper::WhisperEngine::start(&settings.whisper).map(|e| Arc::new(e) as _),
         };
         let vad = match &transcriber {
             Ok(_) => vad::VadModel::load(settings).map(Arc::new),
             Err(e) => Err(SpeechError::not_installed("voice activity detection", e.to_string())),
         };
-        Self { settings: settings.clone(), synthesizers, voices, tts_missing, transcriber, vad }
+        Self {
+            settings: settings.clone(),
+            synthesizers,
+            voices,
+            tts_missing,
+            transcriber,
+            vad,
+        }
     }
 
     /// One line per engine that was asked for and could not start.
@@ -253,9 +281,15 @@ impl Speech {
             return Ok(());
         }
         Err(match self.tts_missing.first() {
-            Some(SpeechError::NotInstalled { engine, reason }) => SpeechError::NotInstalled { engine, reason: reason.clone() },
+            Some(SpeechError::NotInstalled { engine, reason }) => SpeechError::NotInstalled {
+                engine,
+                reason: reason.clone(),
+            },
             Some(e) => SpeechError::not_installed("text-to-speech", e.to_string()),
-            None => SpeechError::not_installed("text-to-speech", "no TTS engine configured ([speech] tts = [...]; run scripts/install-speech)"),
+            None => SpeechError::not_installed(
+                "text-to-speech",
+                "no TTS engine configured ([speech] tts = [...]; run scripts/install-speech)",
+            ),
         })
     }
 
@@ -264,14 +298,23 @@ impl Speech {
         self.tts_ready()?;
         let id = id.or(self.settings.default_voice.as_deref());
         match id {
-            Some(id) => self.voices.iter().find(|(v, _)| v.id == id).map(|(v, _)| v.clone()).ok_or_else(|| SpeechError::UnknownVoice(id.to_owned())),
+            Some(id) => self
+                .voices
+                .iter()
+                .find(|(v, _)| v.id == id)
+                .map(|(v, _)| v.clone())
+                .ok_or_else(|| SpeechError::UnknownVoice(id.to_owned())),
             None => Ok(self.voices[0].0.clone()),
         }
     }
 
     fn synthesizer_for(&self, voice: &str) -> Result<&Arc<dyn Synthesizer>> {
         self.tts_ready()?;
-        let (_, i) = self.voices.iter().find(|(v, _)| v.id == voice).ok_or_else(|| SpeechError::UnknownVoice(voice.to_owned()))?;
+        let (_, i) = self
+            .voices
+            .iter()
+            .find(|(v, _)| v.id == voice)
+            .ok_or_else(|| SpeechError::UnknownVoice(voice.to_owned()))?;
         Ok(&self.synthesizers[*i])
     }
 
@@ -283,7 +326,13 @@ impl Speech {
     }
 
     /// As [`Speech::synthesize`], clause by clause.
-    pub fn synthesize_chunks(&self, text: &str, voice: &str, settings: &SynthesisSettings, on_chunk: &mut dyn FnMut(&Audio)) -> Result<Vec<String>> {
+    pub fn synthesize_chunks(
+        &self,
+        text: &str,
+        voice: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(&Audio),
+    ) -> Result<Vec<String>> {
         check_text(text)?;
         settings.validate()?;
         self.synthesizer_for(voice)?.synthesize_chunks(text, voice, settings, on_chunk)
@@ -293,7 +342,10 @@ impl Speech {
     pub fn transcriber(&self) -> Result<Arc<dyn Transcriber>> {
         match &self.transcriber {
             Ok(t) => Ok(t.clone()),
-            Err(SpeechError::NotInstalled { engine, reason }) => Err(SpeechError::NotInstalled { engine, reason: reason.clone() }),
+            Err(SpeechError::NotInstalled { engine, reason }) => Err(SpeechError::NotInstalled {
+                engine,
+                reason: reason.clone(),
+            }),
             Err(e) => Err(SpeechError::not_installed("speech-to-text", e.to_string())),
         }
     }
@@ -359,15 +411,24 @@ mod tests {
     fn clauses_keep_punctuation() {
         let c = clauses("Hello there, this is Acme. It costs $3.50! Ok");
         let texts: Vec<(&str, char)> = c.iter().map(|(t, p)| (t.as_str(), *p)).collect();
-        assert_eq!(texts, vec![("Hello there", ','), ("this is Acme", '.'), ("It costs $3.50", '!'), ("Ok", '.')]);
+        assert_eq!(
+            texts,
+            vec![("Hello there", ','), ("this is Acme", '.'), ("It costs $3.50", '!'), ("Ok", '.')]
+        );
     }
 
     #[test]
     fn text_rules_name_the_field() {
         assert!(matches!(check_text(" "), Err(SpeechError::Invalid { field: "text", .. })));
-        assert!(matches!(check_text(&"a".repeat(5001)), Err(SpeechError::Invalid { field: "text", .. })));
+        assert!(matches!(
+            check_text(&"a".repeat(5001)),
+            Err(SpeechError::Invalid { field: "text", .. })
+        ));
         assert!(check_text(&"a".repeat(5000)).is_ok());
-        let s = SynthesisSettings { speed: 3.0, ..Default::default() };
+        let s = SynthesisSettings {
+            speed: 3.0,
+            ..Default::default()
+        };
         assert!(matches!(s.validate(), Err(SpeechError::Invalid { field: "speed", .. })));
     }
 
@@ -376,9 +437,15 @@ mod tests {
         let speech = Speech::start(&SpeechSettings::default());
         assert!(speech.voices().is_empty());
         assert!(matches!(speech.tts_ready(), Err(SpeechError::NotInstalled { .. })));
-        assert!(matches!(speech.synthesize("hi", "x", &SynthesisSettings::default()), Err(SpeechError::NotInstalled { .. })));
+        assert!(matches!(
+            speech.synthesize("hi", "x", &SynthesisSettings::default()),
+            Err(SpeechError::NotInstalled { .. })
+        ));
         assert!(matches!(speech.transcriber(), Err(SpeechError::NotInstalled { .. })));
-        assert!(matches!(speech.stream(Speaker::Customer, 8000), Err(SpeechError::NotInstalled { .. })));
+        assert!(matches!(
+            speech.stream(Speaker::Customer, 8000),
+            Err(SpeechError::NotInstalled { .. })
+        ));
         assert!(speech.problems().is_empty(), "nothing was asked for");
     }
 
@@ -388,8 +455,15 @@ mod tests {
             tts: vec![TtsEngine::Piper],
             stt: SttEngine::Whisper,
             ort_library: Some("/nonexistent/libonnxruntime.so".into()),
-            piper: PiperSettings { models: vec!["/nonexistent/voice.onnx".into()], ..Default::default() },
-            whisper: WhisperSettings { python: "/nonexistent/python".into(), model: Some("/nonexistent/model".into()), ..Default::default() },
+            piper: PiperSettings {
+                models: vec!["/nonexistent/voice.onnx".into()],
+                ..Default::default()
+            },
+            whisper: WhisperSettings {
+                python: "/nonexistent/python".into(),
+                model: Some("/nonexistent/model".into()),
+                ..Default::default()
+            },
             ..Default::default()
         };
         let speech = Speech::start(&settings);

@@ -15,7 +15,9 @@ static ENV: OnceLock<std::result::Result<Environment, String>> = OnceLock::new()
 
 /// The library path: `ORT_DYLIB_PATH` when set, else `[speech] ort_library`.
 pub(crate) fn library_path(settings: &SpeechSettings) -> Option<PathBuf> {
-    std::env::var_os("ORT_DYLIB_PATH").map(PathBuf::from).or_else(|| settings.ort_library.clone())
+    std::env::var_os("ORT_DYLIB_PATH")
+        .map(PathBuf::from)
+        .or_else(|| settings.ort_library.clone())
 }
 
 /// The environment, loading the library on first use. A process can load
@@ -24,7 +26,10 @@ pub(crate) fn environment(settings: &SpeechSettings, engine: &'static str) -> Re
     let result = ENV.get_or_init(|| {
         let path = library_path(settings).ok_or("no ONNX Runtime library configured ([speech] ort_library or ORT_DYLIB_PATH)")?;
         if !path.is_file() {
-            return Err(format!("ONNX Runtime library {} not found (run scripts/install-speech)", path.display()));
+            return Err(format!(
+                "ONNX Runtime library {} not found (run scripts/install-speech)",
+                path.display()
+            ));
         }
         ort::init_from(&path)
             .map_err(|e| format!("cannot load ONNX Runtime from {}: {e}", path.display()))?

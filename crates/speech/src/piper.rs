@@ -50,7 +50,11 @@ struct InferenceConfig {
 }
 impl Default for InferenceConfig {
     fn default() -> Self {
-        Self { noise_scale: 0.667, length_scale: 1.0, noise_w: 0.8 }
+        Self {
+            noise_scale: 0.667,
+            length_scale: 1.0,
+            noise_w: 0.8,
+        }
     }
 }
 #[derive(Debug, Deserialize)]
@@ -88,12 +92,18 @@ impl PiperEngine {
     pub(crate) fn start(settings: &SpeechSettings) -> Result<Self> {
         let p = &settings.piper;
         if p.models.is_empty() {
-            return Err(SpeechError::not_installed(ENGINE, "no voice models configured ([speech.piper] models; run scripts/install-speech)"));
+            return Err(SpeechError::not_installed(
+                ENGINE,
+                "no voice models configured ([speech.piper] models; run scripts/install-speech)",
+            ));
         }
         espeak::check_binary(&p.espeak_binary).map_err(|e| SpeechError::not_installed(ENGINE, format!("phonemes need espeak-ng: {e}")))?;
         for m in &p.models {
             if !m.is_file() {
-                return Err(SpeechError::not_installed(ENGINE, format!("voice model {} not found (run scripts/install-speech)", m.display())));
+                return Err(SpeechError::not_installed(
+                    ENGINE,
+                    format!("voice model {} not found (run scripts/install-speech)", m.display()),
+                ));
             }
         }
         let env = crate::ort_env::environment(settings, ENGINE)?;
@@ -101,20 +111,30 @@ impl PiperEngine {
         for model in &p.models {
             voices.push(load_voice(env, model, p.threads.max(1))?);
         }
-        Ok(Self { voices, espeak: p.espeak_binary.clone() })
+        Ok(Self {
+            voices,
+            espeak: p.espeak_binary.clone(),
+        })
     }
 
     fn phonemes(&self, voice: &str, clause: &str) -> Result<String> {
         let args = ["-q".to_owned(), "--ipa".to_owned(), "-v".to_owned(), voice.to_owned()];
         let out = espeak::run(&self.espeak, &args, clause)?;
-        Ok(String::from_utf8_lossy(&out).lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" "))
+        Ok(String::from_utf8_lossy(&out)
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .collect::<Vec<_>>()
+            .join(" "))
     }
 }
 
 fn load_voice(env: &ort::environment::Environment, model: &Path, threads: usize) -> Result<PiperVoice> {
     let json_path = PathBuf::from(format!("{}.json", model.display()));
-    let text = std::fs::read_to_string(&json_path).map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", json_path.display())))?;
-    let config: ModelConfig = serde_json::from_str(&text).map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", json_path.display())))?;
+    let text =
+        std::fs::read_to_string(&json_path).map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", json_path.display())))?;
+    let config: ModelConfig =
+        serde_json::from_str(&text).map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", json_path.display())))?;
     let ids = config.phoneme_id_map.iter().filter_map(|(k, v)| {
         let mut cs = k.chars();
         match (cs.next(), cs.next()) {
@@ -125,15 +145,26 @@ fn load_voice(env: &ort::environment::Environment, model: &Path, threads: usize)
     let ids: HashMap<char, Vec<i64>> = ids.collect();
     for needed in ['^', '$', '_'] {
         if !ids.contains_key(&needed) {
-            return Err(SpeechError::not_installed(ENGINE, format!("{}: phoneme_id_map lacks {needed:?}", json_path.display())));
+            return Err(SpeechError::not_installed(
+                ENGINE,
+                format!("{}: phoneme_id_map lacks {needed:?}", json_path.display()),
+            ));
         }
     }
-    let session = (|| -> ort::Result<Session> { Ok(Session::builder(env)?.with_intra_threads(threads)?.commit_from_file(model)?) })()
+    let session = (|| -> ort::Result<Session> { Session::builder(env)?.with_intra_threads(threads)?.commit_from_file(model) })()
         .map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", model.display())))?;
     let dataset = config.dataset.clone().unwrap_or_else(|| {
-        model.file_stem().and_then(|s| s.to_str()).and_then(|s| s.split('-').nth(1)).unwrap_or("voice").to_owned()
+        model
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.split('-').nth(1))
+            .unwrap_or("voice")
+            .to_owned()
     });
-    let language = config.language.as_ref().map_or_else(|| config.espeak.voice.clone(), |l| l.code.replace('_', "-"));
+    let language = config
+        .language
+        .as_ref()
+        .map_or_else(|| config.espeak.voice.clone(), |l| l.code.replace('_', "-"));
     let voice = Voice {
         id: format!("piper-{dataset}"),
         name: format!("{} (neural)", title_case(&dataset)),
@@ -143,7 +174,12 @@ fn load_voice(env: &ort::environment::Environment, model: &Path, threads: usize)
         sample_rate: config.audio.sample_rate,
         sample_text: "Hello, thanks for taking my call. Do you have a minute to talk about your account?".into(),
     };
-    Ok(PiperVoice { voice, config, ids, session: Mutex::new(session) })
+    Ok(PiperVoice {
+        voice,
+        config,
+        ids,
+        session: Mutex::new(session),
+    })
 }
 
 impl PiperVoice {
@@ -189,13 +225,29 @@ impl Synthesizer for PiperEngine {
         self.voices.iter().map(|v| v.voice.clone()).collect()
     }
 
-    fn synthesize_chunks(&self, text: &str, voice: &str, settings: &SynthesisSettings, on_chunk: &mut dyn FnMut(&Audio)) -> Result<Vec<String>> {
-        let v = self.voices.iter().find(|v| v.voice.id == voice).ok_or_else(|| SpeechError::UnknownVoice(voice.to_owned()))?;
+    fn synthesize_chunks(
+        &self,
+        text: &str,
+        voice: &str,
+        settings: &SynthesisSettings,
+        on_chunk: &mut dyn FnMut(&Audio),
+    ) -> Result<Vec<String>> {
+        let v = self
+            .voices
+            .iter()
+            .find(|v| v.voice.id == voice)
+            .ok_or_else(|| SpeechError::UnknownVoice(voice.to_owned()))?;
         let mut not_applicable = Vec::new();
         if settings.pitch != 0.0 {
             not_applicable.push("pitch".to_owned());
         }
-        not_applicable.extend(settings.extra.keys().filter(|k| !matches!(k.as_str(), "noise_scale" | "noise_w")).cloned());
+        not_applicable.extend(
+            settings
+                .extra
+                .keys()
+                .filter(|k| !matches!(k.as_str(), "noise_scale" | "noise_w"))
+                .cloned(),
+        );
         let inf = &v.config.inference;
         let scales = [
             settings.extra_f32("noise_scale").unwrap_or(inf.noise_scale).clamp(0.0, 2.0),

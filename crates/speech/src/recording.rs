@@ -33,8 +33,18 @@ pub fn probe(bytes: &[u8], declared: Option<&str>) -> Result<RecordingInfo> {
                 duration_secs: Some(frames as f64 / f64::from(w.sample_rate)),
             }
         }
-        AudioKind::Ulaw => RecordingInfo { kind, channels: Some(1), sample_rate: Some(8000), duration_secs: Some(bytes.len() as f64 / 8000.0) },
-        AudioKind::Mp3 => RecordingInfo { kind, channels: None, sample_rate: None, duration_secs: None },
+        AudioKind::Ulaw => RecordingInfo {
+            kind,
+            channels: Some(1),
+            sample_rate: Some(8000),
+            duration_secs: Some(bytes.len() as f64 / 8000.0),
+        },
+        AudioKind::Mp3 => RecordingInfo {
+            kind,
+            channels: None,
+            sample_rate: None,
+            duration_secs: None,
+        },
     })
 }
 
@@ -51,7 +61,10 @@ pub struct ChannelLayout {
 
 impl Default for ChannelLayout {
     fn default() -> Self {
-        Self { first_channel: Speaker::Agent, mono: Speaker::Customer }
+        Self {
+            first_channel: Speaker::Agent,
+            mono: Speaker::Customer,
+        }
     }
 }
 
@@ -65,7 +78,12 @@ fn other(s: Speaker) -> Speaker {
 /// Transcribes a recording (WAV, raw µ-law or MP3; sniffed). A
 /// two-channel recording is transcribed channel by channel so agent and
 /// customer stay apart; segments come back in time order.
-pub fn transcribe_recording(transcriber: &dyn Transcriber, bytes: &[u8], declared: Option<&str>, layout: ChannelLayout) -> Result<Transcript> {
+pub fn transcribe_recording(
+    transcriber: &dyn Transcriber,
+    bytes: &[u8],
+    declared: Option<&str>,
+    layout: ChannelLayout,
+) -> Result<Transcript> {
     let kind = audio::sniff(bytes, declared)?;
     let pcm = match kind {
         AudioKind::Mp3 => transcriber.decode(bytes).map_err(|e| match e {
@@ -122,8 +140,15 @@ mod tests {
             let mut t = Transcript::default();
             if loud {
                 let at = audio.samples.iter().position(|&s| s.abs() > 1000).unwrap() as i64 * 1000 / i64::from(audio.sample_rate);
-                t.segments.push(Segment::new(speaker, format!("{} talks", speaker.as_str()), at, at + 100));
-                t.words.push(Word { text: "talks".into(), start_ms: at, end_ms: at + 100, probability: 1.0, segment: 0 });
+                t.segments
+                    .push(Segment::new(speaker, format!("{} talks", speaker.as_str()), at, at + 100));
+                t.words.push(Word {
+                    text: "talks".into(),
+                    start_ms: at,
+                    end_ms: at + 100,
+                    probability: 1.0,
+                    segment: 0,
+                });
             }
             Ok(t)
         }
@@ -138,7 +163,11 @@ mod tests {
         let mut s = vec![0i16; 2 * 8000];
         s[2 * 4000] = 5000;
         s[2 * 1600 + 1] = 5000;
-        let wav = audio::write_wav(&Audio { samples: s, sample_rate: 8000, channels: 2 });
+        let wav = audio::write_wav(&Audio {
+            samples: s,
+            sample_rate: 8000,
+            channels: 2,
+        });
         let t = transcribe_recording(&Fake, &wav, None, ChannelLayout::default()).unwrap();
         let who: Vec<Speaker> = t.segments.iter().map(|s| s.speaker).collect();
         assert_eq!(who, vec![Speaker::Customer, Speaker::Agent]);
@@ -155,6 +184,9 @@ mod tests {
         assert_eq!(info.duration_secs, Some(0.1));
         wav[40..44].copy_from_slice(&100_000u32.to_le_bytes());
         assert!(matches!(probe(&wav, None), Err(SpeechError::BadAudio(_))));
-        assert!(matches!(transcribe_recording(&Fake, b"ID3\x04\0\0\0\0\0\0", None, ChannelLayout::default()), Err(SpeechError::BadAudio(_))));
+        assert!(matches!(
+            transcribe_recording(&Fake, b"ID3\x04\0\0\0\0\0\0", None, ChannelLayout::default()),
+            Err(SpeechError::BadAudio(_))
+        ));
     }
 }

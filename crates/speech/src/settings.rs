@@ -60,7 +60,11 @@ pub struct PiperSettings {
 
 impl Default for PiperSettings {
     fn default() -> Self {
-        Self { models: Vec::new(), espeak_binary: PathBuf::from("espeak-ng"), threads: 1 }
+        Self {
+            models: Vec::new(),
+            espeak_binary: PathBuf::from("espeak-ng"),
+            threads: 1,
+        }
     }
 }
 
@@ -72,7 +76,9 @@ pub struct EspeakSettings {
 
 impl Default for EspeakSettings {
     fn default() -> Self {
-        Self { binary: PathBuf::from("espeak-ng") }
+        Self {
+            binary: PathBuf::from("espeak-ng"),
+        }
     }
 }
 
@@ -128,7 +134,11 @@ pub struct CacheSettings {
 
 impl Default for CacheSettings {
     fn default() -> Self {
-        Self { dir: None, max_bytes: 512 * 1024 * 1024, ttl_secs: 7 * 24 * 3600 }
+        Self {
+            dir: None,
+            max_bytes: 512 * 1024 * 1024,
+            ttl_secs: 7 * 24 * 3600,
+        }
     }
 }
 

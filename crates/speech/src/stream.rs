@@ -61,7 +61,10 @@ impl LiveStream {
         let resampler = if sample_rate == RATE {
             None
         } else {
-            Some(Fft::<f32>::new(sample_rate as usize, RATE as usize, frame_len, 1, FixedSync::Input).map_err(|e| SpeechError::engine("resampler", e))?)
+            Some(
+                Fft::<f32>::new(sample_rate as usize, RATE as usize, frame_len, 1, FixedSync::Input)
+                    .map_err(|e| SpeechError::engine("resampler", e))?,
+            )
         };
         let (jobs, rx) = sync_channel::<Utterance>(16);
         let (tx, results) = sync_channel::<Result<Vec<Segment>>>(64);

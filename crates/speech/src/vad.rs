@@ -37,7 +37,11 @@ pub(crate) struct VadState {
 
 impl VadState {
     pub(crate) fn new() -> Self {
-        Self { h: vec![0.0; 128], c: vec![0.0; 128], context: vec![0.0; CONTEXT] }
+        Self {
+            h: vec![0.0; 128],
+            c: vec![0.0; 128],
+            context: vec![0.0; CONTEXT],
+        }
     }
 }
 
@@ -48,12 +52,17 @@ impl VadModel {
             None => find_shipped(&settings.whisper.python)?,
         };
         if !path.is_file() {
-            return Err(SpeechError::not_installed(ENGINE, format!("{} not found (run scripts/install-speech)", path.display())));
+            return Err(SpeechError::not_installed(
+                ENGINE,
+                format!("{} not found (run scripts/install-speech)", path.display()),
+            ));
         }
         let env = crate::ort_env::environment(settings, ENGINE)?;
-        let session = (|| -> ort::Result<Session> { Ok(Session::builder(env)?.with_intra_threads(1)?.commit_from_file(&path)?) })()
+        let session = (|| -> ort::Result<Session> { Session::builder(env)?.with_intra_threads(1)?.commit_from_file(&path) })()
             .map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", path.display())))?;
-        Ok(Self { session: Mutex::new(session) })
+        Ok(Self {
+            session: Mutex::new(session),
+        })
     }
 
     /// Speech probability of one 512-sample window (16 kHz, -1..1).
@@ -87,11 +96,17 @@ impl VadModel {
 /// The VAD model inside the faster-whisper package the helper's Python has.
 fn find_shipped(python: &PathBuf) -> Result<PathBuf> {
     let out = Command::new(python)
-        .args(["-c", "import os, faster_whisper; print(os.path.join(os.path.dirname(faster_whisper.__file__), 'assets', 'silero_vad_v6.onnx'))"])
+        .args([
+            "-c",
+            "import os, faster_whisper; print(os.path.join(os.path.dirname(faster_whisper.__file__), 'assets', 'silero_vad_v6.onnx'))",
+        ])
         .output()
         .map_err(|e| SpeechError::not_installed(ENGINE, format!("{}: {e}", python.display())))?;
     if !out.status.success() {
-        return Err(SpeechError::not_installed(ENGINE, "faster_whisper not importable, so its VAD model cannot be found"));
+        return Err(SpeechError::not_installed(
+            ENGINE,
+            "faster_whisper not importable, so its VAD model cannot be found",
+        ));
     }
     Ok(PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }

@@ -54,12 +54,14 @@ struct WWord {
 
 impl WhisperEngine {
     pub(crate) fn start(settings: &WhisperSettings) -> Result<Self> {
-        let model = settings
-            .model
-            .clone()
-            .ok_or_else(|| SpeechError::not_installed(ENGINE, "no model configured ([speech.whisper] model; run scripts/install-speech)"))?;
+        let model = settings.model.clone().ok_or_else(|| {
+            SpeechError::not_installed(ENGINE, "no model configured ([speech.whisper] model; run scripts/install-speech)")
+        })?;
         if !model.join("model.bin").is_file() {
-            return Err(SpeechError::not_installed(ENGINE, format!("no model.bin in {} (run scripts/install-speech)", model.display())));
+            return Err(SpeechError::not_installed(
+                ENGINE,
+                format!("no model.bin in {} (run scripts/install-speech)", model.display()),
+            ));
         }
         check_python(&settings.python)?;
         let (tx, rx) = sync_channel::<Job>(settings.queue.max(1));
@@ -67,7 +69,11 @@ impl WhisperEngine {
         let workers = settings.workers.max(1);
         let mut first = None;
         for i in 0..workers {
-            let w = Worker { settings: settings.clone(), model: model.clone(), child: None };
+            let w = Worker {
+                settings: settings.clone(),
+                model: model.clone(),
+                child: None,
+            };
             let rx = rx.clone();
             let (ready_tx, ready_rx) = sync_channel(1);
             std::thread::Builder::new()
@@ -108,7 +114,11 @@ fn check_python(python: &PathBuf) -> Result<()> {
     if !out.status.success() {
         return Err(SpeechError::not_installed(
             ENGINE,
-            format!("{} cannot import faster_whisper (run scripts/install-speech): {}", python.display(), String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")),
+            format!(
+                "{} cannot import faster_whisper (run scripts/install-speech): {}",
+                python.display(),
+                String::from_utf8_lossy(&out.stderr).lines().last().unwrap_or("")
+            ),
         ));
     }
     Ok(())
@@ -163,7 +173,8 @@ impl Worker {
             loop {
                 match running.lines.recv_timeout(timeout) {
                     Ok(l) => {
-                        let v: serde_json::Value = serde_json::from_str(&l).map_err(|e| SpeechError::engine(ENGINE, format!("bad reply: {e}")))?;
+                        let v: serde_json::Value =
+                            serde_json::from_str(&l).map_err(|e| SpeechError::engine(ENGINE, format!("bad reply: {e}")))?;
                         if v.get("id") != Some(&json!(id)) {
                             continue; // a late answer to a request that timed out
                         }
@@ -244,7 +255,10 @@ impl Worker {
             Err(_) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err(SpeechError::engine(ENGINE, "the helper exited before it was ready (is the model readable?)"));
+                return Err(SpeechError::engine(
+                    ENGINE,
+                    "the helper exited before it was ready (is the model readable?)",
+                ));
             }
         }
         self.child = Some(Running { child, stdin, lines });
@@ -285,7 +299,8 @@ impl Transcriber for WhisperEngine {
             bytes.extend_from_slice(&s.to_le_bytes());
         }
         let v = self.call(json!({"op": "transcribe", "pcm16": base64::engine::general_purpose::STANDARD.encode(&bytes)}))?;
-        let segs: Vec<WSegment> = serde_json::from_value(v["segments"].clone()).map_err(|e| SpeechError::engine(ENGINE, format!("bad reply: {e}")))?;
+        let segs: Vec<WSegment> =
+            serde_json::from_value(v["segments"].clone()).map_err(|e| SpeechError::engine(ENGINE, format!("bad reply: {e}")))?;
         let mut out = Transcript::default();
         for s in segs {
             if s.text.trim().is_empty() {
@@ -300,7 +315,13 @@ impl Transcriber for WhisperEngine {
                 confidence: Some(s.avg_logprob.exp().clamp(0.0, 1.0) as f32),
                 is_final: true,
             });
-            out.words.extend(s.words.into_iter().map(|w| Word { text: w.word, start_ms: ms(w.start), end_ms: ms(w.end), probability: w.p as f32, segment: i }));
+            out.words.extend(s.words.into_iter().map(|w| Word {
+                text: w.word,
+                start_ms: ms(w.start),
+                end_ms: ms(w.end),
+                probability: w.p as f32,
+                segment: i,
+            }));
         }
         Ok(out)
     }
@@ -312,7 +333,11 @@ impl Transcriber for WhisperEngine {
             .map_err(|e| SpeechError::engine(ENGINE, format!("bad reply: {e}")))?;
         let channels = v["channels"].as_u64().unwrap_or(1).clamp(1, 2) as u16;
         let samples = raw.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect();
-        Ok(Audio { samples, sample_rate: WHISPER_RATE, channels })
+        Ok(Audio {
+            samples,
+            sample_rate: WHISPER_RATE,
+            channels,
+        })
     }
 }
 
@@ -329,7 +354,11 @@ mod tests {
         match crate::SpeechSettings::from_toml_file(&path) {
             Ok(s) if s.whisper.model.is_some() => Some(s.whisper),
             other => {
-                let why = format!("no Whisper settings in {} ({:?}); run scripts/install-speech", path.display(), other.err());
+                let why = format!(
+                    "no Whisper settings in {} ({:?}); run scripts/install-speech",
+                    path.display(),
+                    other.err()
+                );
                 if std::env::var("SWITCHBOARD_SPEECH_OPTIONAL").as_deref() == Ok("1") {
                     eprintln!("SKIPPED (SWITCHBOARD_SPEECH_OPTIONAL=1): {why}");
                     None
@@ -355,14 +384,21 @@ mod tests {
         let long = Audio::mono(vec![0; 16_000 * 30], 16_000);
         let busy = std::thread::scope(|s| {
             let handles: Vec<_> = (0..6).map(|_| s.spawn(|| engine.transcribe(&long, Speaker::Customer))).collect();
-            handles.into_iter().map(|h| h.join().unwrap()).filter(|r| matches!(r, Err(SpeechError::Busy))).count()
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap())
+                .filter(|r| matches!(r, Err(SpeechError::Busy)))
+                .count()
         });
         assert!(busy >= 1, "six requests on a queue of one: some must be refused");
     }
 
     #[test]
     fn a_missing_model_is_reported_not_panicked() {
-        let e = WhisperEngine::start(&WhisperSettings { model: Some("/nonexistent".into()), ..Default::default() });
+        let e = WhisperEngine::start(&WhisperSettings {
+            model: Some("/nonexistent".into()),
+            ..Default::default()
+        });
         assert!(matches!(e, Err(SpeechError::NotInstalled { engine: "whisper", .. })));
         let e = WhisperEngine::start(&WhisperSettings::default());
         assert!(matches!(e, Err(SpeechError::NotInstalled { .. })));

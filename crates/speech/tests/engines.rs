@@ -40,7 +40,11 @@ fn speech() -> Option<&'static Speech> {
 }
 
 fn neural_voice(s: &Speech) -> String {
-    s.voices().into_iter().find(|v| v.engine == TtsEngine::Piper).expect("a piper voice").id
+    s.voices()
+        .into_iter()
+        .find(|v| v.engine == TtsEngine::Piper)
+        .expect("a piper voice")
+        .id
 }
 
 const SENTENCE: &str = "Thank you for calling. Your package will arrive on Tuesday morning between nine and eleven.";
@@ -51,13 +55,21 @@ fn neural_voice_through_the_telephone_channel_is_understood() {
     let voice = neural_voice(s);
     let spoken = s.synthesize(SENTENCE, &voice, &SynthesisSettings::default()).unwrap();
     assert_eq!(spoken.audio.sample_rate, 22_050);
-    assert!((3.0..12.0).contains(&spoken.audio.duration_secs()), "{}", spoken.audio.duration_secs());
+    assert!(
+        (3.0..12.0).contains(&spoken.audio.duration_secs()),
+        "{}",
+        spoken.audio.duration_secs()
+    );
     let phone = telephone_channel(&spoken.audio).unwrap();
     let t = s.transcriber().unwrap().transcribe(&phone, Speaker::Agent).unwrap();
     let (errors, words) = wer(SENTENCE, &t.text());
     eprintln!("heard: {:?} ({errors}/{words} errors)", t.text());
     assert!(errors * 100 <= words * 15, "WER {errors}/{words} too high: {:?}", t.text());
-    assert!(t.segments.iter().all(|x| x.speaker == Speaker::Agent && x.is_final && x.end_ms > x.start_ms));
+    assert!(
+        t.segments
+            .iter()
+            .all(|x| x.speaker == Speaker::Agent && x.is_final && x.end_ms > x.start_ms)
+    );
     assert!(!t.words.is_empty(), "word timings");
     assert!(t.words.windows(2).all(|w| w[0].start_ms <= w[1].start_ms));
 }
@@ -83,8 +95,27 @@ fn silence_and_noise_become_no_text() {
 #[test]
 fn espeak_speaks_and_applies_speed_and_pitch() {
     let Some(s) = speech() else { return };
-    let slow = s.synthesize("Hello there, how are you today?", "espeak-en-us", &SynthesisSettings { speed: 0.6, ..Default::default() }).unwrap();
-    let fast = s.synthesize("Hello there, how are you today?", "espeak-en-us", &SynthesisSettings { speed: 1.6, pitch: 4.0, ..Default::default() }).unwrap();
+    let slow = s
+        .synthesize(
+            "Hello there, how are you today?",
+            "espeak-en-us",
+            &SynthesisSettings {
+                speed: 0.6,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let fast = s
+        .synthesize(
+            "Hello there, how are you today?",
+            "espeak-en-us",
+            &SynthesisSettings {
+                speed: 1.6,
+                pitch: 4.0,
+                ..Default::default()
+            },
+        )
+        .unwrap();
     assert!(slow.audio.duration_secs() > fast.audio.duration_secs() * 1.5);
     assert!(fast.not_applicable.is_empty());
 }
@@ -92,7 +123,10 @@ fn espeak_speaks_and_applies_speed_and_pitch() {
 #[test]
 fn vocelio_settings_are_accepted_and_reported_not_applicable() {
     let Some(s) = speech() else { return };
-    let settings: SynthesisSettings = serde_json::from_value(serde_json::json!({"speed": 1.0, "pitch": 2.0, "stability": 0.5, "similarity_boost": 0.7, "noise_scale": 0.5})).unwrap();
+    let settings: SynthesisSettings = serde_json::from_value(
+        serde_json::json!({"speed": 1.0, "pitch": 2.0, "stability": 0.5, "similarity_boost": 0.7, "noise_scale": 0.5}),
+    )
+    .unwrap();
     let out = s.synthesize("Just a moment.", &neural_voice(s), &settings).unwrap();
     assert_eq!(out.not_applicable, vec!["pitch", "similarity_boost", "stability"]);
 }
@@ -120,7 +154,11 @@ fn a_live_stream_emits_segments_at_end_of_utterance() {
     assert!(segments.len() >= 2, "two utterances, got {text:?}");
     let (errors, words) = wer(&format!("{first} {second}"), &text.join(" "));
     assert!(errors * 100 <= words * 20, "WER {errors}/{words}: {text:?}");
-    assert!(segments[0].start_ms >= 100 && segments[0].start_ms < 1200, "starts after the leading silence: {}", segments[0].start_ms);
+    assert!(
+        segments[0].start_ms >= 100 && segments[0].start_ms < 1200,
+        "starts after the leading silence: {}",
+        segments[0].start_ms
+    );
     assert!(segments.windows(2).all(|w| w[0].end_ms <= w[1].start_ms + 50));
     assert!(segments.iter().all(|x| x.speaker == Speaker::Customer));
 }
@@ -129,7 +167,11 @@ fn a_live_stream_emits_segments_at_end_of_utterance() {
 fn a_two_channel_recording_keeps_agent_and_customer_apart() {
     let Some(s) = speech() else { return };
     let voice = neural_voice(s);
-    let say = |t: &str| telephone_channel(&s.synthesize(t, &voice, &SynthesisSettings::default()).unwrap().audio).unwrap().samples;
+    let say = |t: &str| {
+        telephone_channel(&s.synthesize(t, &voice, &SynthesisSettings::default()).unwrap().audio)
+            .unwrap()
+            .samples
+    };
     let agent = say("Good morning, this is the billing department.");
     let customer = say("Hi, I have a question about my invoice.");
     // Agent speaks first; the customer answers after the agent is done.
@@ -142,13 +184,27 @@ fn a_two_channel_recording_keeps_agent_and_customer_apart() {
     for (i, &x) in customer.iter().enumerate() {
         stereo[2 * (agent.len() + gap + i) + 1] = x;
     }
-    let wav = audio::write_wav(&Audio { samples: stereo, sample_rate: 8000, channels: 2 });
+    let wav = audio::write_wav(&Audio {
+        samples: stereo,
+        sample_rate: 8000,
+        channels: 2,
+    });
     let t = transcribe_recording(&*s.transcriber().unwrap(), &wav, Some("audio/wav"), ChannelLayout::default()).unwrap();
     let who: Vec<Speaker> = t.segments.iter().map(|x| x.speaker).collect();
     assert_eq!(who.first(), Some(&Speaker::Agent), "{:?}", t.segments);
     assert_eq!(who.last(), Some(&Speaker::Customer), "{:?}", t.segments);
-    let agent_text: String = t.segments.iter().filter(|x| x.speaker == Speaker::Agent).map(|x| x.text.as_str()).collect();
+    let agent_text: String = t
+        .segments
+        .iter()
+        .filter(|x| x.speaker == Speaker::Agent)
+        .map(|x| x.text.as_str())
+        .collect();
     assert!(agent_text.to_lowercase().contains("billing"), "{agent_text}");
-    let customer_text: String = t.segments.iter().filter(|x| x.speaker == Speaker::Customer).map(|x| x.text.as_str()).collect();
+    let customer_text: String = t
+        .segments
+        .iter()
+        .filter(|x| x.speaker == Speaker::Customer)
+        .map(|x| x.text.as_str())
+        .collect();
     assert!(customer_text.to_lowercase().contains("invoice"), "{customer_text}");
 }

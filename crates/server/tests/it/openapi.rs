@@ -87,6 +87,11 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/webhooks/{id}/deliveries"),
     ("post", "/v1/webhooks/{id}/replay"),
     ("post", "/v1/events/{id}/redeliver"),
+    ("get", "/v1/voices"),
+    ("post", "/v1/speech"),
+    ("get", "/v1/audio/{file}"),
+    ("post", "/v1/calls/{id}/recording"),
+    ("get", "/v1/calls/{id}/recording"),
 ];
 
 #[tokio::test]
