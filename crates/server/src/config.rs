@@ -353,4 +353,35 @@ mod tests {
         };
         assert!(Config::resolve(&args).unwrap_err().to_string().contains("durability"));
     }
+
+    #[test]
+    fn speech_settings_come_from_the_file_or_the_installed_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let args = |config: Option<PathBuf>| ServeArgs {
+            store: StoreArgs {
+                data_dir: Some(data.clone()),
+                config,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // Nothing installed: no engines.
+        assert_eq!(Config::resolve(&args(None)).unwrap().speech, Default::default());
+        // What install-speech writes under the data dir is read...
+        std::fs::create_dir_all(data.join("speech")).unwrap();
+        std::fs::write(data.join("speech/speech.toml"), "[speech]\ntts = [\"espeak\"]\nstt = \"none\"\n").unwrap();
+        let cfg = Config::resolve(&args(None)).unwrap();
+        assert_eq!(cfg.speech.tts, vec![switchboard_speech::TtsEngine::Espeak]);
+        // ...unless switchboard.toml has its own [speech].
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(&file, "recording_retention_days = 7\n[speech]\nstt = \"whisper\"\n").unwrap();
+        let cfg = Config::resolve(&args(Some(file.clone()))).unwrap();
+        assert!(cfg.speech.tts.is_empty());
+        assert_eq!(cfg.speech.stt, switchboard_speech::SttEngine::Whisper);
+        assert_eq!(cfg.recording_retention_days, 7);
+        // A misspelt key is refused by name.
+        std::fs::write(&file, "[speech]\nttss = []\n").unwrap();
+        assert!(format!("{:#}", Config::resolve(&args(Some(file))).unwrap_err()).contains("ttss"));
+    }
 }
