@@ -7,9 +7,8 @@
 //! `recording_retention_days` or when their call is gone.
 //!
 //! Transcript segments are kept beside the recording
-//! (`<call>.transcript.json`, `[Segment]`) and sent in the event. When the
-//! store gains its transcript-segments table, [`save_transcript`] is the
-//! one place that should write them there instead.
+//! (`<call>.transcript.json`), stored as the call's transcript segments
+//! when it has none yet (see [`save_transcript`]), and sent in the event.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,11 +17,12 @@ use std::time::{Duration, SystemTime};
 use axum::body::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use switchboard_domain::call::CallReport;
 use switchboard_domain::transcript::{self, Segment};
 use switchboard_domain::{CallId, OrgId};
 use switchboard_speech::recording::{self, ChannelLayout, RecordingInfo};
 use switchboard_speech::{AudioKind, Speech, SpeechError, Transcript};
-use switchboard_store::{MediaEvent, StoreError};
+use switchboard_store::{CallTarget, MediaEvent, StoreError};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::speech::api_error;
@@ -241,14 +241,33 @@ pub fn transcribe_recording(
     recording::transcribe_recording(&*t, bytes, declared, layout)
 }
 
-/// Keeps a transcript of a call. Today a file beside the recording; the
-/// runtime's transcript-segments table takes over here when it lands.
-pub async fn save_transcript(state: &AppState, org: &OrgId, call: &CallId, segments: &[Segment]) -> std::io::Result<()> {
+/// Keeps a recording's transcript: a file beside the recording (with word
+/// counts and all), and the call's transcript segments in the store when
+/// the call has none yet (a live transcript from the conversation runtime
+/// stays the call's transcript; the recording's is then only in the file
+/// and the event). Answers whether the segments went into the store.
+pub async fn save_transcript(state: &AppState, org: &OrgId, call: &CallId, segments: &[Segment]) -> Result<bool, ApiError> {
     write_atomic(
         &transcript_path(&state.speech.recordings_dir, org, call),
         &serde_json::to_vec(segments).expect("plain struct"),
     )
     .await
+    .map_err(io_error)?;
+    if segments.is_empty() || !state.store.transcript(org, call).await?.is_empty() {
+        return Ok(false);
+    }
+    let mut segments: Vec<Segment> = segments.iter().take(transcript::MAX_SEGMENTS).cloned().collect();
+    for s in &mut segments {
+        if s.text.chars().count() > transcript::MAX_SEGMENT_CHARS {
+            s.text = s.text.chars().take(transcript::MAX_SEGMENT_CHARS).collect();
+        }
+    }
+    let report = CallReport {
+        segments,
+        ..Default::default()
+    };
+    state.store.report_call(org, CallTarget::Id(call.clone()), report, None).await?;
+    Ok(true)
 }
 
 async fn set_status(state: &AppState, org: &OrgId, call: &CallId, status: &str) {
@@ -283,7 +302,7 @@ pub async fn transcribe_stored(state: &AppState, org: &OrgId, call: &CallId, byt
         return;
     }
     if let Err(e) = save_transcript(state, org, call, &t.segments).await {
-        tracing::error!(%call, error = %e, "cannot store the transcript");
+        tracing::error!(%call, error = ?e, "cannot store the transcript");
         set_status(state, org, call, "failed").await;
         return;
     }

@@ -352,8 +352,12 @@ async fn a_two_channel_recording_is_transcribed_with_speakers_apart() {
     assert!(said("customer").contains("amiable"), "{segments:?}");
     assert_eq!(segments[0]["speaker"], "agent");
     assert!(done.data["transcript"].as_str().unwrap().starts_with("Agent: "));
-    let stored = switchboard_server::workers::recordings::transcript(&s.state, &s.a.org.id, &call.parse().unwrap())
+    let call_id = call.parse().unwrap();
+    let kept = switchboard_server::workers::recordings::transcript(&s.state, &s.a.org.id, &call_id)
         .await
         .unwrap();
-    assert_eq!(stored.len(), segments.len());
+    assert_eq!(kept.len(), segments.len());
+    // The call had no live transcript: the recording's segments became it.
+    let stored = s.store.transcript(&s.a.org.id, &call_id).await.unwrap();
+    assert_eq!(stored, kept);
 }
