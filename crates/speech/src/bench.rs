@@ -43,8 +43,8 @@ pub struct SttFigures {
     pub stream_throughput: f64,
     /// Streams that keep up with real time (throughput rounded down).
     pub realtime_streams: usize,
-    /// Median delay from the end of a segment's speech to the moment the
-    /// segment comes out, with `streams_tested` streams fed in real time
+    /// Median delay from the end of an utterance's speech to the moment its
+    /// segments come out, with `streams_tested` streams fed in real time
     /// (includes the 500 ms of silence that ends an utterance).
     pub live_latency_ms_p50: f64,
 }
@@ -214,8 +214,11 @@ fn stt_figures(speech: &Speech, t: &dyn crate::Transcriber, streams: usize) -> R
                         }
                         st.push(frame)?;
                         // Fed in real time, so stream time is wall time since t0.
-                        for seg in st.poll()? {
-                            latencies.lock().expect("latencies").push(ms(t0.elapsed()) - seg.end_ms as f64);
+                        // One utterance comes back as one batch (maybe several
+                        // segments): its delay is from the end of its speech.
+                        let batch = st.poll()?;
+                        if let Some(end) = batch.iter().map(|s| s.end_ms).max() {
+                            latencies.lock().expect("latencies").push(ms(t0.elapsed()) - end as f64);
                         }
                     }
                     st.finish()?;
