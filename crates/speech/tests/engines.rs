@@ -173,7 +173,7 @@ fn a_two_channel_recording_keeps_agent_and_customer_apart() {
             .samples
     };
     let agent = say("Good morning, this is the billing department.");
-    let customer = say("Hi, I have a question about my invoice.");
+    let customer = say("Hi, I have a question about my last payment.");
     // Agent speaks first; the customer answers after the agent is done.
     let gap = 4000;
     let len = agent.len() + gap + customer.len() + gap;
@@ -199,12 +199,14 @@ fn a_two_channel_recording_keeps_agent_and_customer_apart() {
         .filter(|x| x.speaker == Speaker::Agent)
         .map(|x| x.text.as_str())
         .collect();
-    assert!(agent_text.to_lowercase().contains("billing"), "{agent_text}");
+    // Compared without spaces or punctuation (Whisper may hyphenate).
+    let squash = |t: &str| switchboard_speech::eval::normalize(t).concat();
+    assert!(squash(&agent_text).contains("billing"), "{agent_text}");
     let customer_text: String = t
         .segments
         .iter()
         .filter(|x| x.speaker == Speaker::Customer)
         .map(|x| x.text.as_str())
         .collect();
-    assert!(customer_text.to_lowercase().contains("invoice"), "{customer_text}");
+    assert!(squash(&customer_text).contains("payment"), "{customer_text}");
 }
