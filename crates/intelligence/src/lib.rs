@@ -1,0 +1,10 @@
+//! Switchboard's conversation intelligence: pure text and transcript
+//! analysis (sentiment, intent, keywords, topics, summary, entities, PII
+//! redaction, compliance flags), each result carrying its evidence as
+//! character offsets into a segment. No I/O, no async.
+
+pub mod error;
+pub mod sentiment;
+pub mod text;
+
+pub use error::IntelligenceError;
