@@ -4,6 +4,7 @@
 //! character offsets into a segment. No I/O, no async.
 
 pub mod error;
+pub mod redaction;
 pub mod sentiment;
 pub mod text;
 
