@@ -3,6 +3,7 @@
 //! redaction, compliance flags), each result carrying its evidence as
 //! character offsets into a segment. No I/O, no async.
 
+pub mod entities;
 pub mod error;
 pub mod redaction;
 pub mod sentiment;
