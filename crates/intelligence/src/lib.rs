@@ -5,6 +5,7 @@
 
 pub mod entities;
 pub mod error;
+pub mod intent;
 pub mod redaction;
 pub mod sentiment;
 pub mod text;
