@@ -200,14 +200,8 @@ pub fn chains(text: &str, toks: &[Token]) -> Vec<Chain> {
                     plus,
                 }
             });
-            // Consecutive spoken digits form one group.
-            if spoken && c.spoken && text[c.end..t.start].trim().is_empty() && !c.groups.is_empty() && toks[j - 1].numeric.eq(&false) {
-                let last = c.groups.last_mut().expect("non-empty");
-                last.1 = end;
-                last.2.extend(digits);
-            } else {
-                c.groups.push((t.start, end, digits));
-            }
+            // Each spoken digit is a group of its own, so card windows can start at any of them.
+            c.groups.push((t.start, end, digits));
             c.spoken |= spoken;
             c.end = end;
             j += used;

@@ -14,7 +14,7 @@
 use std::sync::LazyLock;
 
 use serde::{Deserialize, Serialize};
-use switchboard_domain::transcript::{Segment, Speaker};
+use switchboard_domain::transcript::Speaker;
 
 use crate::text::{Evidence, FxMap, Token, tokens};
 
@@ -48,7 +48,9 @@ pub struct TextSentiment {
 #[serde(rename_all = "camelCase")]
 pub struct SegmentSentiment {
     pub segment: usize,
-    pub speaker: Speaker,
+    /// Absent when the input was plain text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<Speaker>,
     pub label: Label,
     pub score: f64,
     pub evidence: Vec<Evidence>,
@@ -96,7 +98,8 @@ pub struct Trend {
 #[serde(rename_all = "camelCase")]
 pub struct Moment {
     pub segment: usize,
-    pub speaker: Speaker,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub speaker: Option<Speaker>,
     pub score: f64,
     pub evidence: Vec<Evidence>,
 }
@@ -435,17 +438,18 @@ fn weighted(items: &[(f64, f64)]) -> Option<f64> {
     (w > 0.0).then(|| (items.iter().map(|(s, w)| s * w).sum::<f64>() / w * 10_000.0).round() / 10_000.0)
 }
 
-/// The sentiment of a call from its segments' sentiments.
-pub fn aggregate(segments: &[Segment], scored: Vec<SegmentSentiment>) -> CallSentiment {
+/// The sentiment of a call from its segments' sentiments; `words[i]` is
+/// the word count of segment `i`.
+pub fn aggregate(words: &[usize], scored: Vec<SegmentSentiment>) -> CallSentiment {
     // Each segment weighs by the log of its length; segments with no
     // sentiment words do not dilute the rest.
-    let weight = |s: &SegmentSentiment| (1.0 + segments[s.segment].text.split_whitespace().count() as f64).ln();
+    let weight = |s: &SegmentSentiment| (1.0 + words.get(s.segment).copied().unwrap_or(1) as f64).ln();
     let carrying: Vec<&SegmentSentiment> = scored.iter().filter(|s| s.score != 0.0).collect();
     let all: Vec<(f64, f64)> = carrying.iter().map(|s| (s.score, weight(s))).collect();
     let score = weighted(&all).unwrap_or(0.0);
     let speaker_score = |who: Speaker| {
-        let items: Vec<(f64, f64)> = carrying.iter().filter(|s| s.speaker == who).map(|s| (s.score, weight(s))).collect();
-        let spoke = scored.iter().any(|s| s.speaker == who);
+        let items: Vec<(f64, f64)> = carrying.iter().filter(|s| s.speaker == Some(who)).map(|s| (s.score, weight(s))).collect();
+        let spoke = scored.iter().any(|s| s.speaker == Some(who));
         spoke.then(|| {
             let score = weighted(&items).unwrap_or(0.0);
             Score {
@@ -461,7 +465,7 @@ pub fn aggregate(segments: &[Segment], scored: Vec<SegmentSentiment>) -> CallSen
     } else {
         label_of(score)
     };
-    let customer: Vec<&&SegmentSentiment> = carrying.iter().filter(|s| s.speaker == Speaker::Customer).collect();
+    let customer: Vec<&&SegmentSentiment> = carrying.iter().filter(|s| s.speaker == Some(Speaker::Customer)).collect();
     let basis: Vec<&SegmentSentiment> = if customer.is_empty() {
         carrying.clone()
     } else {
@@ -507,6 +511,7 @@ pub fn aggregate(segments: &[Segment], scored: Vec<SegmentSentiment>) -> CallSen
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_domain::transcript::Segment;
 
     fn s(t: &str) -> TextSentiment {
         score_text(t, 0)
@@ -585,14 +590,15 @@ mod tests {
                 let t = score_text(&sg.text, i);
                 SegmentSentiment {
                     segment: i,
-                    speaker: sg.speaker,
+                    speaker: Some(sg.speaker),
                     label: t.label,
                     score: t.score,
                     evidence: t.evidence,
                 }
             })
             .collect();
-        let c = aggregate(&segs, scored);
+        let words: Vec<usize> = segs.iter().map(|s| s.text.split_whitespace().count()).collect();
+        let c = aggregate(&words, scored);
         assert_eq!(c.trend.direction, Direction::Improving);
         assert_eq!(c.most_negative.as_ref().map(|m| m.segment), Some(0));
         assert!(c.by_speaker.customer.is_some() && c.by_speaker.agent.is_some());

@@ -1,0 +1,284 @@
+//! Key phrases (RAKE: runs of content words between stop words and
+//! punctuation, scored by word degree over frequency) and topics: the
+//! organisation's topic → keywords sets, our built-in call-centre topics,
+//! and automatic ones from the strongest key phrases.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::IntelligenceError;
+use crate::text::{Evidence, FxMap, Token, is_stop_word};
+
+/// A key phrase of a transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Keyword {
+    /// Lowercase phrase.
+    pub text: String,
+    pub score: f64,
+    /// How often it was said.
+    pub count: usize,
+    /// Its first occurrence.
+    pub evidence: Evidence,
+}
+
+/// A segment's text and tokens, as the analyses share them.
+pub struct SegTokens<'a> {
+    pub segment: usize,
+    pub text: &'a str,
+    pub toks: &'a [Token],
+}
+
+const MAX_PHRASE_WORDS: usize = 4;
+
+fn is_content(t: &Token) -> bool {
+    !t.numeric && t.lower.chars().count() >= 2 && !is_stop_word(&t.lower) && t.lower.chars().any(char::is_alphabetic)
+}
+
+/// The `max` strongest key phrases.
+pub fn keywords(doc: &[SegTokens<'_>], max: usize) -> Vec<Keyword> {
+    // Candidate phrases: (segment idx in doc, first token, last token).
+    let mut phrases: Vec<(usize, usize, usize)> = Vec::new();
+    for (d, s) in doc.iter().enumerate() {
+        let mut start: Option<usize> = None;
+        for (i, t) in s.toks.iter().enumerate() {
+            let cont = is_content(t);
+            if let Some(st) = start
+                && (!cont || t.break_before || i - st >= MAX_PHRASE_WORDS)
+            {
+                phrases.push((d, st, i - 1));
+                start = None;
+            }
+            if cont && start.is_none() {
+                start = Some(i);
+            }
+        }
+        if let Some(st) = start {
+            phrases.push((d, st, s.toks.len() - 1));
+        }
+    }
+    // Word degree and frequency.
+    let mut freq: FxMap<&str, f64> = FxMap::default();
+    let mut degree: FxMap<&str, f64> = FxMap::default();
+    for &(d, a, b) in &phrases {
+        let len = (b - a + 1) as f64;
+        for t in &doc[d].toks[a..=b] {
+            *freq.entry(t.lower.as_str()).or_insert(0.0) += 1.0;
+            *degree.entry(t.lower.as_str()).or_insert(0.0) += len;
+        }
+    }
+    let mut agg: FxMap<String, Keyword> = FxMap::default();
+    for &(d, a, b) in &phrases {
+        let toks = &doc[d].toks[a..=b];
+        let score: f64 = toks.iter().map(|t| degree[t.lower.as_str()] / freq[t.lower.as_str()]).sum();
+        let key = toks.iter().map(|t| t.lower.as_str()).collect::<Vec<_>>().join(" ");
+        if key.len() < 3 {
+            continue;
+        }
+        agg.entry(key.clone())
+            .and_modify(|k| k.count += 1)
+            .or_insert_with(|| Keyword {
+                text: key,
+                score,
+                count: 1,
+                evidence: Evidence::from_bytes(doc[d].segment, doc[d].text, toks[0].start, toks[toks.len() - 1].end),
+            });
+    }
+    let mut out: Vec<Keyword> = agg.into_values().collect();
+    for k in &mut out {
+        k.score = ((k.score * (k.count as f64).sqrt()) * 1000.0).round() / 1000.0;
+    }
+    out.sort_by(|a, b| b.score.total_cmp(&a.score).then(b.count.cmp(&a.count)).then(a.text.cmp(&b.text)));
+    out.truncate(max);
+    out
+}
+
+/// An organisation's topic: a name and the keywords that reveal it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TopicSet {
+    pub name: String,
+    pub keywords: Vec<String>,
+}
+
+/// Where a topic came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TopicSource {
+    /// The organisation's topic sets.
+    Org,
+    /// Our call-centre topics.
+    Builtin,
+    /// A strong key phrase no topic set covers.
+    Auto,
+}
+
+/// A topic the call touched.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Topic {
+    pub name: String,
+    pub source: TopicSource,
+    /// Keyword mentions found.
+    pub mentions: usize,
+    /// The first few mentions.
+    pub evidence: Vec<Evidence>,
+}
+
+const BUILTIN_TOPICS: &[(&str, &[&str])] = &[
+    ("billing", &["bill", "billing", "invoice", "charge", "charged", "statement", "fee", "balance", "overcharged"]),
+    ("payment", &["pay", "payment", "paid", "installment", "instalment", "card", "due date", "debit", "owe"]),
+    ("technical issue", &["not working", "error", "crash", "internet", "wifi", "router", "modem", "signal", "reset", "connection", "outage"]),
+    ("cancellation", &["cancel", "cancellation", "terminate", "close my account", "end my contract", "switching"]),
+    ("delivery", &["delivery", "deliver", "shipping", "shipped", "package", "tracking", "courier", "arrive"]),
+    ("account access", &["password", "log in", "login", "locked out", "username", "verification code"]),
+    ("sales offer", &["offer", "discount", "promotion", "upgrade", "plan", "price", "deal", "trial"]),
+    ("complaint", &["complaint", "unacceptable", "terrible", "worst", "manager", "supervisor", "rude"]),
+    ("appointment", &["appointment", "schedule", "reschedule", "booking", "technician", "visit"]),
+    ("refund", &["refund", "money back", "reimburse", "credit back"]),
+];
+
+/// Limits on an organisation's topic sets.
+pub const MAX_TOPICS: usize = 200;
+pub const MAX_TOPIC_KEYWORDS: usize = 200;
+
+/// Checks an organisation's topic sets, naming the field at fault.
+pub fn validate_topics(topics: &[TopicSet]) -> Result<(), IntelligenceError> {
+    if topics.len() > MAX_TOPICS {
+        return Err(IntelligenceError::invalid("topics", format!("at most {MAX_TOPICS} topics")));
+    }
+    for (i, t) in topics.iter().enumerate() {
+        if t.name.trim().is_empty() || t.name.chars().count() > 64 {
+            return Err(IntelligenceError::invalid(format!("topics[{i}].name"), "must be 1 to 64 characters"));
+        }
+        if t.keywords.is_empty() || t.keywords.len() > MAX_TOPIC_KEYWORDS {
+            return Err(IntelligenceError::invalid(
+                format!("topics[{i}].keywords"),
+                format!("topic '{}' needs 1 to {MAX_TOPIC_KEYWORDS} keywords", t.name.trim()),
+            ));
+        }
+        if let Some(j) = t.keywords.iter().position(|k| k.split_whitespace().next().is_none()) {
+            return Err(IntelligenceError::invalid(format!("topics[{i}].keywords[{j}]"), "must not be empty"));
+        }
+    }
+    Ok(())
+}
+
+/// Does token `t` say keyword word `k` (exactly, or with a short ending: refund → refunds, refunded)?
+fn word_matches(t: &str, k: &str) -> bool {
+    t == k || (k.len() >= 4 && t.starts_with(k) && t.len() - k.len() <= 3)
+}
+
+fn find_mentions(doc: &[SegTokens<'_>], keywords: &[Vec<String>]) -> (usize, Vec<Evidence>) {
+    let mut n = 0;
+    let mut ev = Vec::new();
+    for s in doc {
+        let toks = s.toks;
+        for i in 0..toks.len() {
+            for k in keywords {
+                if k.is_empty() || i + k.len() > toks.len() {
+                    continue;
+                }
+                if k.iter().enumerate().all(|(j, w)| word_matches(&toks[i + j].lower, w)) {
+                    n += 1;
+                    if ev.len() < 3 {
+                        ev.push(Evidence::from_bytes(s.segment, s.text, toks[i].start, toks[i + k.len() - 1].end));
+                    }
+                    break;
+                }
+            }
+        }
+    }
+    (n, ev)
+}
+
+fn split_keywords(list: &[&str]) -> Vec<Vec<String>> {
+    list.iter().map(|k| k.to_lowercase().split_whitespace().map(str::to_owned).collect()).collect()
+}
+
+/// The topics of a transcript: the organisation's sets, the built-in
+/// ones, then up to `auto` key phrases that no topic covers.
+pub fn topics(doc: &[SegTokens<'_>], org: &[TopicSet], keywords: &[Keyword], auto: usize) -> Vec<Topic> {
+    let mut out = Vec::new();
+    for t in org {
+        let kws: Vec<&str> = t.keywords.iter().map(String::as_str).collect();
+        let (n, evidence) = find_mentions(doc, &split_keywords(&kws));
+        if n > 0 {
+            out.push(Topic {
+                name: t.name.trim().to_owned(),
+                source: TopicSource::Org,
+                mentions: n,
+                evidence,
+            });
+        }
+    }
+    for (name, kws) in BUILTIN_TOPICS {
+        if out.iter().any(|t: &Topic| t.name.eq_ignore_ascii_case(name)) {
+            continue;
+        }
+        let (n, evidence) = find_mentions(doc, &split_keywords(kws));
+        if n > 0 {
+            out.push(Topic {
+                name: (*name).to_owned(),
+                source: TopicSource::Builtin,
+                mentions: n,
+                evidence,
+            });
+        }
+    }
+    out.sort_by(|a, b| b.mentions.cmp(&a.mentions).then(a.name.cmp(&b.name)));
+    let covered = |k: &Keyword, out: &[Topic]| {
+        out.iter().any(|t| t.evidence.iter().any(|e| e.segment == k.evidence.segment && e.start < k.evidence.end && k.evidence.start < e.end))
+    };
+    let mut added = 0;
+    for k in keywords {
+        if added >= auto {
+            break;
+        }
+        if k.text.contains(' ') && !covered(k, &out) {
+            out.push(Topic {
+                name: k.text.clone(),
+                source: TopicSource::Auto,
+                mentions: k.count,
+                evidence: vec![k.evidence.clone()],
+            });
+            added += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::text::tokens;
+
+    fn doc(texts: &[&'static str]) -> Vec<(usize, &'static str, Vec<Token>)> {
+        texts.iter().enumerate().map(|(i, t)| (i, *t, tokens(t))).collect()
+    }
+
+    #[test]
+    fn rake_finds_multiword_phrases() {
+        let d = doc(&[
+            "My internet connection keeps dropping every evening.",
+            "The internet connection dropped again and the router lights blink.",
+            "Can you send a technician to check the router?",
+        ]);
+        let st: Vec<SegTokens<'_>> = d.iter().map(|(i, t, k)| SegTokens { segment: *i, text: t, toks: k }).collect();
+        let k = keywords(&st, 5);
+        assert!(k[0].text.starts_with("internet connection"), "{k:?}");
+        for kw in &k {
+            assert_eq!(kw.evidence.slice(d[kw.evidence.segment].1).map(str::to_lowercase), Some(kw.text.clone()));
+        }
+        let t = topics(&st, &[TopicSet { name: "Field visits".into(), keywords: vec!["technician".into(), "engineer".into()] }], &k, 2);
+        assert_eq!(t[0].name, "technical issue", "{t:?}");
+        assert!(t.iter().any(|t| t.name == "Field visits" && t.source == TopicSource::Org && t.mentions == 1));
+    }
+
+    #[test]
+    fn topic_sets_are_validated() {
+        let e = validate_topics(&[TopicSet { name: "x".into(), keywords: vec![] }]).unwrap_err();
+        assert_eq!(e.field(), "topics[0].keywords");
+        let e = validate_topics(&[TopicSet { name: "x".into(), keywords: vec!["a".into(), "  ".into()] }]).unwrap_err();
+        assert_eq!(e.field(), "topics[0].keywords[1]");
+    }
+}
