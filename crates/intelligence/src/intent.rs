@@ -37,6 +37,30 @@ pub const BUILTIN_INTENTS: &[&str] = &[
     "voicemail_greeting",
 ];
 
+/// When one utterance or call expresses several intents, the one acted
+/// on comes first: a do-not-call request outranks the complaint around it.
+/// An organisation's own intents rank after the built-in actionable ones
+/// and before the informational ones.
+const PRIORITY: &[&str] = &[
+    "do_not_call",
+    "wrong_number",
+    "voicemail_greeting",
+    "cancel_service",
+    "transfer_request",
+    "payment_promise",
+    "callback_request",
+    "not_interested",
+    "interested",
+    "billing_question",
+    "technical_support",
+    "complaint",
+];
+
+/// Rank of an intent when several are found (lower first).
+pub fn priority(name: &str) -> usize {
+    PRIORITY.iter().position(|p| *p == name).unwrap_or(PRIORITY.len() - 4)
+}
+
 /// The name of "no intent fits".
 pub const UNKNOWN: &str = "unknown";
 
@@ -414,8 +438,45 @@ impl IntentModel {
         self.classify_tokens(&tokens(text))
     }
 
-    /// Classifies an utterance already split into tokens.
+    /// Classifies an utterance already split into tokens: the whole of it
+    /// and, when it has several clauses, each clause, answering the most
+    /// confident intent found ("I'm furious. Let me speak to a manager"
+    /// is a transfer request even though half of it is a complaint).
     pub fn classify_tokens(&self, toks: &[Token]) -> Prediction {
+        self.classify_clauses(toks).into_iter().next().unwrap_or_else(|| self.classify_span(toks))
+    }
+
+    /// Every intent the clauses of an utterance express, most confident
+    /// first, one entry per intent; empty when none does.
+    pub fn classify_clauses(&self, toks: &[Token]) -> Vec<Prediction> {
+        let mut out: Vec<Prediction> = Vec::new();
+        let mut push = |p: Prediction| {
+            if p.name == UNKNOWN {
+                return;
+            }
+            match out.iter_mut().find(|q| q.name == p.name) {
+                Some(q) if q.confidence >= p.confidence => {}
+                Some(q) => *q = p,
+                None => out.push(p),
+            }
+        };
+        push(self.classify_span(toks));
+        let mut cuts: Vec<usize> = (1..toks.len()).filter(|&i| toks[i].break_before).collect();
+        if !cuts.is_empty() {
+            cuts.insert(0, 0);
+            cuts.push(toks.len());
+            for w in cuts.windows(2) {
+                if w[1] - w[0] >= 2 {
+                    push(self.classify_span(&toks[w[0]..w[1]]));
+                }
+            }
+        }
+        out.sort_by(|a, b| priority(&a.name).cmp(&priority(&b.name)).then(b.confidence.total_cmp(&a.confidence)));
+        out
+    }
+
+    /// Classifies exactly these tokens.
+    fn classify_span(&self, toks: &[Token]) -> Prediction {
         let (raw, words) = features(toks);
         let v = vectorise(&raw, &self.idf);
         let best = self.scores(&v, None);
