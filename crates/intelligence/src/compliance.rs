@@ -60,43 +60,65 @@ pub struct Compliance {
     pub escalation_recommended: Flag,
 }
 
+/// A text lowercased with runs of whitespace and punctuation made one
+/// space, mapping back to the original byte offsets.
+pub(crate) struct Normalised {
+    norm: String,
+    map: Vec<(usize, usize)>,
+}
+
+impl Normalised {
+    pub(crate) fn new(text: &str) -> Self {
+        let mut norm = String::with_capacity(text.len());
+        let mut map = Vec::with_capacity(text.len());
+        let mut last_space = true;
+        for (b, c) in text.char_indices() {
+            if c.is_alphanumeric() || c == '\'' || c == '’' {
+                for l in c.to_lowercase() {
+                    let l = if l == '’' { '\'' } else { l };
+                    norm.push(l);
+                    for _ in 0..l.len_utf8() {
+                        map.push((b, b + c.len_utf8()));
+                    }
+                }
+                last_space = false;
+            } else if !last_space {
+                norm.push(' ');
+                map.push((b, b + c.len_utf8()));
+                last_space = true;
+            }
+        }
+        Self { norm, map }
+    }
+
+    /// Finds `phrase` (as [`normalise_phrase`] makes it) on word
+    /// boundaries; returns the byte span in the original text.
+    pub(crate) fn find(&self, phrase: &str) -> Option<(usize, usize)> {
+        let norm = &self.norm;
+        let mut from = 0;
+        while let Some(p) = norm[from..].find(phrase) {
+            let s = from + p;
+            let e = s + phrase.len();
+            let bounded = (s == 0 || norm.as_bytes()[s - 1] == b' ') && (e == norm.len() || norm.as_bytes()[e] == b' ');
+            if bounded {
+                return Some((self.map[s].0, self.map[e - 1].1));
+            }
+            from = s + 1;
+            while !norm.is_char_boundary(from) {
+                from += 1;
+            }
+        }
+        None
+    }
+}
+
 /// Finds `phrase` (lowercase, single spaces) in `text` ignoring case and
 /// runs of whitespace or punctuation; returns the byte span.
 pub(crate) fn find_phrase(text: &str, phrase: &str) -> Option<(usize, usize)> {
-    // Normalised copy with a map back to byte offsets.
-    let mut norm = String::with_capacity(text.len());
-    let mut map = Vec::with_capacity(text.len());
-    let mut last_space = true;
-    for (b, c) in text.char_indices() {
-        if c.is_alphanumeric() || c == '\'' || c == '’' {
-            for l in c.to_lowercase() {
-                let l = if l == '’' { '\'' } else { l };
-                norm.push(l);
-                for _ in 0..l.len_utf8() {
-                    map.push((b, b + c.len_utf8()));
-                }
-            }
-            last_space = false;
-        } else if !last_space {
-            norm.push(' ');
-            map.push((b, b + c.len_utf8()));
-            last_space = true;
-        }
+    if phrase.is_empty() {
+        return None;
     }
-    let mut from = 0;
-    while let Some(p) = norm[from..].find(phrase) {
-        let s = from + p;
-        let e = s + phrase.len();
-        let bounded = (s == 0 || norm.as_bytes()[s - 1] == b' ') && (e == norm.len() || norm.as_bytes()[e] == b' ');
-        if bounded {
-            return Some((map[s].0, map[e - 1].1));
-        }
-        from = s + 1;
-        while !norm.is_char_boundary(from) {
-            from += 1;
-        }
-    }
-    None
+    Normalised::new(text).find(phrase)
 }
 
 /// Normalises an organisation's phrase for [`find_phrase`].
@@ -112,11 +134,17 @@ pub(crate) fn normalise_phrase(p: &str) -> String {
 /// Looks for any of `phrases` in the given (segment, text) pairs.
 pub(crate) fn first_phrase<'a>(texts: impl Iterator<Item = (usize, &'a str)>, phrases: &[String]) -> Option<Evidence> {
     for (seg, text) in texts {
+        // Cheap test first: most segments share no word with any phrase's first word.
+        let lower = text.to_lowercase();
+        if !phrases.iter().any(|p| p.split(' ').next().is_some_and(|w| !w.is_empty() && lower.contains(w))) {
+            continue;
+        }
+        let n = Normalised::new(text);
         for p in phrases {
             if p.is_empty() {
                 continue;
             }
-            if let Some((a, b)) = find_phrase(text, p) {
+            if let Some((a, b)) = n.find(p) {
                 return Some(Evidence::from_bytes(seg, text, a, b));
             }
         }

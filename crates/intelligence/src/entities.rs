@@ -191,7 +191,7 @@ fn money(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
             {
                 found = Some((amount, c, t.start, used + 1));
             }
-        } else {
+        } else if starts_number(&t.lower) {
             let words: Vec<&str> = toks[i..toks.len().min(i + 8)].iter().map(|t| t.lower.as_str()).collect();
             if let Some((v, used)) = spoken_number(&words)
                 && let Some(n) = toks.get(i + used)
@@ -227,6 +227,16 @@ fn money(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
         });
         i += used;
     }
+}
+
+/// Could a spoken number start with this word? (A cheap test before parsing.)
+fn starts_number(w: &str) -> bool {
+    matches!(
+        w,
+        "a" | "one" | "two" | "three" | "four" | "five" | "six" | "seven" | "eight" | "nine" | "ten" | "eleven" | "twelve" | "thirteen"
+            | "fourteen" | "fifteen" | "sixteen" | "seventeen" | "eighteen" | "nineteen" | "twenty" | "thirty" | "forty" | "fifty"
+            | "sixty" | "seventy" | "eighty" | "ninety" | "zero"
+    )
 }
 
 // ---------------------------------------------------------------- dates
@@ -298,6 +308,9 @@ fn plain_number(toks: &[Token], i: usize) -> Option<(u32, usize)> {
     let t = toks.get(i)?;
     if t.numeric {
         return t.lower.parse().ok().map(|v| (v, 1));
+    }
+    if !starts_number(&t.lower) {
+        return None;
     }
     let words: Vec<&str> = toks[i..toks.len().min(i + 3)].iter().map(|t| t.lower.as_str()).collect();
     spoken_number(&words).and_then(|(v, n)| u32::try_from(v).ok().map(|v| (v, n)))

@@ -1,5 +1,6 @@
 //! The crate's one error type: input the analysis refuses, naming the field
-//! (`text`, `segments`, `types[2]`, `intents[0].examples`) and the rule.
+//! (`text`, `segments`, `types[2]`, `intents[0].examples`) and the rule,
+//! and evaluation data the eval commands could not read.
 
 use thiserror::Error;
 
@@ -10,6 +11,9 @@ pub enum IntelligenceError {
     /// A field broke a rule (too long, unknown value, empty list).
     #[error("{field}: {reason}")]
     Invalid { field: String, reason: String },
+    /// Evaluation data could not be read (the eval commands only).
+    #[error("{path}: {reason}")]
+    Data { path: String, reason: String },
 }
 
 impl IntelligenceError {
@@ -24,6 +28,7 @@ impl IntelligenceError {
     pub fn field(&self) -> &str {
         match self {
             Self::Invalid { field, .. } => field,
+            Self::Data { path, .. } => path,
         }
     }
 }

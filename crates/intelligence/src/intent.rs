@@ -216,39 +216,75 @@ fn feature(kind: u8, a: &str, b: &str) -> u64 {
     h.finish()
 }
 
-/// Raw features of a text: (hash, weight), and the word features per token.
-fn features(toks: &[Token]) -> (Vec<(u64, f32)>, Vec<u64>) {
-    let mut out = Vec::with_capacity(toks.len() * 6);
-    let mut words = Vec::with_capacity(toks.len());
+/// Features of each token: its word, the pair with the next token, and
+/// its character trigrams (with `^`/`$` marking the word's ends).
+struct TokenFeatures {
+    word: Vec<u64>,
+    pair: Vec<u64>,
+    /// Trigrams of token `i` are `grams[gram_at[i]..gram_at[i + 1]]`.
+    grams: Vec<u64>,
+    gram_at: Vec<usize>,
+}
+
+fn gram_hash(a: u8, b: u8, c: u8) -> u64 {
+    let mut h = FxHasher::default();
+    h.write_u8(3);
+    h.write_u64(u64::from(a) << 16 | u64::from(b) << 8 | u64::from(c));
+    h.finish()
+}
+
+fn token_features(toks: &[Token]) -> TokenFeatures {
+    let mut f = TokenFeatures {
+        word: Vec::with_capacity(toks.len()),
+        pair: Vec::with_capacity(toks.len()),
+        grams: Vec::with_capacity(toks.len() * 6),
+        gram_at: Vec::with_capacity(toks.len() + 1),
+    };
     for (i, t) in toks.iter().enumerate() {
         let w = t.lower.as_str();
-        let wf = feature(1, w, "");
-        words.push(wf);
-        out.push((wf, W_WORD));
-        if i + 1 < toks.len() {
-            out.push((feature(2, w, &toks[i + 1].lower), W_PAIR));
-        }
-        if w.len() >= 3 && w.is_ascii() {
-            let padded = format!("^{w}$");
-            let b = padded.as_bytes();
-            for k in 0..b.len().saturating_sub(2) {
-                out.push((feature(3, &padded[k..k + 3], ""), W_GRAM));
+        f.word.push(feature(1, w, ""));
+        f.pair.push(toks.get(i + 1).map_or(0, |n| feature(2, w, &n.lower)));
+        f.gram_at.push(f.grams.len());
+        let b = w.as_bytes();
+        if b.len() >= 3 && w.is_ascii() {
+            let at = |k: usize| if k == 0 { b'^' } else if k == b.len() + 1 { b'$' } else { b[k - 1] };
+            for k in 0..b.len() {
+                f.grams.push(gram_hash(at(k), at(k + 1), at(k + 2)));
             }
         }
     }
-    (out, words)
+    f.gram_at.push(f.grams.len());
+    f
 }
 
-/// A sparse, L2-normalised TF-IDF vector.
-fn vectorise(raw: &[(u64, f32)], idf: &FxMap<u64, f32>) -> Vec<(u64, f32)> {
-    let mut tf: FxMap<u64, f32> = FxMap::default();
-    for &(h, w) in raw {
-        *tf.entry(h).or_insert(0.0) += w;
+/// Raw features of tokens `a..b`: (hash, weight).
+fn span_features(f: &TokenFeatures, a: usize, b: usize, out: &mut Vec<(u64, f32)>) {
+    out.clear();
+    for i in a..b {
+        out.push((f.word[i], W_WORD));
+        if i + 1 < b {
+            out.push((f.pair[i], W_PAIR));
+        }
+        out.extend(f.grams[f.gram_at[i]..f.gram_at[i + 1]].iter().map(|&g| (g, W_GRAM)));
     }
-    let mut v: Vec<(u64, f32)> = tf
-        .into_iter()
-        .filter_map(|(h, c)| idf.get(&h).map(|i| (h, (1.0 + c.ln_1p()) * i)))
-        .collect();
+}
+
+/// A sparse, L2-normalised TF-IDF vector (features the model never saw are dropped).
+fn vectorise(raw: &mut [(u64, f32)], idf: &FxMap<u64, f32>) -> Vec<(u64, f32)> {
+    raw.sort_unstable_by_key(|x| x.0);
+    let mut v: Vec<(u64, f32)> = Vec::with_capacity(raw.len());
+    let mut k = 0;
+    while k < raw.len() {
+        let h = raw[k].0;
+        let mut c = 0.0;
+        while k < raw.len() && raw[k].0 == h {
+            c += raw[k].1;
+            k += 1;
+        }
+        if let Some(i) = idf.get(&h) {
+            v.push((h, (1.0 + c.ln_1p()) * i));
+        }
+    }
     let norm = v.iter().map(|(_, x)| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
         v.iter_mut().for_each(|(_, x)| *x /= norm);
@@ -298,8 +334,10 @@ impl IntentModel {
             };
             for e in exs {
                 let toks = tokens(e);
-                let (f, w) = features(&toks);
-                raw.push((class, e.trim().to_owned(), f, w));
+                let tf = token_features(&toks);
+                let mut f = Vec::new();
+                span_features(&tf, 0, toks.len(), &mut f);
+                raw.push((class, e.trim().to_owned(), f, tf.word));
             }
         }
         let unknown = match names.iter().position(|n| n == UNKNOWN) {
@@ -320,11 +358,19 @@ impl IntentModel {
             }
         }
         let n = raw.len() as f32;
-        let idf: FxMap<u64, f32> = df.into_iter().map(|(h, d)| (h, ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0)).collect();
+        // Trigrams found in more than one example in eight say little and
+        // make long posting lists: drop them.
+        let grams: std::collections::HashSet<u64, std::hash::BuildHasherDefault<FxHasher>> =
+            raw.iter().flat_map(|(_, _, f, _)| f.iter().filter(|x| x.1 == W_GRAM).map(|x| x.0)).collect();
+        let idf: FxMap<u64, f32> = df
+            .into_iter()
+            .filter(|(h, d)| !(grams.contains(h) && *d as f32 > n / 8.0))
+            .map(|(h, d)| (h, ((1.0 + n) / (1.0 + d as f32)).ln() + 1.0))
+            .collect();
         let mut postings: FxMap<u64, Vec<(u32, f32)>> = FxMap::default();
         let mut examples = Vec::with_capacity(raw.len());
-        for (idx, (class, text, f, words)) in raw.into_iter().enumerate() {
-            for (h, w) in vectorise(&f, &idf) {
+        for (idx, (class, text, mut f, words)) in raw.into_iter().enumerate() {
+            for (h, w) in vectorise(&mut f, &idf) {
                 postings.entry(h).or_default().push((idx as u32, w));
             }
             examples.push(Example { class, text, words });
@@ -378,11 +424,23 @@ impl IntentModel {
 
     /// Top class, its similarity, and its margin over the next class.
     fn top(&self, best: &[(f32, usize)]) -> Option<(usize, f64, f64)> {
-        let mut order: Vec<usize> = (0..best.len()).filter(|&c| best[c].1 != usize::MAX).collect();
-        order.sort_by(|&a, &b| best[b].0.total_cmp(&best[a].0));
-        let first = *order.first()?;
-        let second = order.get(1).map_or(0.0, |&c| best[c].0);
-        Some((first, best[first].0 as f64, (best[first].0 - second) as f64))
+        let mut first: Option<usize> = None;
+        let mut second = 0.0f32;
+        for (c, &(s, e)) in best.iter().enumerate() {
+            if e == usize::MAX {
+                continue;
+            }
+            match first {
+                Some(f) if s <= best[f].0 => second = second.max(s),
+                Some(f) => {
+                    second = second.max(best[f].0);
+                    first = Some(c);
+                }
+                None => first = Some(c),
+            }
+        }
+        let f = first?;
+        Some((f, best[f].0 as f64, (best[f].0 - second) as f64))
     }
 
     /// Fits the logistic calibration on leave-one-out answers over the
@@ -391,7 +449,10 @@ impl IntentModel {
         let mut data: Vec<(f64, f64, f64)> = Vec::new();
         for (i, ex) in self.examples.iter().enumerate() {
             let toks = tokens(&ex.text);
-            let v = vectorise(&features(&toks).0, &self.idf);
+            let tf = token_features(&toks);
+            let mut raw = Vec::new();
+            span_features(&tf, 0, toks.len(), &mut raw);
+            let v = vectorise(&mut raw, &self.idf);
             let best = self.scores(&v, Some(i));
             let Some((c, s, m)) = self.top(&best) else { continue };
             if c as u32 == self.unknown {
@@ -443,7 +504,10 @@ impl IntentModel {
     /// confident intent found ("I'm furious. Let me speak to a manager"
     /// is a transfer request even though half of it is a complaint).
     pub fn classify_tokens(&self, toks: &[Token]) -> Prediction {
-        self.classify_clauses(toks).into_iter().next().unwrap_or_else(|| self.classify_span(toks))
+        self.classify_clauses(toks).into_iter().next().unwrap_or_else(|| {
+            let tf = token_features(toks);
+            self.classify_span(toks, &tf, 0, toks.len(), &mut Vec::new())
+        })
     }
 
     /// Every intent the clauses of an utterance express, most confident
@@ -460,14 +524,16 @@ impl IntentModel {
                 None => out.push(p),
             }
         };
-        push(self.classify_span(toks));
+        let tf = token_features(toks);
+        let mut raw = Vec::new();
+        push(self.classify_span(toks, &tf, 0, toks.len(), &mut raw));
         let mut cuts: Vec<usize> = (1..toks.len()).filter(|&i| toks[i].break_before).collect();
         if !cuts.is_empty() {
             cuts.insert(0, 0);
             cuts.push(toks.len());
             for w in cuts.windows(2) {
-                if w[1] - w[0] >= 2 {
-                    push(self.classify_span(&toks[w[0]..w[1]]));
+                if w[1] - w[0] >= 2 && w[1] - w[0] < toks.len() {
+                    push(self.classify_span(toks, &tf, w[0], w[1], &mut raw));
                 }
             }
         }
@@ -475,10 +541,12 @@ impl IntentModel {
         out
     }
 
-    /// Classifies exactly these tokens.
-    fn classify_span(&self, toks: &[Token]) -> Prediction {
-        let (raw, words) = features(toks);
-        let v = vectorise(&raw, &self.idf);
+    /// Classifies exactly tokens `a..b`.
+    fn classify_span(&self, all: &[Token], tf: &TokenFeatures, a: usize, b: usize, raw: &mut Vec<(u64, f32)>) -> Prediction {
+        let toks = &all[a..b];
+        let words = &tf.word[a..b];
+        span_features(tf, a, b, raw);
+        let v = vectorise(raw, &self.idf);
         let best = self.scores(&v, None);
         let Some((c, s, m)) = self.top(&best).filter(|t| t.1 > 0.0) else {
             return Prediction {

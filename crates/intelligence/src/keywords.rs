@@ -163,67 +163,106 @@ pub fn validate_topics(topics: &[TopicSet]) -> Result<(), IntelligenceError> {
     Ok(())
 }
 
+/// Keyword lists of topics, indexed by their first word for one pass over the tokens.
+struct TopicIndex<'k> {
+    /// Per topic: its keywords, each a list of lowercase words.
+    keywords: Vec<Vec<Vec<&'k str>>>,
+    /// First word → (topic, keyword).
+    first: FxMap<&'k str, Vec<(usize, usize)>>,
+}
+
+impl<'k> TopicIndex<'k> {
+    fn new(topics: Vec<Vec<Vec<&'k str>>>) -> Self {
+        let mut first: FxMap<&'k str, Vec<(usize, usize)>> = FxMap::default();
+        for (t, kws) in topics.iter().enumerate() {
+            for (k, words) in kws.iter().enumerate() {
+                if let Some(w) = words.first() {
+                    first.entry(*w).or_default().push((t, k));
+                }
+            }
+        }
+        Self { keywords: topics, first }
+    }
+
+    /// Mentions per topic: count and the first three as evidence.
+    fn mentions(&self, doc: &[SegTokens<'_>]) -> Vec<(usize, Vec<Evidence>)> {
+        let mut out: Vec<(usize, Vec<Evidence>)> = vec![(0, Vec::new()); self.keywords.len()];
+        for s in doc {
+            let toks = s.toks;
+            for i in 0..toks.len() {
+                let w = toks[i].lower.as_str();
+                // The word itself, or the word less a short ending (refunds → refund).
+                let mut seen_topic: Vec<usize> = Vec::new();
+                for cut in 0..=3usize {
+                    if cut > 0 && (w.len() < cut + 4 || !w.is_char_boundary(w.len() - cut)) {
+                        break;
+                    }
+                    let Some(cands) = self.first.get(&w[..w.len() - cut]) else { continue };
+                    for &(t, k) in cands {
+                        let words = &self.keywords[t][k];
+                        if seen_topic.contains(&t) || i + words.len() > toks.len() {
+                            continue;
+                        }
+                        if words.iter().enumerate().skip(1).all(|(j, kw)| word_matches(&toks[i + j].lower, kw)) {
+                            seen_topic.push(t);
+                            out[t].0 += 1;
+                            if out[t].1.len() < 3 {
+                                out[t].1.push(Evidence::from_bytes(s.segment, s.text, toks[i].start, toks[i + words.len() - 1].end));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
 /// Does token `t` say keyword word `k` (exactly, or with a short ending: refund → refunds, refunded)?
 fn word_matches(t: &str, k: &str) -> bool {
     t == k || (k.len() >= 4 && t.starts_with(k) && t.len() - k.len() <= 3)
 }
 
-fn find_mentions(doc: &[SegTokens<'_>], keywords: &[Vec<String>]) -> (usize, Vec<Evidence>) {
-    let mut n = 0;
-    let mut ev = Vec::new();
-    for s in doc {
-        let toks = s.toks;
-        for i in 0..toks.len() {
-            for k in keywords {
-                if k.is_empty() || i + k.len() > toks.len() {
-                    continue;
-                }
-                if k.iter().enumerate().all(|(j, w)| word_matches(&toks[i + j].lower, w)) {
-                    n += 1;
-                    if ev.len() < 3 {
-                        ev.push(Evidence::from_bytes(s.segment, s.text, toks[i].start, toks[i + k.len() - 1].end));
-                    }
-                    break;
-                }
-            }
-        }
-    }
-    (n, ev)
+fn as_strs(v: &[Vec<String>]) -> Vec<Vec<&str>> {
+    v.iter().map(|k| k.iter().map(String::as_str).collect()).collect()
 }
 
-fn split_keywords(list: &[&str]) -> Vec<Vec<String>> {
-    list.iter().map(|k| k.to_lowercase().split_whitespace().map(str::to_owned).collect()).collect()
-}
+static BUILTIN_INDEX: std::sync::LazyLock<Vec<Vec<Vec<String>>>> = std::sync::LazyLock::new(|| {
+    BUILTIN_TOPICS
+        .iter()
+        .map(|(_, kws)| kws.iter().map(|k| k.split_whitespace().map(str::to_owned).collect()).collect())
+        .collect()
+});
 
 /// The topics of a transcript: the organisation's sets, the built-in
 /// ones, then up to `auto` key phrases that no topic covers.
 pub fn topics(doc: &[SegTokens<'_>], org: &[TopicSet], keywords: &[Keyword], auto: usize) -> Vec<Topic> {
+    let org_words: Vec<Vec<Vec<String>>> = org
+        .iter()
+        .map(|t| t.keywords.iter().map(|k| k.to_lowercase().split_whitespace().map(str::to_owned).collect()).collect())
+        .collect();
+    let mut all: Vec<Vec<Vec<&str>>> = org_words.iter().map(|v| as_strs(v)).collect();
+    all.extend(BUILTIN_INDEX.iter().map(|v| as_strs(v)));
+    let found = TopicIndex::new(all).mentions(doc);
     let mut out = Vec::new();
-    for t in org {
-        let kws: Vec<&str> = t.keywords.iter().map(String::as_str).collect();
-        let (n, evidence) = find_mentions(doc, &split_keywords(&kws));
-        if n > 0 {
-            out.push(Topic {
-                name: t.name.trim().to_owned(),
-                source: TopicSource::Org,
-                mentions: n,
-                evidence,
-            });
-        }
-    }
-    for (name, kws) in BUILTIN_TOPICS {
-        if out.iter().any(|t: &Topic| t.name.eq_ignore_ascii_case(name)) {
+    for (i, (n, evidence)) in found.into_iter().enumerate() {
+        if n == 0 {
             continue;
         }
-        let (n, evidence) = find_mentions(doc, &split_keywords(kws));
-        if n > 0 {
-            out.push(Topic {
-                name: (*name).to_owned(),
-                source: TopicSource::Builtin,
-                mentions: n,
-                evidence,
-            });
+        let (name, source) = if i < org.len() {
+            (org[i].name.trim().to_owned(), TopicSource::Org)
+        } else {
+            (BUILTIN_TOPICS[i - org.len()].0.to_owned(), TopicSource::Builtin)
+        };
+        if source == TopicSource::Builtin && out.iter().any(|t: &Topic| t.name.eq_ignore_ascii_case(&name)) {
+            continue;
         }
+        out.push(Topic {
+            name,
+            source,
+            mentions: n,
+            evidence,
+        });
     }
     out.sort_by(|a, b| b.mentions.cmp(&a.mentions).then(a.name.cmp(&b.name)));
     let covered = |k: &Keyword, out: &[Topic]| {

@@ -10,9 +10,11 @@
 //! and `switchboard bench analysis` commands.
 
 pub mod analysis;
+pub mod bench;
 pub mod compliance;
 pub mod entities;
 pub mod error;
+pub mod eval;
 pub mod intent;
 pub mod keywords;
 pub mod redaction;

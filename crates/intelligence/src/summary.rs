@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::transcript::Speaker;
 
 use crate::keywords::SegTokens;
-use crate::text::{Evidence, is_stop_word, sentences};
+use crate::text::{Evidence, FxMap, is_stop_word, sentences};
 
 /// The summary engine on the box.
 pub const ENGINE: &str = "builtin";
@@ -39,21 +39,30 @@ fn stem(w: &str) -> &str {
 
 /// Summarises a transcript in at most `max` sentences.
 pub fn summarize(doc: &[SegTokens<'_>], speakers: &[Option<Speaker>], max: usize) -> Summary {
-    struct Sent<'a> {
+    struct Sent {
         seg: usize,
         start: usize,
         end: usize,
-        words: Vec<&'a str>,
+        words: Vec<u32>,
     }
-    let mut sents: Vec<Sent<'_>> = Vec::new();
+    // Content words as ids, so sentence overlap is integer merging.
+    let mut ids: FxMap<&str, u32> = FxMap::default();
+    let mut sents: Vec<Sent> = Vec::new();
     for (d, s) in doc.iter().enumerate() {
+        let mut k = 0;
         for (a, b) in sentences(s.text) {
-            let mut words: Vec<&str> = s
-                .toks
-                .iter()
-                .filter(|t| t.start >= a && t.end <= b && !t.numeric && t.lower.len() > 2 && !is_stop_word(&t.lower))
-                .map(|t| stem(&t.lower))
-                .collect();
+            while k < s.toks.len() && s.toks[k].start < a {
+                k += 1;
+            }
+            let mut words: Vec<u32> = Vec::new();
+            while k < s.toks.len() && s.toks[k].end <= b {
+                let t = &s.toks[k];
+                if !t.numeric && t.lower.len() > 2 && !is_stop_word(&t.lower) {
+                    let next = ids.len() as u32;
+                    words.push(*ids.entry(stem(&t.lower)).or_insert(next));
+                }
+                k += 1;
+            }
             words.sort_unstable();
             words.dedup();
             if !words.is_empty() {
@@ -70,48 +79,47 @@ pub fn summarize(doc: &[SegTokens<'_>], speakers: &[Option<Speaker>], max: usize
         sents.retain(|_| k.next().unwrap_or(false));
     }
     let n = sents.len();
-    // Weighted graph.
-    let mut w = vec![0.0f64; n * n];
-    let mut out_sum = vec![0.0f64; n];
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let (a, b) = (&sents[i].words, &sents[j].words);
-            let (mut x, mut y, mut shared) = (0, 0, 0usize);
-            while x < a.len() && y < b.len() {
-                match a[x].cmp(b[y]) {
-                    std::cmp::Ordering::Less => x += 1,
-                    std::cmp::Ordering::Greater => y += 1,
-                    std::cmp::Ordering::Equal => {
-                        shared += 1;
-                        x += 1;
-                        y += 1;
-                    }
-                }
-            }
-            if shared > 0 {
-                let denom = ((a.len() as f64).ln_1p() + (b.len() as f64).ln_1p()).max(1.0);
-                let s = shared as f64 / denom;
-                w[i * n + j] = s;
-                w[j * n + i] = s;
-                out_sum[i] += s;
-                out_sum[j] += s;
+    // Sparse weighted graph: sentences meet through the words they share.
+    let mut by_word: FxMap<u32, Vec<u32>> = FxMap::default();
+    for (i, s) in sents.iter().enumerate() {
+        for &w in &s.words {
+            by_word.entry(w).or_default().push(i as u32);
+        }
+    }
+    let mut shared: FxMap<(u32, u32), u32> = FxMap::default();
+    for list in by_word.values() {
+        for (x, &i) in list.iter().enumerate() {
+            for &j in &list[x + 1..] {
+                *shared.entry((i, j)).or_insert(0) += 1;
             }
         }
     }
+    let mut edges: Vec<Vec<(u32, f64)>> = vec![Vec::new(); n];
+    let mut out_sum = vec![0.0f64; n];
+    for (&(i, j), &c) in &shared {
+        let (a, b) = (sents[i as usize].words.len(), sents[j as usize].words.len());
+        let denom = ((a as f64).ln_1p() + (b as f64).ln_1p()).max(1.0);
+        let w = c as f64 / denom;
+        edges[i as usize].push((j, w));
+        edges[j as usize].push((i, w));
+        out_sum[i as usize] += w;
+        out_sum[j as usize] += w;
+    }
     let mut rank = vec![1.0f64; n];
+    let mut next = vec![0.0f64; n];
     for _ in 0..30 {
-        let mut next = vec![0.15f64; n];
+        next.iter_mut().for_each(|x| *x = 0.15);
         for j in 0..n {
             if out_sum[j] == 0.0 {
                 continue;
             }
             let share = 0.85 * rank[j] / out_sum[j];
-            for i in 0..n {
-                next[i] += w[j * n + i] * share;
+            for &(i, w) in &edges[j] {
+                next[i as usize] += w * share;
             }
         }
         let delta: f64 = next.iter().zip(&rank).map(|(a, b)| (a - b).abs()).sum();
-        rank = next;
+        std::mem::swap(&mut rank, &mut next);
         if delta < 1e-6 {
             break;
         }

@@ -1,0 +1,62 @@
+//! Development CLI until the server wires `switchboard eval` and
+//! `switchboard bench analysis`:
+//!
+//!     cargo run --release -p switchboard-intelligence --example intel -- eval sentiment --data data/eval
+//!     cargo run --release -p switchboard-intelligence --example intel -- eval intent
+//!     cargo run --release -p switchboard-intelligence --example intel -- eval redaction
+//!     cargo run --release -p switchboard-intelligence --example intel -- bench
+//!     cargo run --release -p switchboard-intelligence --example intel -- classify "text" ...
+use std::path::PathBuf;
+
+// The `switchboard` binary runs on mimalloc; measure with the same allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let data = args.iter().position(|a| a == "--data").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    match args.first().map(String::as_str) {
+        Some("eval") => match switchboard_intelligence::eval::run(args.get(1).map_or("", String::as_str), data.as_deref()) {
+            Ok(report) => print!("{report}"),
+            Err(e) => {
+                eprintln!("error: {e}");
+                std::process::exit(2);
+            }
+        },
+        Some("bench") => {
+            let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
+            let report = switchboard_intelligence::bench::run(&switchboard_intelligence::bench::BenchOptions { seconds: secs, ..Default::default() });
+            print!("{report}");
+            if let Ok(status) = std::fs::read_to_string("/proc/self/status")
+                && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM"))
+            {
+                println!("peak RSS: {}", line.trim_start_matches("VmHWM:").trim());
+            }
+        }
+        Some("profile") => profile(),
+        Some("classify") => {
+            let m = switchboard_intelligence::IntentModel::builtin();
+            for t in &args[1..] {
+                let live = switchboard_intelligence::analyze_live(t, 0, &m);
+                println!("{t:?}\n  intent {:?}\n  sentiment {:?} {}", live.intent, live.sentiment.label, live.sentiment.score);
+            }
+        }
+        _ => eprintln!("usage: intel eval sentiment|intent|redaction [--data PATH] | bench [SECONDS] | classify TEXT..."),
+    }
+}
+
+/// Times each analysis type alone on the bench call (development aid).
+#[allow(dead_code)]
+pub fn profile() {
+    use switchboard_intelligence::{AnalysisType, AnalyzeOptions, Input, analyze};
+    let call = switchboard_intelligence::bench::sample_call(60, 42);
+    for t in AnalysisType::ALL {
+        let opts = AnalyzeOptions { types: vec![t], ..AnalyzeOptions::default() };
+        let _ = analyze(Input::Segments(&call), &opts);
+        let s = std::time::Instant::now();
+        for _ in 0..200 {
+            std::hint::black_box(analyze(Input::Segments(&call), &opts).ok());
+        }
+        println!("{:<11} {:>8.0} µs", t.as_str(), s.elapsed().as_secs_f64() * 1e6 / 200.0);
+    }
+}
