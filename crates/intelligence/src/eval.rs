@@ -233,6 +233,8 @@ pub struct IntentEval {
     pub answered: usize,
     pub answered_right: usize,
     pub mean_confidence: f64,
+    /// Leave-one-out accuracy over the training rows (what tuning may look at).
+    pub train_loo: f64,
 }
 
 /// Trains on the `train` rows of a `split<TAB>intent<TAB>text` file and scores the `test` rows.
@@ -248,6 +250,7 @@ pub fn eval_intent(tsv: &str) -> Result<IntentEval, IntelligenceError> {
         }
     }
     let model = IntentModel::from_examples(defs)?;
+    let (loo_right, loo_total) = model.leave_one_out();
     let mut gold: Vec<&str> = model.intents().collect();
     gold.push(UNKNOWN);
     let mut confusion = Confusion::new(&gold);
@@ -269,14 +272,16 @@ pub fn eval_intent(tsv: &str) -> Result<IntentEval, IntelligenceError> {
         answered,
         answered_right: right,
         mean_confidence: if answered == 0 { 0.0 } else { conf / answered as f64 },
+        train_loo: ratio(loo_right, loo_total),
     })
 }
 
 /// Renders an intent evaluation.
 pub fn render_intent(e: &IntentEval) -> String {
     format!(
-        "intent: trained on {} rows, scored on {} held-out rows\naccuracy {:.1}%  macro-F1 {:.3}\nanswered (not unknown) {} of {}: {:.1}% right, mean confidence {:.3}\n\n{}",
+        "intent: trained on {} rows (leave-one-out accuracy {:.1}%), scored on {} held-out rows\nheld-out accuracy {:.1}%  macro-F1 {:.3}\nanswered (not unknown) {} of {}: {:.1}% right, mean confidence {:.3}\n\n{}",
         e.train,
+        100.0 * e.train_loo,
         e.test,
         100.0 * e.confusion.accuracy(),
         e.confusion.macro_f1(),
