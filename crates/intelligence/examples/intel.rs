@@ -25,7 +25,11 @@ fn main() {
         },
         Some("bench") => {
             let secs = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(3.0);
-            let report = switchboard_intelligence::bench::run(&switchboard_intelligence::bench::BenchOptions { seconds: secs, ..Default::default() });
+            let report = switchboard_intelligence::bench::run(&switchboard_intelligence::bench::BenchOptions {
+                seconds: secs,
+                cpu_clock: Some(thread_cpu),
+                ..Default::default()
+            });
             print!("{report}");
             if let Ok(status) = std::fs::read_to_string("/proc/self/status")
                 && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM"))
@@ -43,6 +47,15 @@ fn main() {
         }
         _ => eprintln!("usage: intel eval sentiment|intent|redaction [--data PATH] | bench [SECONDS] | classify TEXT..."),
     }
+}
+
+/// This thread's time on a CPU (Linux: the first field of schedstat, in ns).
+fn thread_cpu() -> std::time::Duration {
+    let ns = std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|n| n.parse::<u64>().ok()))
+        .unwrap_or(0);
+    std::time::Duration::from_nanos(ns)
 }
 
 /// Times each analysis type alone on the bench call (development aid).
