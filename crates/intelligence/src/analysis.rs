@@ -607,6 +607,51 @@ mod tests {
         }
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn evidence_always_slices_its_segment(
+            parts in proptest::collection::vec(
+                (proptest::bool::ANY, proptest::collection::vec(proptest::sample::select(vec![
+                    "I'm NOT happy", "this is awful", "thank you so much", "stop calling me", "call me back tomorrow at 3",
+                    "my card is 4111 1111 1111 1111", "mail me at jo@ex.com", "café crème", "naïve ünïcödé", "I'll pay $20 on the 15th",
+                    "my name is Zoë", "cancel my account", "the router keeps dropping", "—", "!!", "four one five five five five",
+                    "order number AB-1234", "this call may be recorded", "speak to a manager", "\u{1F600} great",
+                ]), 1..6)),
+                1..6,
+            ),
+            redact in proptest::bool::ANY,
+        ) {
+            let segs: Vec<Segment> = parts
+                .iter()
+                .enumerate()
+                .map(|(i, (agent, words))| Segment::new(if *agent { Agent } else { Customer }, words.join(" "), i as i64, i as i64 + 1))
+                .collect();
+            let types = if redact { vec![] } else { AnalysisType::ALL.iter().copied().filter(|t| *t != AnalysisType::Redaction).collect() };
+            let a = analyze(Input::Segments(&segs), &AnalyzeOptions { types, ..opts() }).expect("valid");
+            let texts: Vec<String> = match &a.redacted {
+                Some(r) => r.segments.clone().expect("segments"),
+                None => segs.iter().map(|s| s.text.clone()).collect(),
+            };
+            let json = serde_json::to_value(&a).expect("json");
+            let mut bad = Vec::new();
+            walk(&json, &mut |ev| {
+                let seg = ev["segment"].as_u64().expect("segment") as usize;
+                let (start, end) = (ev["start"].as_u64().expect("start") as usize, ev["end"].as_u64().expect("end") as usize);
+                if crate::text::slice_chars(&texts[seg], start, end) != ev["text"].as_str() {
+                    bad.push(ev.to_string());
+                }
+            });
+            proptest::prop_assert!(bad.is_empty(), "{:?}", bad);
+            if let Some(r) = &a.redacted {
+                for sp in &r.spans {
+                    proptest::prop_assert!(crate::text::slice_chars(&segs[sp.segment].text, sp.start, sp.end).is_some());
+                    proptest::prop_assert_eq!(crate::text::slice_chars(&texts[sp.segment], sp.redacted_start, sp.redacted_end), Some(sp.kind.tag()));
+                }
+            }
+        }
+    }
+
     #[test]
     fn shape_is_camel_case_and_keyed_by_type() {
         let a = analyze(

@@ -165,6 +165,8 @@ const EXTRA_WORDS: &[(&str, f32)] = &[
     ("sturdy", 1.2),
     ("reliable", 1.6),
     ("works", 0.4),
+    ("reasonable", 1.2),
+    ("unreasonable", -1.6),
     // Evaluative words VADER lacks, picked by hand from those whose
     // sentences in Hutto & Gilbert's movie, Amazon, tweet and editorial
     // sets (vaderSentiment 3.3.2 sdist) rate at least 1.0 from neutral
@@ -358,7 +360,7 @@ const NEGATIONS: &[&str] = &[
     "not", "no", "never", "none", "nothing", "nowhere", "neither", "nor", "nobody", "without", "cannot", "don't", "doesn't", "didn't",
     "isn't", "aren't", "wasn't", "weren't", "can't", "couldn't", "won't", "wouldn't", "shouldn't", "haven't", "hasn't", "hadn't",
     "mustn't", "needn't", "ain't", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wont", "wouldnt",
-    "shouldnt", "havent", "hasnt", "hadnt", "aint", "rarely", "seldom", "despite",
+    "shouldnt", "havent", "hasnt", "hadnt", "aint", "rarely", "seldom", "despite", "hardly", "barely", "scarcely",
 ];
 
 static NEGATION_SET: LazyLock<FxMap<&'static str, ()>> = LazyLock::new(|| NEGATIONS.iter().map(|w| (*w, ())).collect());
@@ -373,7 +375,7 @@ static BOOSTERS: LazyLock<FxMap<&'static str, f32>> = LazyLock::new(|| {
         "exceptionally", "extremely", "fabulously", "fully", "greatly", "highly", "hugely", "incredibly", "intensely", "majorly",
         "particularly", "purely", "really", "remarkably", "so", "substantially", "thoroughly", "totally", "tremendously", "unbelievably",
         "unusually", "utterly", "very", "super", "truly", "seriously", "ridiculously", "insanely", "fucking", "freaking", "damn", "almost",
-        "barely", "hardly", "kinda", "less", "little", "marginally", "occasionally", "partly", "scarcely", "slightly", "somewhat", "sorta",
+        "kinda", "less", "little", "marginally", "occasionally", "partly", "slightly", "somewhat", "sorta",
     ];
     words.iter().map(|w| (*w, booster_value(w))).collect()
 });
@@ -390,8 +392,7 @@ fn booster_value(w: &str) -> f32 {
         | "intensely" | "majorly" | "particularly" | "purely" | "really" | "remarkably" | "so" | "substantially" | "thoroughly"
         | "totally" | "tremendously" | "unbelievably" | "unusually" | "utterly" | "very" | "super" | "truly" | "seriously"
         | "ridiculously" | "insanely" | "fucking" | "freaking" | "damn" => UP,
-        "almost" | "barely" | "hardly" | "kinda" | "less" | "little" | "marginally" | "occasionally" | "partly" | "scarcely"
-        | "slightly" | "somewhat" | "sorta" => -UP,
+        "almost" | "kinda" | "less" | "little" | "marginally" | "occasionally" | "partly" | "slightly" | "somewhat" | "sorta" => -UP,
         _ => 0.0,
     }
 }
@@ -701,6 +702,23 @@ mod tests {
         assert!(plain > 0.3 && negated < -0.2, "{plain} {negated}");
         // but not across a clause break
         assert!(s("No, I am happy with it").score > 0.3);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn negation_flips_the_sign_of_any_feeling(
+            word in proptest::sample::select(vec![
+                "happy", "good", "great", "helpful", "satisfied", "pleased", "fair", "sad", "angry", "bad", "terrible", "upset", "useful",
+                "nice", "awful", "wonderful", "worried", "fine", "reasonable", "annoyed",
+            ]),
+            negation in proptest::sample::select(vec!["not", "never", "isn't", "wasn't", "don't feel", "hardly ever"]),
+            subject in proptest::sample::select(vec!["I am", "The agent was", "It is", "The call was"]),
+        ) {
+            let plain = s(&format!("{subject} {word}")).score;
+            let negated = s(&format!("{subject} {negation} {word}")).score;
+            proptest::prop_assert!(plain != 0.0, "{} has no valence", word);
+            proptest::prop_assert!(plain.signum() != negated.signum() && negated != 0.0, "{} {} -> {} / {}", subject, word, plain, negated);
+        }
     }
 
     #[test]
