@@ -14,7 +14,11 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let data = args.iter().position(|a| a == "--data").and_then(|i| args.get(i + 1)).map(PathBuf::from);
+    let data = args
+        .iter()
+        .position(|a| a == "--data")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
     match args.first().map(String::as_str) {
         Some("eval") => match switchboard_intelligence::eval::run(args.get(1).map_or("", String::as_str), data.as_deref()) {
             Ok(report) => print!("{report}"),
@@ -42,7 +46,10 @@ fn main() {
             let m = switchboard_intelligence::IntentModel::builtin();
             for t in &args[1..] {
                 let live = switchboard_intelligence::analyze_live(t, 0, &m);
-                println!("{t:?}\n  intent {:?}\n  sentiment {:?} {}", live.intent, live.sentiment.label, live.sentiment.score);
+                println!(
+                    "{t:?}\n  intent {:?}\n  sentiment {:?} {}",
+                    live.intent, live.sentiment.label, live.sentiment.score
+                );
             }
         }
         _ => eprintln!("usage: intel eval sentiment|intent|redaction [--data PATH] | bench [SECONDS] | classify TEXT..."),
@@ -64,7 +71,10 @@ pub fn profile() {
     use switchboard_intelligence::{AnalysisType, AnalyzeOptions, Input, analyze};
     let call = switchboard_intelligence::bench::sample_call(60, 42);
     for t in AnalysisType::ALL {
-        let opts = AnalyzeOptions { types: vec![t], ..AnalyzeOptions::default() };
+        let opts = AnalyzeOptions {
+            types: vec![t],
+            ..AnalyzeOptions::default()
+        };
         let _ = analyze(Input::Segments(&call), &opts);
         let s = std::time::Instant::now();
         for _ in 0..200 {

@@ -117,11 +117,17 @@ impl Input<'_> {
                 for (i, seg) in s.iter().enumerate() {
                     total += seg.text.len();
                     if seg.text.len() > MAX_SEGMENT_CHARS * 4 || seg.text.chars().count() > MAX_SEGMENT_CHARS {
-                        return Err(IntelligenceError::invalid(format!("segments[{i}].text"), format!("must be at most {MAX_SEGMENT_CHARS} characters")));
+                        return Err(IntelligenceError::invalid(
+                            format!("segments[{i}].text"),
+                            format!("must be at most {MAX_SEGMENT_CHARS} characters"),
+                        ));
                     }
                 }
                 if total > MAX_TEXT_BYTES {
-                    return Err(IntelligenceError::invalid("segments", "the segments' text must be at most 1 MB (1,048,576 bytes) in all"));
+                    return Err(IntelligenceError::invalid(
+                        "segments",
+                        "the segments' text must be at most 1 MB (1,048,576 bytes) in all",
+                    ));
                 }
                 Ok(())
             }
@@ -195,9 +201,13 @@ impl AnalyzeOptions {
 pub enum Status {
     Completed,
     /// Nothing to analyse: `no transcript`, `too short`.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// The server could not run it (the library itself does not fail on valid input).
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
 }
 
 /// The redacted transcript: the text (for segment input, one
@@ -343,7 +353,10 @@ pub fn analyze(input: Input<'_>, opts: &AnalyzeOptions) -> Result<Analysis, Inte
                 spans,
             },
             Input::Segments(_) => RedactedTranscript {
-                text: segs.iter().map(|s| format!("{}: {}\n", s.speaker.map_or("Customer", Speaker::label), s.text)).collect(),
+                text: segs
+                    .iter()
+                    .map(|s| format!("{}: {}\n", s.speaker.map_or("Customer", Speaker::label), s.text))
+                    .collect(),
                 segments: Some(texts),
                 spans,
             },
@@ -357,7 +370,14 @@ pub fn analyze(input: Input<'_>, opts: &AnalyzeOptions) -> Result<Analysis, Inte
     }
     let model = opts.intents.clone().unwrap_or_else(IntentModel::builtin);
     let wants_compliance = opts.wants(AnalysisType::Compliance);
-    let doc: Vec<SegTokens<'_>> = segs.iter().map(|s| SegTokens { segment: s.index, text: &s.text, toks: &s.toks }).collect();
+    let doc: Vec<SegTokens<'_>> = segs
+        .iter()
+        .map(|s| SegTokens {
+            segment: s.index,
+            text: &s.text,
+            toks: &s.toks,
+        })
+        .collect();
     let speakers: Vec<Option<Speaker>> = segs.iter().map(|s| s.speaker).collect();
 
     // Per-segment sentiment feeds sentiment and compliance.
@@ -391,7 +411,12 @@ pub fn analyze(input: Input<'_>, opts: &AnalyzeOptions) -> Result<Analysis, Inte
     });
 
     if wants_compliance {
-        out.compliance = Some(compliance_flags(&segs, seg_sentiment.as_deref().unwrap_or(&[]), seg_intents.as_deref().unwrap_or(&[]), opts));
+        out.compliance = Some(compliance_flags(
+            &segs,
+            seg_sentiment.as_deref().unwrap_or(&[]),
+            seg_intents.as_deref().unwrap_or(&[]),
+            opts,
+        ));
     }
     if opts.wants(AnalysisType::Intent)
         && let Some(si) = &seg_intents
@@ -404,7 +429,8 @@ pub fn analyze(input: Input<'_>, opts: &AnalyzeOptions) -> Result<Analysis, Inte
         let words: Vec<usize> = segs.iter().map(|s| s.toks.len()).collect();
         out.sentiment = Some(sentiment::aggregate(&words, ss));
     }
-    let kws = (opts.wants(AnalysisType::Keywords) || opts.wants(AnalysisType::Topics)).then(|| keywords::keywords(&doc, opts.max_keywords.max(10)));
+    let kws = (opts.wants(AnalysisType::Keywords) || opts.wants(AnalysisType::Topics))
+        .then(|| keywords::keywords(&doc, opts.max_keywords.max(10)));
     if opts.wants(AnalysisType::Topics) {
         out.topics = Some(keywords::topics(&doc, &opts.topics, kws.as_deref().unwrap_or(&[]), 3));
     }
@@ -438,7 +464,10 @@ fn call_intent(segs: &[Seg], model: &IntentModel, seg_intents: &[(usize, Predict
         .collect();
     // The highest-ranked intent, then the most confident, then the later one (what the caller ended on).
     let best = found.iter().copied().max_by(|a, b| {
-        intent::priority(&b.1.name).cmp(&intent::priority(&a.1.name)).then(a.1.confidence.total_cmp(&b.1.confidence)).then(a.0.cmp(&b.0))
+        intent::priority(&b.1.name)
+            .cmp(&intent::priority(&a.1.name))
+            .then(a.1.confidence.total_cmp(&b.1.confidence))
+            .then(a.0.cmp(&b.0))
     });
     let Some((seg, p)) = best else {
         // How sure "no intent" is: the least sure of the segments asked.
@@ -457,7 +486,10 @@ fn call_intent(segs: &[Seg], model: &IntentModel, seg_intents: &[(usize, Predict
         };
     };
     let s = &segs[*seg];
-    let evidence = p.span.map(|(a, b)| vec![Evidence::from_bytes(s.index, &s.text, a, b)]).unwrap_or_default();
+    let evidence = p
+        .span
+        .map(|(a, b)| vec![Evidence::from_bytes(s.index, &s.text, a, b)])
+        .unwrap_or_default();
     IntentResult {
         name: p.name.clone(),
         confidence: p.confidence,
@@ -487,13 +519,18 @@ pub fn slots_for(intent: &str, ents: &[Entity]) -> IntentSlots {
 
 fn compliance_flags(segs: &[Seg], sent: &[SegmentSentiment], intents: &[(usize, Prediction)], opts: &AnalyzeOptions) -> Compliance {
     let phrases: Vec<String> = if opts.disclosure_phrases.is_empty() {
-        compliance::DEFAULT_DISCLOSURE_PHRASES.iter().map(|p| compliance::normalise_phrase(p)).collect()
+        compliance::DEFAULT_DISCLOSURE_PHRASES
+            .iter()
+            .map(|p| compliance::normalise_phrase(p))
+            .collect()
     } else {
         opts.disclosure_phrases.iter().map(|p| compliance::normalise_phrase(p)).collect()
     };
     let agent_spoke = segs.iter().any(|s| s.speaker == Some(Speaker::Agent));
     let disclosure = compliance::first_phrase(
-        segs.iter().filter(|s| !agent_spoke || s.speaker == Some(Speaker::Agent)).map(|s| (s.index, s.text.as_str())),
+        segs.iter()
+            .filter(|s| !agent_spoke || s.speaker == Some(Speaker::Agent))
+            .map(|s| (s.index, s.text.as_str())),
         &phrases,
     );
     let customer = |s: &Seg| s.speaker != Some(Speaker::Agent);
@@ -501,9 +538,17 @@ fn compliance_flags(segs: &[Seg], sent: &[SegmentSentiment], intents: &[(usize, 
         .iter()
         .find(|(_, p)| p.name == "do_not_call")
         .and_then(|(i, p)| p.span.map(|(a, b)| Evidence::from_bytes(*i, &segs[*i].text, a, b)))
-        .or_else(|| compliance::first_phrase(segs.iter().filter(|s| customer(s)).map(|s| (s.index, s.text.as_str())), &compliance::dnc_phrases()));
+        .or_else(|| {
+            compliance::first_phrase(
+                segs.iter().filter(|s| customer(s)).map(|s| (s.index, s.text.as_str())),
+                &compliance::dnc_phrases(),
+            )
+        });
     // Escalation: a strongly negative customer segment and a request for a person.
-    let negative = sent.iter().filter(|s| s.speaker != Some(Speaker::Agent) && s.score <= -0.5).min_by(|a, b| a.score.total_cmp(&b.score));
+    let negative = sent
+        .iter()
+        .filter(|s| s.speaker != Some(Speaker::Agent) && s.score <= -0.5)
+        .min_by(|a, b| a.score.total_cmp(&b.score));
     let transfer = intents.iter().find(|(_, p)| p.name == "transfer_request");
     let escalation = match (negative, transfer) {
         (Some(n), Some((i, p))) => {
@@ -546,7 +591,10 @@ mod tests {
             (Customer, "My name is Dana Reyes. I've been charged twice and this is ridiculous."),
             (Agent, "I'm sorry about that. Can I have your account number?"),
             (Customer, "It's account number 55-77123. My card is 4111 1111 1111 1111."),
-            (Customer, "I am furious, this is the worst service ever. Let me speak to a manager right now."),
+            (
+                Customer,
+                "I am furious, this is the worst service ever. Let me speak to a manager right now.",
+            ),
             (Agent, "I understand. I'll refund the duplicate charge today."),
             (Customer, "Okay. I'll pay the remaining $45.50 next Friday. Thanks, that's great."),
         ]
@@ -557,7 +605,9 @@ mod tests {
     }
 
     fn opts() -> AnalyzeOptions {
-        let reference = DateTime::parse_from_rfc3339("2026-12-06T17:00:00Z").expect("time").with_timezone(&Utc);
+        let reference = DateTime::parse_from_rfc3339("2026-12-06T17:00:00Z")
+            .expect("time")
+            .with_timezone(&Utc);
         AnalyzeOptions::at(reference, chrono_tz::America::New_York, Region::parse("US").ok())
     }
 
@@ -574,19 +624,28 @@ mod tests {
         assert_eq!(s.most_negative.as_ref().map(|m| m.segment), Some(4));
         assert_eq!(s.trend.direction, sentiment::Direction::Improving);
         let c = a.compliance.as_ref().expect("compliance");
-        assert!(c.recording_disclosure.value && c.escalation_recommended.value && !c.do_not_call.value, "{c:?}");
+        assert!(
+            c.recording_disclosure.value && c.escalation_recommended.value && !c.do_not_call.value,
+            "{c:?}"
+        );
         let i = a.intent.as_ref().expect("intent");
         assert!(i.segments.iter().any(|s| s.name == "transfer_request"), "{i:?}");
         let ents = a.entities.as_ref().expect("entities");
         let kinds: Vec<EntityKind> = ents.iter().map(|e| e.kind).collect();
-        assert!(kinds.contains(&EntityKind::PersonName) && kinds.contains(&EntityKind::Money) && kinds.contains(&EntityKind::DateTime), "{ents:?}");
+        assert!(
+            kinds.contains(&EntityKind::PersonName) && kinds.contains(&EntityKind::Money) && kinds.contains(&EntityKind::DateTime),
+            "{ents:?}"
+        );
         assert!(a.summary.as_ref().is_some_and(|s| !s.text.is_empty() && s.engine == "builtin"));
         // Every piece of evidence slices the (redacted) segment text it names.
         let json = serde_json::to_value(&a).expect("json");
         let mut n = 0;
         walk(&json, &mut |ev| {
             let seg = ev["segment"].as_u64().expect("segment") as usize;
-            let (start, end) = (ev["start"].as_u64().expect("start") as usize, ev["end"].as_u64().expect("end") as usize);
+            let (start, end) = (
+                ev["start"].as_u64().expect("start") as usize,
+                ev["end"].as_u64().expect("end") as usize,
+            );
             assert_eq!(crate::text::slice_chars(&texts[seg], start, end), ev["text"].as_str(), "{ev}");
             n += 1;
         });
@@ -682,18 +741,34 @@ mod tests {
         assert_eq!(analyze(Input::Segments(&many), &opts()).unwrap_err().field(), "segments");
         assert_eq!(AnalysisType::parse_list(&["sentiment", "vibes"]).unwrap_err().field(), "types[1]");
         let bad_topics = AnalyzeOptions {
-            topics: vec![TopicSet { name: "x".into(), keywords: vec![] }],
+            topics: vec![TopicSet {
+                name: "x".into(),
+                keywords: vec![],
+            }],
             ..opts()
         };
-        assert_eq!(analyze(Input::Text("hello there friend"), &bad_topics).unwrap_err().field(), "topics[0].keywords");
+        assert_eq!(
+            analyze(Input::Text("hello there friend"), &bad_topics).unwrap_err().field(),
+            "topics[0].keywords"
+        );
     }
 
     #[test]
     fn empty_and_short_input_is_skipped_but_still_redacted() {
         let a = analyze(Input::Text("  "), &opts()).expect("valid");
-        assert_eq!(a.status, Status::Skipped { reason: "no transcript".into() });
+        assert_eq!(
+            a.status,
+            Status::Skipped {
+                reason: "no transcript".into()
+            }
+        );
         let a = analyze(Input::Text("4111111111111111"), &opts()).expect("valid");
-        assert_eq!(a.status, Status::Skipped { reason: "too short".into() });
+        assert_eq!(
+            a.status,
+            Status::Skipped {
+                reason: "too short".into()
+            }
+        );
         assert_eq!(a.redacted.expect("redacted").text, "[CARD]");
         let j = serde_json::to_value(Analysis::skipped("too short")).expect("json");
         assert_eq!(j["status"], "skipped");
@@ -712,12 +787,26 @@ mod tests {
     #[test]
     fn callback_and_payment_slots() {
         let segs = vec![Segment::new(Customer, "I'm busy, can you call me back tomorrow at 4pm?", 0, 1)];
-        let a = analyze(Input::Segments(&segs), &AnalyzeOptions { types: vec![AnalysisType::Intent], ..opts() }).expect("valid");
+        let a = analyze(
+            Input::Segments(&segs),
+            &AnalyzeOptions {
+                types: vec![AnalysisType::Intent],
+                ..opts()
+            },
+        )
+        .expect("valid");
         let i = a.intent.expect("intent");
         assert_eq!(i.name, "callback_request");
         assert_eq!(i.slots.time.map(|e| e.value).as_deref(), Some("2026-12-07T16:00:00-05:00"));
         let segs = vec![Segment::new(Customer, "I'll pay $200 on the 15th.", 0, 1)];
-        let a = analyze(Input::Segments(&segs), &AnalyzeOptions { types: vec![AnalysisType::Intent], ..opts() }).expect("valid");
+        let a = analyze(
+            Input::Segments(&segs),
+            &AnalyzeOptions {
+                types: vec![AnalysisType::Intent],
+                ..opts()
+            },
+        )
+        .expect("valid");
         let i = a.intent.expect("intent");
         assert_eq!(i.name, "payment_promise");
         assert_eq!(i.slots.amount.map(|e| e.value).as_deref(), Some("200.00 USD"));

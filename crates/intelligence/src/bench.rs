@@ -123,7 +123,11 @@ pub fn sample_call(segments: usize, seed: u64) -> Vec<Segment> {
     let mut rng = Rng::new(seed);
     (0..segments)
         .map(|i| {
-            let (speaker, pool) = if i % 2 == 0 { (Speaker::Agent, AGENT) } else { (Speaker::Customer, CUSTOMER) };
+            let (speaker, pool) = if i % 2 == 0 {
+                (Speaker::Agent, AGENT)
+            } else {
+                (Speaker::Customer, CUSTOMER)
+            };
             let text = *rng.pick(pool);
             let start = i as i64 * 5_000;
             Segment::new(speaker, text, start, start + 4_500)
@@ -135,7 +139,9 @@ pub fn sample_call(segments: usize, seed: u64) -> Vec<Segment> {
 pub fn run(opts: &BenchOptions) -> BenchReport {
     let call = sample_call(opts.segments, opts.seed);
     let words: usize = call.iter().map(|s| s.text.split_whitespace().count()).sum();
-    let reference: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-12-01T15:00:00Z").map(|d| d.with_timezone(&Utc)).unwrap_or_else(|_| Utc::now());
+    let reference: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-12-01T15:00:00Z")
+        .map(|d| d.with_timezone(&Utc))
+        .unwrap_or_else(|_| Utc::now());
     let aopts = AnalyzeOptions::at(reference, chrono_tz::America::New_York, Region::parse("US").ok());
     let model = IntentModel::builtin();
     // Warm up the lazily built lexicons and the model.
@@ -188,7 +194,10 @@ mod tests {
         let words: usize = c.iter().map(|s| s.text.split_whitespace().count()).sum();
         assert_eq!(c.len(), 60);
         assert!((600..=1000).contains(&words), "{words} words");
-        let r = run(&BenchOptions { seconds: 0.1, ..BenchOptions::default() });
+        let r = run(&BenchOptions {
+            seconds: 0.1,
+            ..BenchOptions::default()
+        });
         assert!(r.calls > 0 && r.live_samples >= 60);
         assert!(r.to_string().contains("calls/s"));
     }

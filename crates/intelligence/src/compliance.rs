@@ -114,6 +114,7 @@ impl Normalised {
 
 /// Finds `phrase` (lowercase, single spaces) in `text` ignoring case and
 /// runs of whitespace or punctuation; returns the byte span.
+#[cfg(test)]
 pub(crate) fn find_phrase(text: &str, phrase: &str) -> Option<(usize, usize)> {
     if phrase.is_empty() {
         return None;
@@ -136,7 +137,10 @@ pub(crate) fn first_phrase<'a>(texts: impl Iterator<Item = (usize, &'a str)>, ph
     for (seg, text) in texts {
         // Cheap test first: most segments share no word with any phrase's first word.
         let lower = text.to_lowercase();
-        if !phrases.iter().any(|p| p.split(' ').next().is_some_and(|w| !w.is_empty() && lower.contains(w))) {
+        if !phrases
+            .iter()
+            .any(|p| p.split(' ').next().is_some_and(|w| !w.is_empty() && lower.contains(w)))
+        {
             continue;
         }
         let n = Normalised::new(text);

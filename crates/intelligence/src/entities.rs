@@ -183,7 +183,9 @@ fn money(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
                 found = Some((amount, c, t.start - sym.map_or(0, char::len_utf8), used));
             } else if i > 0
                 && let Some(c) = currency_word(&toks[i - 1].lower)
-                && text[toks[i - 1].end..t.start].trim_matches(|c: char| c == '.' || c.is_whitespace()).is_empty()
+                && text[toks[i - 1].end..t.start]
+                    .trim_matches(|c: char| c == '.' || c.is_whitespace())
+                    .is_empty()
             {
                 found = Some((amount, c, toks[i - 1].start, used));
             } else if let Some(n) = toks.get(i + used)
@@ -206,7 +208,10 @@ fn money(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
         };
         // "... dollars and fifty cents"
         if toks.get(i + used).is_some_and(|t| t.lower == "and") {
-            let words: Vec<&str> = toks[i + used + 1..toks.len().min(i + used + 5)].iter().map(|t| t.lower.as_str()).collect();
+            let words: Vec<&str> = toks[i + used + 1..toks.len().min(i + used + 5)]
+                .iter()
+                .map(|t| t.lower.as_str())
+                .collect();
             let cents = spoken_number(&words).or_else(|| words.first().and_then(|w| w.parse().ok()).map(|v| (v, 1)));
             if let Some((c, n)) = cents
                 && toks.get(i + used + 1 + n).is_some_and(|t| t.lower == "cents")
@@ -233,9 +238,34 @@ fn money(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
 fn starts_number(w: &str) -> bool {
     matches!(
         w,
-        "a" | "one" | "two" | "three" | "four" | "five" | "six" | "seven" | "eight" | "nine" | "ten" | "eleven" | "twelve" | "thirteen"
-            | "fourteen" | "fifteen" | "sixteen" | "seventeen" | "eighteen" | "nineteen" | "twenty" | "thirty" | "forty" | "fifty"
-            | "sixty" | "seventy" | "eighty" | "ninety" | "zero"
+        "a" | "one"
+            | "two"
+            | "three"
+            | "four"
+            | "five"
+            | "six"
+            | "seven"
+            | "eight"
+            | "nine"
+            | "ten"
+            | "eleven"
+            | "twelve"
+            | "thirteen"
+            | "fourteen"
+            | "fifteen"
+            | "sixteen"
+            | "seventeen"
+            | "eighteen"
+            | "nineteen"
+            | "twenty"
+            | "thirty"
+            | "forty"
+            | "fifty"
+            | "sixty"
+            | "seventy"
+            | "eighty"
+            | "ninety"
+            | "zero"
     )
 }
 
@@ -284,8 +314,26 @@ fn ordinal(toks: &[Token], i: usize) -> Option<(u32, usize)> {
         }
     }
     const ORD: [&str; 20] = [
-        "first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth", "eleventh", "twelfth", "thirteenth",
-        "fourteenth", "fifteenth", "sixteenth", "seventeenth", "eighteenth", "nineteenth", "twentieth",
+        "first",
+        "second",
+        "third",
+        "fourth",
+        "fifth",
+        "sixth",
+        "seventh",
+        "eighth",
+        "ninth",
+        "tenth",
+        "eleventh",
+        "twelfth",
+        "thirteenth",
+        "fourteenth",
+        "fifteenth",
+        "sixteenth",
+        "seventeenth",
+        "eighteenth",
+        "nineteenth",
+        "twentieth",
     ];
     if let Some(p) = ORD.iter().position(|o| *o == w) {
         return Some((p as u32 + 1, 1));
@@ -362,7 +410,9 @@ fn parse_day(text: &str, toks: &[Token], i: usize, today: NaiveDate, us_order: b
             let spoken_ordinal = !toks[at].lower.as_bytes()[0].is_ascii_digit();
             let mut n = (at - i) + used;
             let mut m = None;
-            if toks.get(i + n).is_some_and(|t| t.lower == "of") && let Some(mm) = toks.get(i + n + 1).and_then(|t| month(&t.lower)) {
+            if toks.get(i + n).is_some_and(|t| t.lower == "of")
+                && let Some(mm) = toks.get(i + n + 1).and_then(|t| month(&t.lower))
+            {
                 m = Some(mm);
                 n += 2;
             } else if let Some(mm) = toks.get(i + n).and_then(|t| month(&t.lower)) {
@@ -378,7 +428,16 @@ fn parse_day(text: &str, toks: &[Token], i: usize, today: NaiveDate, us_order: b
             && let Some(next_tok) = toks.get(i + 1)
         {
             let j = if next_tok.lower == "the" { i + 2 } else { i + 1 };
-            let day = toks.get(j).and_then(|t| if t.numeric { t.lower.parse().ok().map(|d: u32| (d, 1)) } else { None }).or_else(|| ordinal(toks, j).filter(|_| j < toks.len()));
+            let day = toks
+                .get(j)
+                .and_then(|t| {
+                    if t.numeric {
+                        t.lower.parse().ok().map(|d: u32| (d, 1))
+                    } else {
+                        None
+                    }
+                })
+                .or_else(|| ordinal(toks, j).filter(|_| j < toks.len()));
             if let Some((day, used)) = day.filter(|(d, _)| (1..=31).contains(d)) {
                 let n = j - i + used;
                 return resolve_day_month(today, day, Some(mm), year_after(toks, i + n)).map(|d| (d, n + year_used(toks, i + n)));
@@ -419,7 +478,10 @@ fn parse_day(text: &str, toks: &[Token], i: usize, today: NaiveDate, us_order: b
 }
 
 fn year_after(toks: &[Token], j: usize) -> Option<i32> {
-    toks.get(j).filter(|t| t.numeric && t.lower.len() == 4).and_then(|t| t.lower.parse().ok()).filter(|y| (1900..=2200).contains(y))
+    toks.get(j)
+        .filter(|t| t.numeric && t.lower.len() == 4)
+        .and_then(|t| t.lower.parse().ok())
+        .filter(|y| (1900..=2200).contains(y))
 }
 
 fn year_used(toks: &[Token], j: usize) -> usize {
@@ -462,14 +524,22 @@ fn parse_time(text: &str, toks: &[Token], i: usize) -> Option<(NaiveTime, usize)
     if let Some(h) = part(w) {
         return Some((NaiveTime::from_hms_opt(h, 0, 0)?, 1));
     }
-    if w == "in" && next(1) == Some("the") && let Some(h) = next(2).and_then(part) {
+    if w == "in"
+        && next(1) == Some("the")
+        && let Some(h) = next(2).and_then(part)
+    {
         return Some((NaiveTime::from_hms_opt(h, 0, 0)?, 3));
     }
     let lead = matches!(w, "at" | "around" | "by" | "after" | "before" | "about");
     let at = if lead { i + 1 } else { i };
     let t = toks.get(at)?;
     // "3pm", "11am"
-    let (hour, mut used, mut meridiem) = if let Some(h) = t.lower.strip_suffix("pm").or_else(|| t.lower.strip_suffix("am")).filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit())) {
+    let (hour, mut used, mut meridiem) = if let Some(h) = t
+        .lower
+        .strip_suffix("pm")
+        .or_else(|| t.lower.strip_suffix("am"))
+        .filter(|h| !h.is_empty() && h.bytes().all(|b| b.is_ascii_digit()))
+    {
         (h.parse::<u32>().ok()?, 1, Some(t.lower.ends_with("pm")))
     } else if t.numeric {
         (t.lower.parse::<u32>().ok()?, 1, None)
@@ -509,7 +579,11 @@ fn parse_time(text: &str, toks: &[Token], i: usize) -> Option<(NaiveTime, usize)
         match (after(used, 0), after(used, 1)) {
             (Some("pm" | "p"), _) => {
                 meridiem = Some(true);
-                used += if after(used, 0) == Some("p") && after(used, 1) == Some("m") { 2 } else { 1 };
+                used += if after(used, 0) == Some("p") && after(used, 1) == Some("m") {
+                    2
+                } else {
+                    1
+                };
             }
             (Some("am" | "a"), Some("m")) | (Some("am"), _) => {
                 meridiem = Some(false);
@@ -546,7 +620,9 @@ fn parse_time(text: &str, toks: &[Token], i: usize) -> Option<(NaiveTime, usize)
 
 /// Local wall-clock time in `zone`, moved an hour on when a DST gap skips it.
 pub fn localize(zone: Tz, ndt: NaiveDateTime) -> Option<DateTime<Tz>> {
-    zone.from_local_datetime(&ndt).earliest().or_else(|| zone.from_local_datetime(&(ndt + Duration::hours(1))).earliest())
+    zone.from_local_datetime(&ndt)
+        .earliest()
+        .or_else(|| zone.from_local_datetime(&(ndt + Duration::hours(1))).earliest())
 }
 
 fn dates(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: &mut Vec<Entity>) {
@@ -572,7 +648,11 @@ fn dates(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
             (d, time, used)
         } else if let Some((t, n)) = parse_time(text, toks, i) {
             // A time, maybe followed by its day ("at 3 on Tuesday", "9am tomorrow").
-            let j = if toks.get(i + n).is_some_and(|t| t.lower == "on") { i + n + 1 } else { i + n };
+            let j = if toks.get(i + n).is_some_and(|t| t.lower == "on") {
+                i + n + 1
+            } else {
+                i + n
+            };
             match (j < toks.len()).then(|| parse_day(text, toks, j, today, us_order)).flatten() {
                 Some((d, m)) => (d, Some(t), j - i + m),
                 None => {
@@ -581,7 +661,8 @@ fn dates(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
                 }
             }
         } else if toks[i].lower == "in"
-            && let Some((n, used)) = plain_number(toks, i + 1).or_else(|| (toks.get(i + 1).is_some_and(|t| t.lower == "an" || t.lower == "a")).then_some((1, 1)))
+            && let Some((n, used)) =
+                plain_number(toks, i + 1).or_else(|| (toks.get(i + 1).is_some_and(|t| t.lower == "an" || t.lower == "a")).then_some((1, 1)))
             && let Some(unit) = toks.get(i + 1 + used).map(|t| t.lower.as_str())
             && let Some(mins) = match unit {
                 "minute" | "minutes" => Some(n as i64),
@@ -648,7 +729,11 @@ fn identifiers(text: &str, segment: usize, out: &mut Vec<Entity>) {
             "account" | "acct" => EntityKind::AccountNumber,
             _ => EntityKind::TicketNumber,
         };
-        out.push(entity(kind, id.as_str().to_ascii_uppercase(), Evidence::from_bytes(segment, text, id.start(), id.end())));
+        out.push(entity(
+            kind,
+            id.as_str().to_ascii_uppercase(),
+            Evidence::from_bytes(segment, text, id.start(), id.end()),
+        ));
     }
 }
 
@@ -680,7 +765,11 @@ fn person_name(text: &str, toks: &[Token], segment: usize, out: &mut Vec<Entity>
                     c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
                 })
                 .collect();
-            out.push(entity(EntityKind::PersonName, value.join(" "), Evidence::from_bytes(segment, text, toks[after].start, toks[end - 1].end)));
+            out.push(entity(
+                EntityKind::PersonName,
+                value.join(" "),
+                Evidence::from_bytes(segment, text, toks[after].start, toks[end - 1].end),
+            ));
         }
     }
 }
@@ -737,7 +826,10 @@ mod tests {
         assert_eq!(values("today at 5pm", &o, EntityKind::DateTime), ["2026-10-31T17:00:00-04:00"]);
         // 2027-03-14: spring forward; 02:30 does not exist and moves to 03:30.
         let o = opts("2027-03-13T16:00:00Z", "America/New_York");
-        assert_eq!(values("tomorrow at 2:30am", &o, EntityKind::DateTime), ["2027-03-14T03:30:00-04:00"]);
+        assert_eq!(
+            values("tomorrow at 2:30am", &o, EntityKind::DateTime),
+            ["2027-03-14T03:30:00-04:00"]
+        );
         // Kolkata has no DST and a half-hour offset.
         let o = opts("2026-10-31T16:00:00Z", "Asia/Kolkata");
         assert_eq!(values("tomorrow at 3pm", &o, EntityKind::DateTime), ["2026-11-01T15:00:00+05:30"]);
@@ -748,10 +840,16 @@ mod tests {
         let o = opts(SUNDAY_NOON_NY, "America/New_York");
         assert_eq!(values("I can pay $1,250.50 now", &o, EntityKind::Money), ["1250.50 USD"]);
         assert_eq!(values("fifty dollars and twenty five cents", &o, EntityKind::Money), ["50.25 USD"]);
-        assert_eq!(values("Rs. 500 or 20 euros or £7", &o, EntityKind::Money), ["500.00 INR", "20.00 EUR", "7.00 GBP"]);
+        assert_eq!(
+            values("Rs. 500 or 20 euros or £7", &o, EntityKind::Money),
+            ["500.00 INR", "20.00 EUR", "7.00 GBP"]
+        );
         assert_eq!(values("my order number is AB-12345", &o, EntityKind::OrderNumber), ["AB-12345"]);
         assert_eq!(values("ticket #98765", &o, EntityKind::TicketNumber), ["98765"]);
-        assert_eq!(values("Hi, my name is maria lopez, calling about", &o, EntityKind::PersonName), ["Maria Lopez"]);
+        assert_eq!(
+            values("Hi, my name is maria lopez, calling about", &o, EntityKind::PersonName),
+            ["Maria Lopez"]
+        );
         assert_eq!(values("reach me at 415 555 2671", &o, EntityKind::Phone), ["+14155552671"]);
         assert_eq!(values("it's j.doe@example.org", &o, EntityKind::Email), ["j.doe@example.org"]);
     }

@@ -89,7 +89,11 @@ impl Confusion {
             let r = tp / gold as f64;
             f1s.push(if p + r == 0.0 { 0.0 } else { 2.0 * p * r / (p + r) });
         }
-        if f1s.is_empty() { 0.0 } else { f1s.iter().sum::<f64>() / f1s.len() as f64 }
+        if f1s.is_empty() {
+            0.0
+        } else {
+            f1s.iter().sum::<f64>() / f1s.len() as f64
+        }
     }
 
     /// The matrix as text, labels abbreviated to `width` characters.
@@ -204,7 +208,11 @@ pub fn eval_sentiment_set(name: &str, items: &[Labelled]) -> SentimentResult {
 /// Renders sentiment results as a table plus confusion matrices.
 pub fn render_sentiment(results: &[SentimentResult]) -> String {
     let mut s = String::new();
-    let _ = writeln!(s, "{:<28} {:>6}  {:>9} {:>9}  {:>9} {:>9}", "set", "items", "ours acc", "ours F1", "vader acc", "vader F1");
+    let _ = writeln!(
+        s,
+        "{:<28} {:>6}  {:>9} {:>9}  {:>9} {:>9}",
+        "set", "items", "ours acc", "ours F1", "vader acc", "vader F1"
+    );
     for r in results {
         let _ = writeln!(
             s,
@@ -218,7 +226,14 @@ pub fn render_sentiment(results: &[SentimentResult]) -> String {
         );
     }
     for r in results {
-        let _ = writeln!(s, "\n{} — ours\n{}{} — vader\n{}", r.name, r.ours.render(9), r.name, r.vader.render(9));
+        let _ = writeln!(
+            s,
+            "\n{} — ours\n{}{} — vader\n{}",
+            r.name,
+            r.ours.render(9),
+            r.name,
+            r.vader.render(9)
+        );
     }
     s
 }
@@ -329,7 +344,11 @@ fn spoken(d: &[u8], rng: &mut Rng) -> String {
             out.push(format!("double {w}"));
             i += 2;
         } else {
-            out.push(if d[i] == b'0' && rng.below(2) == 0 { "oh".to_owned() } else { w.to_owned() });
+            out.push(if d[i] == b'0' && rng.below(2) == 0 {
+                "oh".to_owned()
+            } else {
+                w.to_owned()
+            });
             i += 1;
         }
     }
@@ -402,10 +421,20 @@ pub fn pii_cases(seed: u64, per_kind: usize) -> Vec<PiiCase> {
         let style = rng.below(5);
         let (variant, secret) = match style {
             0 => ("plain", String::from_utf8_lossy(&d).into_owned()),
-            1 => ("spaced", if brand == "amex" { grouped(&d, &[4, 6, 5], " ") } else { grouped(&d, &[4, 4, 4, 4], " ") }),
+            1 => (
+                "spaced",
+                if brand == "amex" {
+                    grouped(&d, &[4, 6, 5], " ")
+                } else {
+                    grouped(&d, &[4, 4, 4, 4], " ")
+                },
+            ),
             2 => ("dashed", grouped(&d, &[4, 4, 4, 4], "-")),
             3 => ("spoken", spoken(&d, &mut rng)),
-            _ => ("spoken groups", d.chunks(4).map(|c| spoken(c, &mut rng)).collect::<Vec<_>>().join(", ")),
+            _ => (
+                "spoken groups",
+                d.chunks(4).map(|c| spoken(c, &mut rng)).collect::<Vec<_>>().join(", "),
+            ),
         };
         out.push(PiiCase {
             kind: PiiKind::Card,
@@ -426,7 +455,11 @@ pub fn pii_cases(seed: u64, per_kind: usize) -> Vec<PiiCase> {
             1 => ("spaced", format!("{area:03} {g:02} {s:04}"), None),
             _ => {
                 let sec = format!("{area:03}{g:02}{s:04}");
-                ("plain after 'social security'", sec.clone(), Some(format!("my social security number is {sec}")))
+                (
+                    "plain after 'social security'",
+                    sec.clone(),
+                    Some(format!("my social security number is {sec}")),
+                )
             }
         };
         let text = text.unwrap_or_else(|| wrap(&mut rng, &secret));
@@ -440,7 +473,11 @@ pub fn pii_cases(seed: u64, per_kind: usize) -> Vec<PiiCase> {
         let mut a = vec![b'2' + rng.below(8) as u8];
         a.extend(rng.digits(10));
         a.push(b'0' + verhoeff_check_digit(&a));
-        let (variant, secret) = if rng.below(2) == 0 { ("spaced", grouped(&a, &[4, 4, 4], " ")) } else { ("plain", String::from_utf8_lossy(&a).into_owned()) };
+        let (variant, secret) = if rng.below(2) == 0 {
+            ("spaced", grouped(&a, &[4, 4, 4], " "))
+        } else {
+            ("plain", String::from_utf8_lossy(&a).into_owned())
+        };
         out.push(PiiCase {
             kind: PiiKind::Aadhaar,
             variant: variant.into(),
@@ -474,7 +511,14 @@ pub fn pii_cases(seed: u64, per_kind: usize) -> Vec<PiiCase> {
             1 => ("us ddd-ddd-dddd", format!("{area}-{exch}-{line}")),
             2 => ("us +1 ddd ddd dddd", format!("+1 {area} {exch} {line}")),
             3 => ("uk +44", format!("+44 20 7946 {line}")),
-            4 => ("india +91", format!("+91 98{} {}", String::from_utf8_lossy(&rng.digits(3)), String::from_utf8_lossy(&rng.digits(5)))),
+            4 => (
+                "india +91",
+                format!(
+                    "+91 98{} {}",
+                    String::from_utf8_lossy(&rng.digits(3)),
+                    String::from_utf8_lossy(&rng.digits(5))
+                ),
+            ),
             _ => {
                 let d: Vec<u8> = format!("{area}{exch}{line}").into_bytes();
                 ("us spoken", spoken(&d, &mut rng))
@@ -522,10 +566,21 @@ pub fn ordinary_numbers(seed: u64, n: usize) -> Vec<String> {
     let months = ["January", "March", "June", "October", "December"];
     (0..n)
         .map(|i| match i % 14 {
-            0 => format!("I paid ${},{:03}.{:02} last month", 1 + rng.below(9), rng.below(1000), rng.below(100)),
+            0 => format!(
+                "I paid ${},{:03}.{:02} last month",
+                1 + rng.below(9),
+                rng.below(1000),
+                rng.below(100)
+            ),
             1 => format!("that's {} dollars and {} cents", 1 + rng.below(500), rng.below(100)),
             2 => format!("the bill was due on {}/{}/2026", 1 + rng.below(12), 1 + rng.below(28)),
-            3 => format!("call me at {}:{:02} on {} {}", 1 + rng.below(12), rng.below(60), rng.pick(&months), 1 + rng.below(28)),
+            3 => format!(
+                "call me at {}:{:02} on {} {}",
+                1 + rng.below(12),
+                rng.below(60),
+                rng.pick(&months),
+                1 + rng.below(28)
+            ),
             4 => format!("my order number is {}", 10_000_000 + rng.below(90_000_000)),
             5 => format!("ticket {} was closed", 1000 + rng.below(9000)),
             6 => format!("we moved here in {}", 1990 + rng.below(36)),
@@ -535,7 +590,12 @@ pub fn ordinary_numbers(seed: u64, n: usize) -> Vec<String> {
             10 => format!("version {}.{}.{} of the app", rng.below(10), rng.below(20), rng.below(50)),
             11 => format!("I called two or three times, at {} pm", 1 + rng.below(11)),
             12 => format!("apartment {} on floor {}", 100 + rng.below(900), 1 + rng.below(30)),
-            _ => format!("it costs {}.{:02} a month for {} months", 10 + rng.below(90), rng.below(100), 6 + rng.below(30)),
+            _ => format!(
+                "it costs {}.{:02} a month for {} months",
+                10 + rng.below(90),
+                rng.below(100),
+                6 + rng.below(30)
+            ),
         })
         .collect()
 }
@@ -603,7 +663,14 @@ pub fn render_redaction(e: &RedactionEval) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{:<10} {:>6} {:>10} {:>14}", "kind", "cases", "removed", "right tag");
     for (k, n, removed, tagged) in &e.per_kind {
-        let _ = writeln!(s, "{:<10} {:>6} {:>9.1}% {:>13.1}%", k.tag(), n, 100.0 * ratio(*removed, *n), 100.0 * ratio(*tagged, *n));
+        let _ = writeln!(
+            s,
+            "{:<10} {:>6} {:>9.1}% {:>13.1}%",
+            k.tag(),
+            n,
+            100.0 * ratio(*removed, *n),
+            100.0 * ratio(*tagged, *n)
+        );
     }
     let _ = writeln!(s, "\nby variant (removed):");
     for (k, v, n, removed) in &e.per_variant {
@@ -676,7 +743,10 @@ pub fn run(kind: &str, data: Option<&Path>) -> Result<String, IntelligenceError>
             Ok(render_intent(&eval_intent(&tsv)?))
         }
         "redaction" => Ok(render_redaction(&eval_redaction(0x5eed_cafe, 200))),
-        other => Err(IntelligenceError::invalid("kind", format!("'{other}' is not an eval kind; expected sentiment, intent or redaction"))),
+        other => Err(IntelligenceError::invalid(
+            "kind",
+            format!("'{other}' is not an eval kind; expected sentiment, intent or redaction"),
+        )),
     }
 }
 

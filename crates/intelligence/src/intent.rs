@@ -250,7 +250,15 @@ fn token_features(toks: &[Token]) -> TokenFeatures {
         f.gram_at.push(f.grams.len());
         let b = w.as_bytes();
         if b.len() >= 3 && w.is_ascii() {
-            let at = |k: usize| if k == 0 { b'^' } else if k == b.len() + 1 { b'$' } else { b[k - 1] };
+            let at = |k: usize| {
+                if k == 0 {
+                    b'^'
+                } else if k == b.len() + 1 {
+                    b'$'
+                } else {
+                    b[k - 1]
+                }
+            };
             for k in 0..b.len() {
                 f.grams.push(gram_hash(at(k), at(k + 1), at(k + 2)));
             }
@@ -325,7 +333,9 @@ impl IntentModel {
     pub fn from_examples(defs: Vec<(String, Vec<String>)>) -> Result<Self, IntelligenceError> {
         validate(&defs)?;
         let mut names: Vec<String> = Vec::new();
-        let mut raw: Vec<(u32, String, Vec<(u64, f32)>, Vec<u64>)> = Vec::new();
+        // (class, text, raw features, word features)
+        type RawExample = (u32, String, Vec<(u64, f32)>, Vec<u64>);
+        let mut raw: Vec<RawExample> = Vec::new();
         for (name, exs) in &defs {
             let name = name.trim().to_owned();
             let class = match names.iter().position(|n| *n == name) {
@@ -363,8 +373,10 @@ impl IntentModel {
         let n = raw.len() as f32;
         // Trigrams found in more than one example in eight say little and
         // make long posting lists: drop them.
-        let grams: std::collections::HashSet<u64, std::hash::BuildHasherDefault<FxHasher>> =
-            raw.iter().flat_map(|(_, _, f, _)| f.iter().filter(|x| x.1 == W_GRAM).map(|x| x.0)).collect();
+        let grams: std::collections::HashSet<u64, std::hash::BuildHasherDefault<FxHasher>> = raw
+            .iter()
+            .flat_map(|(_, _, f, _)| f.iter().filter(|x| x.1 == W_GRAM).map(|x| x.0))
+            .collect();
         let idf: FxMap<u64, f32> = df
             .into_iter()
             .filter(|(h, d)| !(grams.contains(h) && *d as f32 > n / 8.0))
@@ -399,7 +411,11 @@ impl IntentModel {
 
     /// The intents this model knows (without `unknown`).
     pub fn intents(&self) -> impl Iterator<Item = &str> {
-        self.names.iter().enumerate().filter(|(i, _)| *i as u32 != self.unknown).map(|(_, n)| n.as_str())
+        self.names
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i as u32 != self.unknown)
+            .map(|(_, n)| n.as_str())
     }
 
     /// Per-class best similarity and best example, leaving out example `skip`.
@@ -424,7 +440,7 @@ impl IntentModel {
             if s > best[c].0 || best[c].1 == usize::MAX {
                 second[c] = best[c].0;
                 best[c] = (s, i);
-            } else if !(s <= second[c]) {
+            } else if second[c].is_nan() || s > second[c] {
                 second[c] = s;
             }
         }
@@ -522,7 +538,11 @@ impl IntentModel {
             let predicted = match self.top(&best) {
                 Some((c, s, m)) if c as u32 != self.unknown => {
                     let [a, b, bias] = self.calibration;
-                    if sigmoid(a * s + b * m + bias) >= self.threshold { c as u32 } else { self.unknown }
+                    if sigmoid(a * s + b * m + bias) >= self.threshold {
+                        c as u32
+                    } else {
+                        self.unknown
+                    }
                 }
                 _ => self.unknown,
             };
@@ -574,7 +594,11 @@ impl IntentModel {
                 }
             }
         }
-        out.sort_by(|a, b| priority(&a.name).cmp(&priority(&b.name)).then(b.confidence.total_cmp(&a.confidence)));
+        out.sort_by(|a, b| {
+            priority(&a.name)
+                .cmp(&priority(&b.name))
+                .then(b.confidence.total_cmp(&a.confidence))
+        });
         out
     }
 
@@ -653,10 +677,16 @@ fn validate(defs: &[(String, Vec<String>)]) -> Result<(), IntelligenceError> {
     for (i, (name, examples)) in defs.iter().enumerate() {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
-            return Err(IntelligenceError::invalid(format!("intents[{i}].name"), "must be 1 to 64 characters"));
+            return Err(IntelligenceError::invalid(
+                format!("intents[{i}].name"),
+                "must be 1 to 64 characters",
+            ));
         }
         if examples.is_empty() {
-            return Err(IntelligenceError::invalid(format!("intents[{i}].examples"), format!("intent '{name}' has no example phrases")));
+            return Err(IntelligenceError::invalid(
+                format!("intents[{i}].examples"),
+                format!("intent '{name}' has no example phrases"),
+            ));
         }
         if examples.len() > MAX_EXAMPLES {
             return Err(IntelligenceError::invalid(
@@ -699,7 +729,12 @@ mod tests {
     #[test]
     fn off_topic_is_unknown() {
         let m = IntentModel::builtin();
-        for text in ["the quick brown fox jumps over the lazy dog", "photosynthesis converts light into chemical energy", "hello?", ""] {
+        for text in [
+            "the quick brown fox jumps over the lazy dog",
+            "photosynthesis converts light into chemical energy",
+            "hello?",
+            "",
+        ] {
             let p = m.classify(text);
             assert_eq!(p.name, UNKNOWN, "{text}: {p:?}");
         }
@@ -719,7 +754,11 @@ mod tests {
     fn custom_intents_join_the_builtin_ones() {
         let m = IntentModel::new(vec![(
             "refund_request".into(),
-            vec!["I want my money back".into(), "can I get a refund".into(), "refund the purchase please".into()],
+            vec![
+                "I want my money back".into(),
+                "can I get a refund".into(),
+                "refund the purchase please".into(),
+            ],
         )])
         .expect("valid");
         let p = m.classify("I would like a refund for this");

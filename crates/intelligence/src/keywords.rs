@@ -74,14 +74,12 @@ pub fn keywords(doc: &[SegTokens<'_>], max: usize) -> Vec<Keyword> {
         if key.len() < 3 {
             continue;
         }
-        agg.entry(key.clone())
-            .and_modify(|k| k.count += 1)
-            .or_insert_with(|| Keyword {
-                text: key,
-                score,
-                count: 1,
-                evidence: Evidence::from_bytes(doc[d].segment, doc[d].text, toks[0].start, toks[toks.len() - 1].end),
-            });
+        agg.entry(key.clone()).and_modify(|k| k.count += 1).or_insert_with(|| Keyword {
+            text: key,
+            score,
+            count: 1,
+            evidence: Evidence::from_bytes(doc[d].segment, doc[d].text, toks[0].start, toks[toks.len() - 1].end),
+        });
     }
     let mut out: Vec<Keyword> = agg.into_values().collect();
     for k in &mut out {
@@ -125,15 +123,83 @@ pub struct Topic {
 }
 
 const BUILTIN_TOPICS: &[(&str, &[&str])] = &[
-    ("billing", &["bill", "billing", "invoice", "charge", "charged", "statement", "fee", "balance", "overcharged"]),
-    ("payment", &["pay", "payment", "paid", "installment", "instalment", "card", "due date", "debit", "owe"]),
-    ("technical issue", &["not working", "error", "crash", "internet", "wifi", "router", "modem", "signal", "reset", "connection", "outage"]),
-    ("cancellation", &["cancel", "cancellation", "terminate", "close my account", "end my contract", "switching"]),
-    ("delivery", &["delivery", "deliver", "shipping", "shipped", "package", "tracking", "courier", "arrive"]),
-    ("account access", &["password", "log in", "login", "locked out", "username", "verification code"]),
-    ("sales offer", &["offer", "discount", "promotion", "upgrade", "plan", "price", "deal", "trial"]),
-    ("complaint", &["complaint", "unacceptable", "terrible", "worst", "manager", "supervisor", "rude"]),
-    ("appointment", &["appointment", "schedule", "reschedule", "booking", "technician", "visit"]),
+    (
+        "billing",
+        &[
+            "bill",
+            "billing",
+            "invoice",
+            "charge",
+            "charged",
+            "statement",
+            "fee",
+            "balance",
+            "overcharged",
+        ],
+    ),
+    (
+        "payment",
+        &[
+            "pay",
+            "payment",
+            "paid",
+            "installment",
+            "instalment",
+            "card",
+            "due date",
+            "debit",
+            "owe",
+        ],
+    ),
+    (
+        "technical issue",
+        &[
+            "not working",
+            "error",
+            "crash",
+            "internet",
+            "wifi",
+            "router",
+            "modem",
+            "signal",
+            "reset",
+            "connection",
+            "outage",
+        ],
+    ),
+    (
+        "cancellation",
+        &[
+            "cancel",
+            "cancellation",
+            "terminate",
+            "close my account",
+            "end my contract",
+            "switching",
+        ],
+    ),
+    (
+        "delivery",
+        &[
+            "delivery", "deliver", "shipping", "shipped", "package", "tracking", "courier", "arrive",
+        ],
+    ),
+    (
+        "account access",
+        &["password", "log in", "login", "locked out", "username", "verification code"],
+    ),
+    (
+        "sales offer",
+        &["offer", "discount", "promotion", "upgrade", "plan", "price", "deal", "trial"],
+    ),
+    (
+        "complaint",
+        &["complaint", "unacceptable", "terrible", "worst", "manager", "supervisor", "rude"],
+    ),
+    (
+        "appointment",
+        &["appointment", "schedule", "reschedule", "booking", "technician", "visit"],
+    ),
     ("refund", &["refund", "money back", "reimburse", "credit back"]),
 ];
 
@@ -148,7 +214,10 @@ pub fn validate_topics(topics: &[TopicSet]) -> Result<(), IntelligenceError> {
     }
     for (i, t) in topics.iter().enumerate() {
         if t.name.trim().is_empty() || t.name.chars().count() > 64 {
-            return Err(IntelligenceError::invalid(format!("topics[{i}].name"), "must be 1 to 64 characters"));
+            return Err(IntelligenceError::invalid(
+                format!("topics[{i}].name"),
+                "must be 1 to 64 characters",
+            ));
         }
         if t.keywords.is_empty() || t.keywords.len() > MAX_TOPIC_KEYWORDS {
             return Err(IntelligenceError::invalid(
@@ -157,7 +226,10 @@ pub fn validate_topics(topics: &[TopicSet]) -> Result<(), IntelligenceError> {
             ));
         }
         if let Some(j) = t.keywords.iter().position(|k| k.split_whitespace().next().is_none()) {
-            return Err(IntelligenceError::invalid(format!("topics[{i}].keywords[{j}]"), "must not be empty"));
+            return Err(IntelligenceError::invalid(
+                format!("topics[{i}].keywords[{j}]"),
+                "must not be empty",
+            ));
         }
     }
     Ok(())
@@ -197,7 +269,9 @@ impl<'k> TopicIndex<'k> {
                     if cut > 0 && (w.len() < cut + 4 || !w.is_char_boundary(w.len() - cut)) {
                         break;
                     }
-                    let Some(cands) = self.first.get(&w[..w.len() - cut]) else { continue };
+                    let Some(cands) = self.first.get(&w[..w.len() - cut]) else {
+                        continue;
+                    };
                     for &(t, k) in cands {
                         let words = &self.keywords[t][k];
                         if seen_topic.contains(&t) || i + words.len() > toks.len() {
@@ -207,7 +281,12 @@ impl<'k> TopicIndex<'k> {
                             seen_topic.push(t);
                             out[t].0 += 1;
                             if out[t].1.len() < 3 {
-                                out[t].1.push(Evidence::from_bytes(s.segment, s.text, toks[i].start, toks[i + words.len() - 1].end));
+                                out[t].1.push(Evidence::from_bytes(
+                                    s.segment,
+                                    s.text,
+                                    toks[i].start,
+                                    toks[i + words.len() - 1].end,
+                                ));
                             }
                         }
                     }
@@ -239,7 +318,12 @@ static BUILTIN_INDEX: std::sync::LazyLock<Vec<Vec<Vec<String>>>> = std::sync::La
 pub fn topics(doc: &[SegTokens<'_>], org: &[TopicSet], keywords: &[Keyword], auto: usize) -> Vec<Topic> {
     let org_words: Vec<Vec<Vec<String>>> = org
         .iter()
-        .map(|t| t.keywords.iter().map(|k| k.to_lowercase().split_whitespace().map(str::to_owned).collect()).collect())
+        .map(|t| {
+            t.keywords
+                .iter()
+                .map(|k| k.to_lowercase().split_whitespace().map(str::to_owned).collect())
+                .collect()
+        })
         .collect();
     let mut all: Vec<Vec<Vec<&str>>> = org_words.iter().map(|v| as_strs(v)).collect();
     all.extend(BUILTIN_INDEX.iter().map(|v| as_strs(v)));
@@ -266,7 +350,11 @@ pub fn topics(doc: &[SegTokens<'_>], org: &[TopicSet], keywords: &[Keyword], aut
     }
     out.sort_by(|a, b| b.mentions.cmp(&a.mentions).then(a.name.cmp(&b.name)));
     let covered = |k: &Keyword, out: &[Topic]| {
-        out.iter().any(|t| t.evidence.iter().any(|e| e.segment == k.evidence.segment && e.start < k.evidence.end && k.evidence.start < e.end))
+        out.iter().any(|t| {
+            t.evidence
+                .iter()
+                .any(|e| e.segment == k.evidence.segment && e.start < k.evidence.end && k.evidence.start < e.end)
+        })
     };
     let mut added = 0;
     for k in keywords {
@@ -302,22 +390,51 @@ mod tests {
             "The internet connection dropped again and the router lights blink.",
             "Can you send a technician to check the router?",
         ]);
-        let st: Vec<SegTokens<'_>> = d.iter().map(|(i, t, k)| SegTokens { segment: *i, text: t, toks: k }).collect();
+        let st: Vec<SegTokens<'_>> = d
+            .iter()
+            .map(|(i, t, k)| SegTokens {
+                segment: *i,
+                text: t,
+                toks: k,
+            })
+            .collect();
         let k = keywords(&st, 5);
         assert!(k[0].text.starts_with("internet connection"), "{k:?}");
         for kw in &k {
-            assert_eq!(kw.evidence.slice(d[kw.evidence.segment].1).map(str::to_lowercase), Some(kw.text.clone()));
+            assert_eq!(
+                kw.evidence.slice(d[kw.evidence.segment].1).map(str::to_lowercase),
+                Some(kw.text.clone())
+            );
         }
-        let t = topics(&st, &[TopicSet { name: "Field visits".into(), keywords: vec!["technician".into(), "engineer".into()] }], &k, 2);
+        let t = topics(
+            &st,
+            &[TopicSet {
+                name: "Field visits".into(),
+                keywords: vec!["technician".into(), "engineer".into()],
+            }],
+            &k,
+            2,
+        );
         assert_eq!(t[0].name, "technical issue", "{t:?}");
-        assert!(t.iter().any(|t| t.name == "Field visits" && t.source == TopicSource::Org && t.mentions == 1));
+        assert!(
+            t.iter()
+                .any(|t| t.name == "Field visits" && t.source == TopicSource::Org && t.mentions == 1)
+        );
     }
 
     #[test]
     fn topic_sets_are_validated() {
-        let e = validate_topics(&[TopicSet { name: "x".into(), keywords: vec![] }]).unwrap_err();
+        let e = validate_topics(&[TopicSet {
+            name: "x".into(),
+            keywords: vec![],
+        }])
+        .unwrap_err();
         assert_eq!(e.field(), "topics[0].keywords");
-        let e = validate_topics(&[TopicSet { name: "x".into(), keywords: vec!["a".into(), "  ".into()] }]).unwrap_err();
+        let e = validate_topics(&[TopicSet {
+            name: "x".into(),
+            keywords: vec!["a".into(), "  ".into()],
+        }])
+        .unwrap_err();
         assert_eq!(e.field(), "topics[0].keywords[1]");
     }
 }

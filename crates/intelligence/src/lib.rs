@@ -22,7 +22,7 @@ pub mod sentiment;
 pub mod summary;
 pub mod text;
 
-pub use analysis::{AnalysisType, Analysis, AnalyzeOptions, Input, LiveAnalysis, RedactedTranscript, Status, analyze, analyze_live};
+pub use analysis::{Analysis, AnalysisType, AnalyzeOptions, Input, LiveAnalysis, RedactedTranscript, Status, analyze, analyze_live};
 pub use entities::{Entity, EntityKind, EntityOptions};
 pub use error::IntelligenceError;
 pub use intent::{IntentModel, IntentResult, Prediction};

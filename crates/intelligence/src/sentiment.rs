@@ -120,7 +120,7 @@ pub struct CallSentiment {
 static LEXICON: LazyLock<FxMap<&'static str, f32>> = LazyLock::new(|| {
     let mut m: FxMap<&'static str, f32> = FxMap::default();
     for (k, v) in vader_sentiment::LEXICON.iter() {
-        let w: &'static str = *std::ops::Deref::deref(k);
+        let w: &'static str = std::ops::Deref::deref(k);
         if w.chars().any(char::is_alphanumeric) {
             m.insert(w, *v as f32);
         }
@@ -269,7 +269,9 @@ const EXTRA_WORDS: &[(&str, f32)] = &[
 ];
 
 /// Lexicon words that in calls are names or plain words, not feelings.
-const NOT_SENTIMENT: &[&str] = &["please", "yes", "no", "ok", "okay", "kind", "pretty", "well", "sure", "hand", "hold", "call", "number"];
+const NOT_SENTIMENT: &[&str] = &[
+    "please", "yes", "no", "ok", "okay", "kind", "pretty", "well", "sure", "hand", "hold", "call", "number",
+];
 
 /// Multi-word expressions, matched before their words.
 const PHRASES: &[(&str, f32)] = &[
@@ -344,8 +346,11 @@ const PHRASES: &[(&str, f32)] = &[
     ("walked out", -1.6),
 ];
 
-static PHRASE_INDEX: LazyLock<FxMap<&'static str, Vec<(Vec<&'static str>, f32)>>> = LazyLock::new(|| {
-    let mut m: FxMap<&'static str, Vec<(Vec<&'static str>, f32)>> = FxMap::default();
+/// First word → (the phrase's words, valence), longest first.
+type PhraseIndex = FxMap<&'static str, Vec<(Vec<&'static str>, f32)>>;
+
+static PHRASE_INDEX: LazyLock<PhraseIndex> = LazyLock::new(|| {
+    let mut m: PhraseIndex = FxMap::default();
     for &(p, v) in PHRASES {
         let words: Vec<&'static str> = p.split(' ').collect();
         m.entry(words[0]).or_default().push((words, v));
@@ -357,10 +362,57 @@ static PHRASE_INDEX: LazyLock<FxMap<&'static str, Vec<(Vec<&'static str>, f32)>>
 });
 
 const NEGATIONS: &[&str] = &[
-    "not", "no", "never", "none", "nothing", "nowhere", "neither", "nor", "nobody", "without", "cannot", "don't", "doesn't", "didn't",
-    "isn't", "aren't", "wasn't", "weren't", "can't", "couldn't", "won't", "wouldn't", "shouldn't", "haven't", "hasn't", "hadn't",
-    "mustn't", "needn't", "ain't", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "cant", "couldnt", "wont", "wouldnt",
-    "shouldnt", "havent", "hasnt", "hadnt", "aint", "rarely", "seldom", "despite", "hardly", "barely", "scarcely",
+    "not",
+    "no",
+    "never",
+    "none",
+    "nothing",
+    "nowhere",
+    "neither",
+    "nor",
+    "nobody",
+    "without",
+    "cannot",
+    "don't",
+    "doesn't",
+    "didn't",
+    "isn't",
+    "aren't",
+    "wasn't",
+    "weren't",
+    "can't",
+    "couldn't",
+    "won't",
+    "wouldn't",
+    "shouldn't",
+    "haven't",
+    "hasn't",
+    "hadn't",
+    "mustn't",
+    "needn't",
+    "ain't",
+    "dont",
+    "doesnt",
+    "didnt",
+    "isnt",
+    "arent",
+    "wasnt",
+    "werent",
+    "cant",
+    "couldnt",
+    "wont",
+    "wouldnt",
+    "shouldnt",
+    "havent",
+    "hasnt",
+    "hadnt",
+    "aint",
+    "rarely",
+    "seldom",
+    "despite",
+    "hardly",
+    "barely",
+    "scarcely",
 ];
 
 static NEGATION_SET: LazyLock<FxMap<&'static str, ()>> = LazyLock::new(|| NEGATIONS.iter().map(|w| (*w, ())).collect());
@@ -371,11 +423,57 @@ fn is_negation(w: &str) -> bool {
 
 static BOOSTERS: LazyLock<FxMap<&'static str, f32>> = LazyLock::new(|| {
     let words = [
-        "absolutely", "amazingly", "awfully", "completely", "considerably", "decidedly", "deeply", "enormously", "entirely", "especially",
-        "exceptionally", "extremely", "fabulously", "fully", "greatly", "highly", "hugely", "incredibly", "intensely", "majorly",
-        "particularly", "purely", "really", "remarkably", "so", "substantially", "thoroughly", "totally", "tremendously", "unbelievably",
-        "unusually", "utterly", "very", "super", "truly", "seriously", "ridiculously", "insanely", "fucking", "freaking", "damn", "almost",
-        "kinda", "less", "little", "marginally", "occasionally", "partly", "slightly", "somewhat", "sorta",
+        "absolutely",
+        "amazingly",
+        "awfully",
+        "completely",
+        "considerably",
+        "decidedly",
+        "deeply",
+        "enormously",
+        "entirely",
+        "especially",
+        "exceptionally",
+        "extremely",
+        "fabulously",
+        "fully",
+        "greatly",
+        "highly",
+        "hugely",
+        "incredibly",
+        "intensely",
+        "majorly",
+        "particularly",
+        "purely",
+        "really",
+        "remarkably",
+        "so",
+        "substantially",
+        "thoroughly",
+        "totally",
+        "tremendously",
+        "unbelievably",
+        "unusually",
+        "utterly",
+        "very",
+        "super",
+        "truly",
+        "seriously",
+        "ridiculously",
+        "insanely",
+        "fucking",
+        "freaking",
+        "damn",
+        "almost",
+        "kinda",
+        "less",
+        "little",
+        "marginally",
+        "occasionally",
+        "partly",
+        "slightly",
+        "somewhat",
+        "sorta",
     ];
     words.iter().map(|w| (*w, booster_value(w))).collect()
 });
@@ -412,9 +510,11 @@ static EMOTICONS: LazyLock<FxMap<&'static str, f32>> = LazyLock::new(|| {
     vader_sentiment::LEXICON
         .iter()
         .filter_map(|(k, v)| {
-            let w: &'static str = *std::ops::Deref::deref(k);
-            (w.len() <= 6 && w.bytes().any(|b| b.is_ascii_punctuation()) && !w.bytes().all(|b| b.is_ascii_alphabetic() || b == b'\'' || b == b'-'))
-                .then_some((w, *v as f32))
+            let w: &'static str = std::ops::Deref::deref(k);
+            (w.len() <= 6
+                && w.bytes().any(|b| b.is_ascii_punctuation())
+                && !w.bytes().all(|b| b.is_ascii_alphabetic() || b == b'\'' || b == b'-'))
+            .then_some((w, *v as f32))
         })
         .collect()
 });
@@ -426,7 +526,26 @@ fn like_is_feeling(toks: &[Token], i: usize) -> bool {
     let after = toks.get(i + 1).map(|t| t.lower.as_str());
     matches!(
         before,
-        Some("i" | "we" | "they" | "you" | "really" | "also" | "definitely" | "totally" | "just" | "do" | "don't" | "didn't" | "dont" | "didnt" | "did" | "still" | "not" | "ll" | "will")
+        Some(
+            "i" | "we"
+                | "they"
+                | "you"
+                | "really"
+                | "also"
+                | "definitely"
+                | "totally"
+                | "just"
+                | "do"
+                | "don't"
+                | "didn't"
+                | "dont"
+                | "didnt"
+                | "did"
+                | "still"
+                | "not"
+                | "ll"
+                | "will"
+        )
     ) && after != Some("to")
 }
 
@@ -538,7 +657,11 @@ pub fn score_tokens(text: &str, toks: &[Token], segment: usize) -> TextSentiment
     if total != 0.0 {
         total += punctuation_emphasis(text) * total.signum();
     }
-    let score = if total == 0.0 { 0.0 } else { (total / (total * total + 15.0).sqrt()).clamp(-1.0, 1.0) } as f64;
+    let score = if total == 0.0 {
+        0.0
+    } else {
+        (total / (total * total + 15.0).sqrt()).clamp(-1.0, 1.0)
+    } as f64;
     let score = (score * 10_000.0).round() / 10_000.0;
     let strong = positive.min(negative);
     let label = if strong >= 1.2 && strong >= 0.45 * positive.max(negative) && score.abs() < 0.5 {
@@ -619,7 +742,11 @@ pub fn aggregate(words: &[usize], scored: Vec<SegmentSentiment>) -> CallSentimen
     let all: Vec<(f64, f64)> = carrying.iter().map(|s| (s.score, weight(s))).collect();
     let score = weighted(&all).unwrap_or(0.0);
     let speaker_score = |who: Speaker| {
-        let items: Vec<(f64, f64)> = carrying.iter().filter(|s| s.speaker == Some(who)).map(|s| (s.score, weight(s))).collect();
+        let items: Vec<(f64, f64)> = carrying
+            .iter()
+            .filter(|s| s.speaker == Some(who))
+            .map(|s| (s.score, weight(s)))
+            .collect();
         let spoke = scored.iter().any(|s| s.speaker == Some(who));
         spoke.then(|| {
             let score = weighted(&items).unwrap_or(0.0);
@@ -748,7 +875,10 @@ mod tests {
 
     #[test]
     fn strong_praise_and_blame_is_mixed() {
-        assert_eq!(s("The agent was wonderful but the product is a terrible waste of money").label, Label::Negative);
+        assert_eq!(
+            s("The agent was wonderful but the product is a terrible waste of money").label,
+            Label::Negative
+        );
         assert_eq!(s("I love the new phone. I hate the awful billing.").label, Label::Mixed);
     }
 
@@ -765,7 +895,7 @@ mod tests {
 
     #[test]
     fn call_aggregate_trend_and_most_negative() {
-        let segs = vec![
+        let segs = [
             Segment::new(Speaker::Customer, "This is awful, I am furious.", 0, 1),
             Segment::new(Speaker::Agent, "I am sorry, let me fix that.", 1, 2),
             Segment::new(Speaker::Customer, "Okay.", 2, 3),

@@ -34,7 +34,11 @@ pub struct SummarySentence {
 const MAX_SENTENCES: usize = 300;
 
 fn stem(w: &str) -> &str {
-    if w.len() > 4 && w.ends_with('s') && !w.ends_with("ss") { &w[..w.len() - 1] } else { w }
+    if w.len() > 4 && w.ends_with('s') && !w.ends_with("ss") {
+        &w[..w.len() - 1]
+    } else {
+        w
+    }
 }
 
 /// Summarises a transcript in at most `max` sentences.
@@ -66,7 +70,12 @@ pub fn summarize(doc: &[SegTokens<'_>], speakers: &[Option<Speaker>], max: usize
             words.sort_unstable();
             words.dedup();
             if !words.is_empty() {
-                sents.push(Sent { seg: d, start: a, end: b, words });
+                sents.push(Sent {
+                    seg: d,
+                    start: a,
+                    end: b,
+                    words,
+                });
             }
         }
     }
@@ -126,7 +135,12 @@ pub fn summarize(doc: &[SegTokens<'_>], speakers: &[Option<Speaker>], max: usize
     }
     let mut order: Vec<usize> = (0..n).collect();
     // Ties go to the longer sentence, then the earlier one.
-    order.sort_by(|&a, &b| rank[b].total_cmp(&rank[a]).then(sents[b].words.len().cmp(&sents[a].words.len())).then(a.cmp(&b)));
+    order.sort_by(|&a, &b| {
+        rank[b]
+            .total_cmp(&rank[a])
+            .then(sents[b].words.len().cmp(&sents[a].words.len()))
+            .then(a.cmp(&b))
+    });
     order.truncate(max);
     order.sort_unstable();
     let mut text = String::new();
@@ -176,14 +190,34 @@ mod tests {
             "After the reset the internet connection on the router is stable again.",
         ];
         let toks: Vec<_> = texts.iter().map(|t| tokens(t)).collect();
-        let doc: Vec<SegTokens<'_>> = texts.iter().zip(&toks).enumerate().map(|(i, (t, k))| SegTokens { segment: i, text: t, toks: k }).collect();
-        let speakers = [Some(Speaker::Agent), Some(Speaker::Customer), Some(Speaker::Agent), Some(Speaker::Agent), Some(Speaker::Customer), Some(Speaker::Agent)];
+        let doc: Vec<SegTokens<'_>> = texts
+            .iter()
+            .zip(&toks)
+            .enumerate()
+            .map(|(i, (t, k))| SegTokens {
+                segment: i,
+                text: t,
+                toks: k,
+            })
+            .collect();
+        let speakers = [
+            Some(Speaker::Agent),
+            Some(Speaker::Customer),
+            Some(Speaker::Agent),
+            Some(Speaker::Agent),
+            Some(Speaker::Customer),
+            Some(Speaker::Agent),
+        ];
         let s = summarize(&doc, &speakers, 2);
         assert_eq!(s.engine, "builtin");
         let segs: Vec<usize> = s.sentences.iter().map(|x| x.evidence.segment).collect();
         assert!(segs.windows(2).all(|w| w[0] < w[1]));
         assert!(!segs.contains(&4) && !segs.contains(&0) && !segs.contains(&2), "{s:?}");
-        assert!(s.text.starts_with("Customer: My router") || s.text.starts_with("Agent: I can reset"), "{}", s.text);
+        assert!(
+            s.text.starts_with("Customer: My router") || s.text.starts_with("Agent: I can reset"),
+            "{}",
+            s.text
+        );
         for x in &s.sentences {
             assert_eq!(x.evidence.slice(texts[x.evidence.segment]), Some(x.evidence.text.as_str()));
         }
