@@ -565,7 +565,7 @@ pub fn ordinary_numbers(seed: u64, n: usize) -> Vec<String> {
     let mut rng = Rng::new(seed);
     let months = ["January", "March", "June", "October", "December"];
     (0..n)
-        .map(|i| match i % 14 {
+        .map(|i| match i % 16 {
             0 => format!(
                 "I paid ${},{:03}.{:02} last month",
                 1 + rng.below(9),
@@ -590,6 +590,8 @@ pub fn ordinary_numbers(seed: u64, n: usize) -> Vec<String> {
             10 => format!("version {}.{}.{} of the app", rng.below(10), rng.below(20), rng.below(50)),
             11 => format!("I called two or three times, at {} pm", 1 + rng.below(11)),
             12 => format!("apartment {} on floor {}", 100 + rng.below(900), 1 + rng.below(30)),
+            13 => format!("my account number is {}", String::from_utf8_lossy(&rng.digits(14))),
+            14 => format!("the tracking number is 9400 {}", String::from_utf8_lossy(&rng.digits(18))),
             _ => format!(
                 "it costs {}.{:02} a month for {} months",
                 10 + rng.below(90),
@@ -612,6 +614,23 @@ pub struct RedactionEval {
     pub false_positives: Vec<String>,
 }
 
+/// Digits in a text, written or spoken ("double five" counts two).
+fn digit_count(text: &str) -> usize {
+    let toks = crate::text::tokens(text);
+    toks.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if t.numeric {
+                t.lower.len()
+            } else if crate::text::spoken_digit(&t.lower).is_some() {
+                if i > 0 && matches!(toks[i - 1].lower.as_str(), "double" | "triple") { if toks[i - 1].lower == "double" { 2 } else { 3 } } else { 1 }
+            } else {
+                0
+            }
+        })
+        .sum()
+}
+
 /// Runs the generated redaction cases.
 pub fn eval_redaction(seed: u64, per_kind: usize) -> RedactionEval {
     let region = switchboard_domain::phone::Region::parse("US").ok();
@@ -620,7 +639,8 @@ pub fn eval_redaction(seed: u64, per_kind: usize) -> RedactionEval {
     let mut misses = Vec::new();
     for c in pii_cases(seed, per_kind) {
         let red = redaction::redact(&c.text, region);
-        let removed = !red.text.contains(&c.secret) && !red.text.contains(&c.secret.replace([' ', '-'], ""));
+        // Removed: not one digit of it is left (written or spoken) beyond those of the sentence around it.
+        let removed = !red.text.contains(&c.secret) && digit_count(&red.text) <= digit_count(&c.text.replacen(&c.secret, "", 1));
         let tagged = removed && red.text.contains(c.kind.tag());
         if !tagged && misses.len() < 20 {
             misses.push(format!("{:?} {}: {:?} -> {:?}", c.kind, c.variant, c.text, red.text));
@@ -641,7 +661,8 @@ pub fn eval_redaction(seed: u64, per_kind: usize) -> RedactionEval {
             None => per_variant.push((c.kind, c.variant.clone(), 1, usize::from(removed))),
         }
     }
-    let ordinary = ordinary_numbers(seed ^ 0x5eed, per_kind * 7);
+    per_variant.sort_by(|a, b| a.0.tag().cmp(b.0.tag()).then(a.1.cmp(&b.1)));
+    let ordinary = ordinary_numbers(seed ^ 0x5eed, per_kind * 8);
     let false_positives = ordinary
         .iter()
         .filter_map(|t| {
