@@ -42,6 +42,31 @@ fn main() {
             }
         }
         Some("profile") => profile(),
+        Some("analyze") => {
+            use switchboard_domain::transcript::{Segment, Speaker::*};
+            let call: Vec<Segment> = [
+                (Agent, "Hi, this is Sam from Acme Energy. This call may be recorded for quality."),
+                (Customer, "My name is Dana Reyes. I've been charged twice and this is ridiculous."),
+                (Agent, "I'm sorry about that. Can I have the card you paid with?"),
+                (Customer, "It's 4111 1111 1111 1111. Let me speak to a manager right now."),
+                (Agent, "I can refund the duplicate charge today instead."),
+                (Customer, "Okay, thanks. I'll pay the remaining $45.50 next Friday."),
+            ]
+            .iter()
+            .enumerate()
+            .map(|(i, (s, t))| Segment::new(*s, *t, i as i64 * 4000, i as i64 * 4000 + 3500))
+            .collect();
+            let reference = chrono::DateTime::parse_from_rfc3339("2026-12-01T15:00:00Z")
+                .expect("time")
+                .with_timezone(&chrono::Utc);
+            let opts = switchboard_intelligence::AnalyzeOptions::at(
+                reference,
+                chrono_tz::America::New_York,
+                switchboard_domain::phone::Region::parse("US").ok(),
+            );
+            let a = switchboard_intelligence::analyze(switchboard_intelligence::Input::Segments(&call), &opts).expect("valid");
+            println!("{}", serde_json::to_string_pretty(&a).expect("json"));
+        }
         Some("classify") => {
             let m = switchboard_intelligence::IntentModel::builtin();
             for t in &args[1..] {

@@ -216,7 +216,7 @@ pub fn render_sentiment(results: &[SentimentResult]) -> String {
     for r in results {
         let _ = writeln!(
             s,
-            "{:<28} {:>6}  {:>8.1}% {:>9.3}  {:>8.1}% {:>9.3}",
+            "{:<34} {:>6}  {:>8.1}% {:>9.3}  {:>8.1}% {:>9.3}",
             r.name,
             r.items,
             100.0 * r.ours.accuracy(),
@@ -623,7 +623,11 @@ fn digit_count(text: &str) -> usize {
             if t.numeric {
                 t.lower.len()
             } else if crate::text::spoken_digit(&t.lower).is_some() {
-                if i > 0 && matches!(toks[i - 1].lower.as_str(), "double" | "triple") { if toks[i - 1].lower == "double" { 2 } else { 3 } } else { 1 }
+                if i > 0 && matches!(toks[i - 1].lower.as_str(), "double" | "triple") {
+                    if toks[i - 1].lower == "double" { 2 } else { 3 }
+                } else {
+                    1
+                }
             } else {
                 0
             }

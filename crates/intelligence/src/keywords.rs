@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::IntelligenceError;
-use crate::text::{Evidence, FxMap, Token, is_stop_word};
+use crate::text::{Evidence, FxMap, Token, is_stop_word, is_tag};
 
 /// A key phrase of a transcript.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,8 +30,8 @@ pub struct SegTokens<'a> {
 
 const MAX_PHRASE_WORDS: usize = 4;
 
-fn is_content(t: &Token) -> bool {
-    !t.numeric && t.lower.chars().count() >= 2 && !is_stop_word(&t.lower) && t.lower.chars().any(char::is_alphabetic)
+fn is_content(text: &str, t: &Token) -> bool {
+    !t.numeric && !is_tag(text, t) && t.lower.chars().count() >= 2 && !is_stop_word(&t.lower) && t.lower.chars().any(char::is_alphabetic)
 }
 
 /// The `max` strongest key phrases.
@@ -41,7 +41,7 @@ pub fn keywords(doc: &[SegTokens<'_>], max: usize) -> Vec<Keyword> {
     for (d, s) in doc.iter().enumerate() {
         let mut start: Option<usize> = None;
         for (i, t) in s.toks.iter().enumerate() {
-            let cont = is_content(t);
+            let cont = is_content(s.text, t);
             if let Some(st) = start
                 && (!cont || t.break_before || i - st >= MAX_PHRASE_WORDS)
             {
@@ -262,6 +262,9 @@ impl<'k> TopicIndex<'k> {
         for s in doc {
             let toks = s.toks;
             for i in 0..toks.len() {
+                if is_tag(s.text, &toks[i]) {
+                    continue;
+                }
                 let w = toks[i].lower.as_str();
                 // The word itself, or the word less a short ending (refunds → refund).
                 let mut seen_topic: Vec<usize> = Vec::new();
@@ -361,7 +364,8 @@ pub fn topics(doc: &[SegTokens<'_>], org: &[TopicSet], keywords: &[Keyword], aut
         if added >= auto {
             break;
         }
-        if k.text.contains(' ') && !covered(k, &out) {
+        // Said at least twice, and more than a name: an automatic topic.
+        if k.text.contains(' ') && k.count >= 2 && !covered(k, &out) {
             out.push(Topic {
                 name: k.text.clone(),
                 source: TopicSource::Auto,

@@ -142,7 +142,6 @@ const EXTRA_WORDS: &[(&str, f32)] = &[
     ("unreachable", -1.2),
     ("unhelpful", -2.0),
     ("incompetent", -2.5),
-    ("refund", -0.6),
     ("broke", -1.5),
     ("defective", -2.0),
     ("malfunctioning", -1.8),
@@ -270,7 +269,7 @@ const EXTRA_WORDS: &[(&str, f32)] = &[
 
 /// Lexicon words that in calls are names or plain words, not feelings.
 const NOT_SENTIMENT: &[&str] = &[
-    "please", "yes", "no", "ok", "okay", "kind", "pretty", "well", "sure", "hand", "hold", "call", "number",
+    "please", "yes", "no", "ok", "okay", "kind", "pretty", "well", "sure", "hand", "hold", "call", "number", "energy",
 ];
 
 /// Multi-word expressions, matched before their words.

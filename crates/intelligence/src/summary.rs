@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use switchboard_domain::transcript::Speaker;
 
 use crate::keywords::SegTokens;
-use crate::text::{Evidence, FxMap, is_stop_word, sentences};
+use crate::text::{Evidence, FxMap, is_stop_word, is_tag, sentences};
 
 /// The summary engine on the box.
 pub const ENGINE: &str = "builtin";
@@ -61,7 +61,7 @@ pub fn summarize(doc: &[SegTokens<'_>], speakers: &[Option<Speaker>], max: usize
             let mut words: Vec<u32> = Vec::new();
             while k < s.toks.len() && s.toks[k].end <= b {
                 let t = &s.toks[k];
-                if !t.numeric && t.lower.len() > 2 && !is_stop_word(&t.lower) {
+                if !t.numeric && t.lower.len() > 2 && !is_stop_word(&t.lower) && !is_tag(s.text, t) {
                     let next = ids.len() as u32;
                     words.push(*ids.entry(stem(&t.lower)).or_insert(next));
                 }
@@ -78,6 +78,10 @@ pub fn summarize(doc: &[SegTokens<'_>], speakers: &[Option<Speaker>], max: usize
                 });
             }
         }
+    }
+    // A summary sentence says something: three content words at least, when enough sentences do.
+    if sents.iter().filter(|s| s.words.len() >= 3).count() >= max {
+        sents.retain(|s| s.words.len() >= 3);
     }
     if sents.len() > MAX_SENTENCES {
         let mut by_len: Vec<usize> = (0..sents.len()).collect();
