@@ -33,12 +33,16 @@ pub struct SummarySentence {
 /// huge transcript stays linear-ish.
 const MAX_SENTENCES: usize = 300;
 
+/// A light stemmer, so "charged" meets "charge" and "refunds" meets "refund".
 fn stem(w: &str) -> &str {
-    if w.len() > 4 && w.ends_with('s') && !w.ends_with("ss") {
-        &w[..w.len() - 1]
-    } else {
-        w
+    let mut w = w;
+    for (suffix, min) in [("ing", 6), ("ed", 5), ("es", 5), ("s", 4)] {
+        if w.len() >= min && w.ends_with(suffix) && !w.ends_with("ss") {
+            w = &w[..w.len() - suffix.len()];
+            break;
+        }
     }
+    if w.len() > 4 && w.ends_with('e') { &w[..w.len() - 1] } else { w }
 }
 
 /// Summarises a transcript in at most `max` sentences.
