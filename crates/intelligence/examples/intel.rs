@@ -42,6 +42,14 @@ fn main() {
             }
         }
         Some("profile") => profile(),
+        // Full analyses of the bench call, N times (for instruction counts under valgrind).
+        Some("repeat") => {
+            let n: usize = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
+            let call = switchboard_intelligence::bench::sample_call(60, 42);
+            let opts = switchboard_intelligence::AnalyzeOptions::default();
+            std::hint::black_box(switchboard_intelligence::analyze(switchboard_intelligence::Input::Segments(&call), &opts).ok());
+            measured(n, &call, &opts);
+        }
         Some("analyze") => {
             use switchboard_domain::transcript::{Segment, Speaker::*};
             let call: Vec<Segment> = [
@@ -78,6 +86,14 @@ fn main() {
             }
         }
         _ => eprintln!("usage: intel eval sentiment|intent|redaction [--data PATH] | bench [SECONDS] | classify TEXT..."),
+    }
+}
+
+/// The measured part of `repeat` (valgrind --toggle-collect=intel::measured).
+#[inline(never)]
+fn measured(n: usize, call: &[switchboard_domain::transcript::Segment], opts: &switchboard_intelligence::AnalyzeOptions) {
+    for _ in 0..n {
+        std::hint::black_box(switchboard_intelligence::analyze(switchboard_intelligence::Input::Segments(call), opts).ok());
     }
 }
 

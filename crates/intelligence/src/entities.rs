@@ -618,6 +618,110 @@ fn parse_time(text: &str, toks: &[Token], i: usize) -> Option<(NaiveTime, usize)
     Some((NaiveTime::from_hms_opt(h24, minute, 0)?, at - i + used))
 }
 
+/// Can a date or time expression start at this token? (A cheap test
+/// that spares the parsers most words.)
+fn could_start_date(t: &Token) -> bool {
+    static TRIGGERS: LazyLock<crate::text::FxMap<&'static str, ()>> = LazyLock::new(|| {
+        [
+            "today",
+            "tonight",
+            "tomorrow",
+            "day",
+            "next",
+            "in",
+            "this",
+            "coming",
+            "on",
+            "the",
+            "at",
+            "around",
+            "by",
+            "after",
+            "before",
+            "about",
+            "morning",
+            "afternoon",
+            "evening",
+            "night",
+            "noon",
+            "midday",
+            "lunchtime",
+            "monday",
+            "tuesday",
+            "tues",
+            "wednesday",
+            "thursday",
+            "thurs",
+            "friday",
+            "saturday",
+            "sunday",
+            "january",
+            "jan",
+            "february",
+            "feb",
+            "march",
+            "mar",
+            "april",
+            "apr",
+            "may",
+            "june",
+            "jun",
+            "july",
+            "jul",
+            "august",
+            "aug",
+            "september",
+            "sept",
+            "sep",
+            "october",
+            "oct",
+            "november",
+            "nov",
+            "december",
+            "dec",
+            "first",
+            "second",
+            "third",
+            "fourth",
+            "fifth",
+            "sixth",
+            "seventh",
+            "eighth",
+            "ninth",
+            "tenth",
+            "eleventh",
+            "twelfth",
+            "thirteenth",
+            "fourteenth",
+            "fifteenth",
+            "sixteenth",
+            "seventeenth",
+            "eighteenth",
+            "nineteenth",
+            "twentieth",
+            "thirtieth",
+            "twenty",
+            "thirty",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+        ]
+        .into_iter()
+        .map(|w| (w, ()))
+        .collect()
+    });
+    t.lower.as_bytes().first().is_some_and(u8::is_ascii_digit) || TRIGGERS.contains_key(t.lower.as_str())
+}
+
 /// Local wall-clock time in `zone`, moved an hour on when a DST gap skips it.
 pub fn localize(zone: Tz, ndt: NaiveDateTime) -> Option<DateTime<Tz>> {
     zone.from_local_datetime(&ndt)
@@ -631,6 +735,10 @@ fn dates(text: &str, toks: &[Token], segment: usize, opts: &EntityOptions, out: 
     let us_order = opts.region.is_some_and(|r| matches!(r.code().as_str(), "US" | "CA" | "PH"));
     let mut i = 0;
     while i < toks.len() {
+        if !could_start_date(&toks[i]) {
+            i += 1;
+            continue;
+        }
         let day = parse_day(text, toks, i, today, us_order);
         let (date, time, used) = if let Some((d, n)) = day {
             // "tonight" carries its own time.

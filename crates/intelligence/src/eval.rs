@@ -210,7 +210,7 @@ pub fn render_sentiment(results: &[SentimentResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<28} {:>6}  {:>9} {:>9}  {:>9} {:>9}",
+        "{:<34} {:>6}  {:>9} {:>9}  {:>9} {:>9}",
         "set", "items", "ours acc", "ours F1", "vader acc", "vader F1"
     );
     for r in results {
