@@ -78,7 +78,7 @@ fn main() {
         Some("classify") => {
             let m = switchboard_intelligence::IntentModel::builtin();
             for t in &args[1..] {
-                let live = switchboard_intelligence::analyze_live(t, 0, &m);
+                let live = switchboard_intelligence::analyze_live(t, 0, &m, &switchboard_intelligence::EntityOptions::default());
                 println!(
                     "{t:?}\n  intent {:?}\n  sentiment {:?} {}",
                     live.intent, live.sentiment.label, live.sentiment.score

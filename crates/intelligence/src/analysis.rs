@@ -277,20 +277,40 @@ impl Analysis {
     }
 }
 
-/// One live segment's sentiment and intent.
+/// One live segment's sentiment and intent, each with its evidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct LiveAnalysis {
     pub sentiment: TextSentiment,
-    pub intent: Prediction,
+    /// `{name, confidence, evidence, example, slots}`; a callback request
+    /// carries the time asked for, a payment promise its amount and date.
+    pub intent: IntentResult,
 }
 
-/// Sentiment and intent of one utterance as it arrives (evidence in segment `segment`).
-pub fn analyze_live(text: &str, segment: usize, model: &IntentModel) -> LiveAnalysis {
+/// Sentiment and intent of one utterance as it arrives; evidence names
+/// segment `segment`, and dates in slots resolve against `entities`.
+pub fn analyze_live(text: &str, segment: usize, model: &IntentModel, entities: &EntityOptions) -> LiveAnalysis {
     let toks = tokens(text);
+    let p = model.classify_tokens(&toks);
+    let slots = if matches!(p.name.as_str(), "callback_request" | "payment_promise") {
+        let pii = redaction::find_pii(text, &toks, entities.region);
+        slots_for(&p.name, &entities::extract(text, &toks, &pii, segment, entities))
+    } else {
+        IntentSlots::default()
+    };
     LiveAnalysis {
         sentiment: sentiment::score_tokens(text, &toks, segment),
-        intent: model.classify_tokens(&toks),
+        intent: IntentResult {
+            evidence: p
+                .span
+                .map(|(a, b)| vec![Evidence::from_bytes(segment, text, a, b)])
+                .unwrap_or_default(),
+            example: p.nearest.map(|n| n.example),
+            name: p.name,
+            confidence: p.confidence,
+            slots,
+            segments: Vec::new(),
+        },
     }
 }
 
@@ -778,10 +798,21 @@ mod tests {
     #[test]
     fn live_segment_gets_sentiment_and_intent() {
         let m = IntentModel::builtin();
-        let l = analyze_live("Please stop calling me, this is harassment!", 7, &m);
+        let t = "Please stop calling me, this is harassment!";
+        let l = analyze_live(t, 7, &m, &opts().entities);
         assert_eq!(l.intent.name, "do_not_call");
         assert_eq!(l.sentiment.label, sentiment::Label::Negative);
-        assert!(l.sentiment.evidence.iter().all(|e| e.segment == 7));
+        assert!(
+            l.sentiment
+                .evidence
+                .iter()
+                .chain(&l.intent.evidence)
+                .all(|e| e.segment == 7 && e.slice(t) == Some(e.text.as_str()))
+        );
+        assert!(!l.intent.evidence.is_empty());
+        let l = analyze_live("Sorry, I'm driving, call me back tomorrow at 4pm", 2, &m, &opts().entities);
+        assert_eq!(l.intent.name, "callback_request");
+        assert_eq!(l.intent.slots.time.map(|e| e.value).as_deref(), Some("2026-12-07T16:00:00-05:00"));
     }
 
     #[test]

@@ -164,7 +164,7 @@ pub fn run(opts: &BenchOptions) -> BenchReport {
     while started.elapsed() < budget {
         for (i, s) in call.iter().enumerate() {
             let t = Instant::now();
-            let l = analyze_live(&s.text, i, &model);
+            let l = analyze_live(&s.text, i, &model, &aopts.entities);
             samples.push(t.elapsed());
             std::hint::black_box(&l);
         }
