@@ -110,7 +110,7 @@ pub enum OrgsCommand {
 }
 
 pub async fn orgs(cmd: OrgsCommand) -> anyhow::Result<()> {
-    init_logging("text");
+    crate::logs::init("text");
     match cmd {
         OrgsCommand::List { store } => {
             let store = crate::open_store(&Config::resolve_store(&store)?).await?;
@@ -163,20 +163,9 @@ pub async fn orgs(cmd: OrgsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn init_logging(format: &str) {
-    let filter =
-        tracing_subscriber::EnvFilter::try_from_env("SWITCHBOARD_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if format == "json" {
-        let _ = builder.json().try_init();
-    } else {
-        let _ = builder.try_init();
-    }
-}
-
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let cfg = Config::resolve(&args)?;
-    init_logging(&cfg.log_format);
+    crate::logs::init(&cfg.log_format);
     let store = crate::open_store(&cfg).await?;
     if let Some(key) = crate::bootstrap(&store, &cfg).await? {
         // Shown once: only its hash is stored.
@@ -243,7 +232,7 @@ async fn org_for(store: &switchboard_store::DynStore, slug: &str, create: bool) 
 }
 
 pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
-    init_logging("text");
+    crate::logs::init("text");
     match cmd {
         KeysCommand::Create { org, name, plan, store } => {
             let store = crate::open_store(&Config::resolve_store(&store)?).await?;
@@ -259,7 +248,7 @@ pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
                 org = store.update_org(org).await?;
             }
             let name = switchboard_domain::validate::text("--name", &name, 256).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let (secret, key, hash) = crate::auth::generate_key(&org, &name);
+            let (secret, key, hash) = crate::identity::auth::generate_key(&org, &name);
             store.create_key(key, hash).await?;
             println!("{secret}");
         }
@@ -297,7 +286,7 @@ pub async fn keys(cmd: KeysCommand) -> anyhow::Result<()> {
 }
 
 pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
-    init_logging("text");
+    crate::logs::init("text");
     let store = crate::open_store(&Config::resolve_store(&args)?).await?;
     println!("database is up to date ({})", store.backend());
     Ok(())

@@ -3,7 +3,6 @@
 //! (clap reads the environment and the flags; the file fills what they
 //! leave unset).
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
@@ -11,33 +10,7 @@ use anyhow::{Context, bail};
 use clap::Args;
 use serde::Deserialize;
 
-/// A value that must never appear in logs or Debug output.
-#[derive(Clone, Deserialize, PartialEq, Eq)]
-#[serde(transparent)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn new(s: impl Into<String>) -> Self {
-        Self(s.into())
-    }
-
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("***")
-    }
-}
-
-impl std::str::FromStr for Secret {
-    type Err = std::convert::Infallible;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Ok(Secret(s.to_owned()))
-    }
-}
+pub use switchboard_telephony::Secret;
 
 /// Where the data lives: flags shared by `serve` and the admin commands.
 #[derive(Debug, Clone, Default, Args)]
@@ -71,7 +44,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_CARRIER")]
     pub carrier: Option<String>,
     #[command(flatten)]
-    pub telephony: crate::carriers::settings::TelephonyArgs,
+    pub telephony: switchboard_telephony::settings::TelephonyArgs,
     /// How long a looked-up API key is trusted before it is checked again, in ms [default: 5000].
     #[arg(long, env = "SWITCHBOARD_AUTH_CACHE_TTL_MS")]
     pub auth_cache_ttl_ms: Option<u64>,
@@ -113,7 +86,7 @@ struct FileConfig {
     default_region: Option<String>,
     sqlite_readers: Option<usize>,
     pg_max_connections: Option<u32>,
-    telephony: Option<crate::carriers::settings::TelephonyFile>,
+    telephony: Option<switchboard_telephony::settings::TelephonyFile>,
     redis_url: Option<Secret>,
     bootstrap_plan: Option<String>,
     login_lockout_after: Option<u32>,
@@ -148,7 +121,7 @@ pub struct Config {
     pub sqlite_readers: usize,
     pub pg_max_connections: u32,
     /// Carrier, simulator, dialer and import settings.
-    pub telephony: crate::carriers::settings::Telephony,
+    pub telephony: switchboard_telephony::settings::Telephony,
     pub redis_url: Option<Secret>,
     pub bootstrap_plan: String,
     /// Failed logins in a row that lock an account (an IP gets four times as many).
@@ -234,7 +207,7 @@ impl Config {
         if carrier != "simulator" && carrier != "twilio" {
             bail!("carrier must be 'simulator' or 'twilio', not '{carrier}'");
         }
-        let telephony = crate::carriers::settings::Telephony::resolve(&args.telephony, file.telephony, &carrier)?;
+        let telephony = switchboard_telephony::settings::Telephony::resolve(&args.telephony, file.telephony, &carrier)?;
         let log_format = args.log_format.clone().or(file.log_format).unwrap_or(d.log_format);
         if log_format != "text" && log_format != "json" {
             bail!("log_format must be 'text' or 'json', not '{log_format}'");

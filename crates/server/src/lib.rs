@@ -4,26 +4,19 @@
 //! [`router`] builds the routes (and the OpenAPI document from them).
 
 pub mod api;
-pub mod audit;
-pub mod auth;
 pub mod bench;
-mod bench_analytics;
-mod bench_dialer;
-mod bench_webhooks;
-pub mod carriers;
 pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
 pub mod extract;
-pub mod guard;
 pub mod idempotency;
-pub mod login;
+pub mod identity;
+pub mod in_flight;
+pub mod logs;
 pub mod openapi;
-pub mod ratelimit;
 pub mod state;
-pub mod tokens;
 pub mod workers;
 
 use std::future::Future;
@@ -93,7 +86,7 @@ pub async fn bootstrap(store: &DynStore, cfg: &Config) -> anyhow::Result<Option<
     let mut org = Organisation::new("default", "Default organisation", switchboard_domain::now());
     org.plan = cfg.bootstrap_plan.clone();
     org.default_region = cfg.default_region.clone().map(|r| r.to_ascii_uppercase());
-    let (secret, key, hash) = auth::generate_key(&org, "bootstrap");
+    let (secret, key, hash) = identity::auth::generate_key(&org, "bootstrap");
     Ok(store.bootstrap(org, key, hash).await?.then_some(secret))
 }
 
@@ -240,7 +233,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (router, doc) = api_routes().split_for_parts();
     // Every matched route passes the guard: credentials, permission, rate limit.
     let router = router
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), guard::guard))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), identity::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
         .with_state(state);
     let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());

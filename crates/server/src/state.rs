@@ -9,13 +9,13 @@ use switchboard_analytics::Analytics;
 use switchboard_store::DynStore;
 use tokio::sync::OnceCell;
 
-use crate::auth::KeyCache;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::error::ApiError;
-use crate::login::LoginGuard;
-use crate::ratelimit::RateLimiter;
-use crate::tokens::JwtKeys;
+use crate::identity::auth::KeyCache;
+use crate::identity::login::LoginGuard;
+use crate::identity::ratelimit::RateLimiter;
+use crate::identity::tokens::JwtKeys;
 
 #[derive(Clone)]
 pub struct AppState(Arc<Services>);
@@ -30,9 +30,9 @@ pub struct Services {
     pub limiter: RateLimiter,
     pub logins: LoginGuard,
     /// Idempotency keys under way on this node.
-    pub in_flight: crate::idempotency::InFlight,
+    pub in_flight: crate::in_flight::InFlight,
     /// The carrier and the clock the dialer runs on.
-    pub telephony: Arc<crate::carriers::Runtime>,
+    pub telephony: Arc<switchboard_telephony::Runtime>,
     jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
@@ -55,7 +55,7 @@ impl AppState {
         let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
         let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
-        let telephony = Arc::new(crate::carriers::Runtime::new(&cfg, store.clone()));
+        let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),

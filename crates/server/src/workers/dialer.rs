@@ -17,7 +17,7 @@ use switchboard_domain::call::CallReport;
 use switchboard_domain::{CallStatus, CampaignId, Template, TemplateId};
 use switchboard_store::{CallTarget, DialParams, Dialed, DynStore, StoreError};
 
-use crate::carriers::{CallRef, Carrier, PlaceCall, TimeSource};
+use switchboard_telephony::{CallRef, Carrier, PlaceCall, TimeSource};
 
 /// The dialer's knobs (see docs/campaigns.md).
 #[derive(Debug, Clone)]

@@ -46,7 +46,7 @@ async fn revoked_keys_stop_working() {
     assert_eq!(t.a.get("/v1/calls").await.status, 200);
     let key = t
         .store
-        .key_by_hash(&switchboard_server::auth::hash_key(&t.a.key))
+        .key_by_hash(&switchboard_server::identity::auth::hash_key(&t.a.key))
         .await
         .unwrap()
         .unwrap();
@@ -64,7 +64,7 @@ async fn keys_are_stored_hashed() {
     assert!(by_secret.is_none(), "the secret itself must not be a lookup key");
     let key = t
         .store
-        .key_by_hash(&switchboard_server::auth::hash_key(&t.a.key))
+        .key_by_hash(&switchboard_server::identity::auth::hash_key(&t.a.key))
         .await
         .unwrap()
         .unwrap();

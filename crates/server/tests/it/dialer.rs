@@ -10,10 +10,10 @@ use chrono::{Datelike, Duration, Timelike};
 use reqwest::Method;
 use serde_json::{Value, json};
 use switchboard_domain::{Call, CallStatus, OrgId, TimeZone, Timestamp};
-use switchboard_server::carriers::simulator::{SimSettings, Simulator};
-use switchboard_server::carriers::{ManualClock, TimeSource};
 use switchboard_server::workers::dialer::{Dialer, DialerOptions};
 use switchboard_store::{CallCursor, CallFilter, DynStore};
+use switchboard_telephony::simulator::{SimSettings, Simulator};
+use switchboard_telephony::{ManualClock, TimeSource};
 
 use crate::campaigns::new_list;
 use crate::support::{Client, TestServer};
@@ -473,7 +473,7 @@ async fn two_nodes_on_postgres_share_a_campaign() {
 /// hang up after, and transfer, play and key presses land on the timeline.
 #[tokio::test]
 async fn simulator_call_control() {
-    use switchboard_server::carriers::{Carrier, CarrierError, Media, PlaceCall};
+    use switchboard_telephony::{Carrier, CarrierError, Media, PlaceCall};
     let t = TestServer::start().await;
     let clock = ManualClock::new(start() + Duration::hours(14));
     let sim = Simulator::new(

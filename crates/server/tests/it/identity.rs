@@ -104,7 +104,7 @@ async fn expired_and_tampered_tokens_are_refused() {
         .await
         .assert_error(401, "unauthorized");
     // A token signed with another secret.
-    let forged = switchboard_server::tokens::JwtKeys::from_secret(b"not-the-secret");
+    let forged = switchboard_server::identity::tokens::JwtKeys::from_secret(b"not-the-secret");
     let user = t.store.user_by_email("exp@alpha.example").await.unwrap().unwrap().0;
     let token = forged.issue(&user, &switchboard_domain::id::SessionId::new(), switchboard_domain::now());
     t.a.with_key(&token).get("/v1/calls").await.assert_error(401, "unauthorized");
@@ -300,8 +300,8 @@ async fn every_route_with_every_role() {
                 .replace("{user}", "{id}")
                 .replace("{key}", "{id}");
             let route = route.as_str();
-            let allowed = match switchboard_server::guard::required(&method, route) {
-                switchboard_server::guard::Required::Permission(p) => role.allows(p),
+            let allowed = match switchboard_server::identity::guard::required(&method, route) {
+                switchboard_server::identity::guard::Required::Permission(p) => role.allows(p),
                 other => panic!("{method} {route} should declare a permission, not {other:?}"),
             };
             assert_ne!(r.status, StatusCode::UNAUTHORIZED, "{role} {method} {path}: {}", r.body);
@@ -327,7 +327,8 @@ async fn every_route_with_every_role() {
     for (path, ops) in doc["paths"].as_object().unwrap() {
         for method in ops.as_object().unwrap().keys() {
             let m: Method = method.to_uppercase().parse().unwrap();
-            let switchboard_server::guard::Required::Permission(p) = switchboard_server::guard::required(&m, path) else {
+            let switchboard_server::identity::guard::Required::Permission(p) = switchboard_server::identity::guard::required(&m, path)
+            else {
                 continue;
             };
             let concrete = path.replace("{id}", "x_unknown").replace("{key}", "x_unknown");
@@ -451,7 +452,7 @@ async fn rate_limits_answer_429_with_headers() {
     // Another key of the same organisation has its own count.
     let other = t.a.post("/v1/keys", json!({"name": "second"})).await;
     assert_eq!(other.status, 429, "the first key is still limited");
-    let fresh = switchboard_server::auth::generate_key(&t.a.org, "second");
+    let fresh = switchboard_server::identity::auth::generate_key(&t.a.org, "second");
     t.store.create_key(fresh.1, fresh.2).await.unwrap();
     assert_eq!(t.a.with_key(&fresh.0).get("/v1/calls").await.status, 200);
     // The next window lets the first key through again.
@@ -469,7 +470,7 @@ async fn two_servers_sharing_redis_share_one_limit() {
     // A second server on the same database, both counting in Redis.
     let mut servers = Vec::new();
     for _ in 0..2 {
-        let limiter = switchboard_server::ratelimit::RateLimiter::redis(url)
+        let limiter = switchboard_server::identity::ratelimit::RateLimiter::redis(url)
             .await
             .expect("Redis must run on 127.0.0.1:6379");
         let state = switchboard_server::AppState::with_limiter(t.store.clone(), (*t.state.cfg).clone(), limiter);
@@ -479,7 +480,7 @@ async fn two_servers_sharing_redis_share_one_limit() {
         servers.push(base);
     }
     // A fresh key, so no earlier test's count applies.
-    let (secret, key, hash) = switchboard_server::auth::generate_key(&t.a.org, "redis");
+    let (secret, key, hash) = switchboard_server::identity::auth::generate_key(&t.a.org, "redis");
     t.store.create_key(key, hash).await.unwrap();
     let http = reqwest::Client::new();
     let mut ok = 0;
@@ -521,7 +522,7 @@ async fn two_servers_sharing_redis_share_the_client_ip_lockout() {
     let _: () = clear().query_async(&mut redis).await.unwrap();
     let mut servers = Vec::new();
     for _ in 0..2 {
-        let limiter = switchboard_server::ratelimit::RateLimiter::redis(url).await.unwrap();
+        let limiter = switchboard_server::identity::ratelimit::RateLimiter::redis(url).await.unwrap();
         let state = switchboard_server::AppState::with_limiter(t.store.clone(), (*t.state.cfg).clone(), limiter);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -575,7 +576,7 @@ async fn monthly_quota_is_exact_under_concurrency() {
     }
     let mut keys = Vec::new();
     for i in 0..5 {
-        let (secret, key, hash) = switchboard_server::auth::generate_key(&t.a.org, &format!("k{i}"));
+        let (secret, key, hash) = switchboard_server::identity::auth::generate_key(&t.a.org, &format!("k{i}"));
         t.store.create_key(key, hash).await.unwrap();
         keys.push(secret);
     }

@@ -140,7 +140,7 @@ pub async fn org_with_key(store: &DynStore, slug: &str) -> (Organisation, String
         .create_org(Organisation::new(slug, slug, switchboard_domain::now()))
         .await
         .unwrap();
-    let (secret, key, hash) = switchboard_server::auth::generate_key(&org, "tests");
+    let (secret, key, hash) = switchboard_server::identity::auth::generate_key(&org, "tests");
     store.create_key(key, hash).await.unwrap();
     (org, secret)
 }

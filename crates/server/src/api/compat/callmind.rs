@@ -16,10 +16,10 @@ use utoipa::ToSchema;
 
 use crate::api::fields;
 use crate::api::v1::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
-use crate::auth::Auth;
 use crate::core::calls::{self as core, NewCall};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap, path_id};
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// Callmind's statuses and ours, both ways.

@@ -19,9 +19,9 @@ use crate::api::fields;
 use crate::api::v1::analytics::{analytics_filter, request_tz, summary_of};
 use crate::api::v1::export::{csv_record, json_element, paged_body};
 use crate::api::v1::{ErrorBody, respond};
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryMap, check_range};
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// The ribbon's call status words.
@@ -364,7 +364,7 @@ pub async fn export(State(state): State<AppState>, auth: Auth, q: QueryMap) -> A
     };
     let tz = request_tz(&q, &auth.org)?;
     let filter = ribbon_filter(&q, &auth)?;
-    crate::audit::by(
+    crate::identity::audit::by(
         &state,
         &auth,
         "calls.exported",

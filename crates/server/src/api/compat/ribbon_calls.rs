@@ -16,12 +16,12 @@ use utoipa::ToSchema;
 use super::ribbon::LogOut;
 use crate::api::fields;
 use crate::api::v1::{ErrorBody, respond};
-use crate::auth::Auth;
-use crate::carriers::{CallRef, PlaceCall};
 use crate::core::calls::{self as core, NewCall};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{JsonBody, path_id};
+use crate::identity::auth::Auth;
 use crate::state::AppState;
+use switchboard_telephony::{CallRef, PlaceCall};
 
 const SCRIPT: &str = include_str!("../../../../../web/ribbon/ribbon.js");
 const STYLE: &str = include_str!("../../../../../web/ribbon/ribbon.css");

@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 
 use super::{ErrorBody, respond};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryMap, check_range};
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// The time zone of a request: `tz`, else the organisation's.

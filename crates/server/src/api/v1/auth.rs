@@ -16,13 +16,13 @@ use utoipa::ToSchema;
 
 use super::users::UserOut;
 use super::{ErrorBody, respond};
-use crate::audit;
-use crate::auth::{Actor, Auth, hash_key};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::JsonBody;
-use crate::login::{Locked, verify_decoy, verify_password};
+use crate::identity::audit;
+use crate::identity::auth::{Actor, Auth, hash_key};
+use crate::identity::login::{Locked, verify_decoy, verify_password};
+use crate::identity::tokens::{ACCESS_TTL_SECS, REFRESH_TTL_SECS, new_refresh_token};
 use crate::state::AppState;
-use crate::tokens::{ACCESS_TTL_SECS, REFRESH_TTL_SECS, new_refresh_token};
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct LoginIn {

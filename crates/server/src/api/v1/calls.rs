@@ -14,11 +14,11 @@ use utoipa::ToSchema;
 
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::core::calls::{self as core, NewCall};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap, check_range, path_id};
 use crate::idempotency;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// The native spelling of each status (the SaaS spec writes `in-progress`

@@ -18,10 +18,10 @@ use utoipa::ToSchema;
 use super::campaign_input::{CampaignIn, StatusIn, parse_ids, parse_schedule, parse_settings, stage};
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{JsonBody, QueryMap, path_id};
 use crate::idempotency;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -352,7 +352,7 @@ pub async fn set_status(
     if !out.replayed {
         // Named as the campaign's event is (`campaign.canceled`).
         let action = if c.status == CampaignStatus::Cancelled { "canceled" } else { verb };
-        crate::audit::by(
+        crate::identity::audit::by(
             &state,
             &auth,
             &format!("campaign.{action}"),

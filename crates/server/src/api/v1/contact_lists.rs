@@ -13,10 +13,10 @@ use utoipa::ToSchema;
 use super::csv_import::{self, ImportOut};
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{JsonBody, QueryMap, path_id};
 use crate::idempotency;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize, ToSchema)]

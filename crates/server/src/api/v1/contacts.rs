@@ -14,10 +14,10 @@ use utoipa::ToSchema;
 use super::calls::native_status;
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap, path_id};
 use crate::idempotency;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// How many recent calls a contact read includes.

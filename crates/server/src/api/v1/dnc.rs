@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap};
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// Most numbers in one bulk request.

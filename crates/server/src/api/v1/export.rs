@@ -13,9 +13,9 @@ use switchboard_store::{CallCursor, CallFilter};
 use super::ErrorBody;
 use super::analytics::request_tz;
 use super::calls::{CallOut, call_filter, native_status};
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::QueryMap;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// Rows fetched per round trip.
@@ -232,7 +232,7 @@ pub async fn export_calls(State(state): State<AppState>, auth: Auth, q: QueryMap
         Format::Csv => ("text/csv; charset=utf-8", "calls.csv"),
         Format::Json => ("application/json", "calls.json"),
     };
-    crate::audit::by(&state, &auth, "calls.exported", None, Some(serde_json::json!({"format": name}))).await;
+    crate::identity::audit::by(&state, &auth, "calls.exported", None, Some(serde_json::json!({"format": name}))).await;
     let body = export_stream(state, auth.org.id.clone(), filter, format, tz.0);
     Ok((
         [

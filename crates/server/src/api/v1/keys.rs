@@ -13,10 +13,10 @@ use utoipa::ToSchema;
 
 use super::{ErrorBody, respond};
 use crate::api::fields;
-use crate::audit;
-use crate::auth::{Auth, generate_scoped_key};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{JsonBody, path_id};
+use crate::identity::audit;
+use crate::identity::auth::{Auth, generate_scoped_key};
 use crate::state::AppState;
 
 /// Default overlap of a rotated key with its successor.

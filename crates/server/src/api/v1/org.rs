@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 
 use super::{ErrorBody, respond};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,10 +13,10 @@ use switchboard_domain::{CallId, OrgId, TemplateId};
 use switchboard_store::{CallTarget, StoreError};
 
 use super::ErrorBody;
-use crate::carriers::{signature, twilio, twiml};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::body_bytes;
 use crate::state::AppState;
+use switchboard_telephony::{signature, twilio, twiml};
 
 fn forbidden() -> ApiError {
     ApiError::new(ErrorKind::Forbidden, "The X-Twilio-Signature does not match this request")
@@ -162,8 +162,8 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
         if let Some(i) = step {
             // Template step ids count from 1; `step` in the URL from 0.
             data.insert("step".into(), (i + 1).into());
-            if let Some((_, prompt)) = script.get(i) {
-                data.insert("prompt".into(), prompt.clone().into());
+            if let Some(step) = script.get(i) {
+                data.insert("prompt".into(), step.content.clone().into());
             }
         }
         // The answer to a script question also lands in collectedData, under

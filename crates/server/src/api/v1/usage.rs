@@ -11,10 +11,10 @@ use utoipa::ToSchema;
 
 use super::org::OrgOut;
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
-use crate::audit;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap};
+use crate::identity::audit;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,11 +13,11 @@ use utoipa::ToSchema;
 
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::audit;
-use crate::auth::{Actor, Auth};
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{JsonBody, QueryMap, path_id};
-use crate::login::hash_password;
+use crate::identity::audit;
+use crate::identity::auth::{Actor, Auth};
+use crate::identity::login::hash_password;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

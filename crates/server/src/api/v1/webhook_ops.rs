@@ -13,10 +13,10 @@ use switchboard_domain::{EventId, WebhookId};
 use utoipa::ToSchema;
 
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryMap, parse_instant, path_id};
 use crate::idempotency;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -15,10 +15,10 @@ use utoipa::ToSchema;
 
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
-use crate::auth::Auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap, parse_json, path_id};
 use crate::idempotency;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 use crate::workers::webhooks::ssrf;
 

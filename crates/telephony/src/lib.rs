@@ -8,6 +8,8 @@
 //! clock, a clock running `scale` times faster (so a day of dialing passes
 //! in minutes), or a manual clock tests move by hand.
 
+pub mod secret;
+pub use secret::Secret;
 pub mod settings;
 pub mod signature;
 pub mod simulator;
@@ -19,7 +21,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use switchboard_domain::template::StepType;
 use switchboard_domain::{Call, CallId, OrgId, Timestamp};
 use thiserror::Error;
 
@@ -45,7 +46,7 @@ pub struct PlaceCall {
     pub attempt: u32,
     /// The callee's IANA zone.
     pub zone: String,
-    pub script: Vec<(StepType, String)>,
+    pub script: Vec<switchboard_domain::template::Step>,
     /// A number to transfer to after the script, when the campaign has one.
     pub transfer_to: Option<String>,
 }
@@ -169,11 +170,10 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Builds the configured carrier: Twilio when chosen, else the simulator
-    /// on a clock sped up by `sim_time_scale`.
-    pub fn new(cfg: &crate::config::Config, store: switchboard_store::DynStore) -> Self {
-        let t = &cfg.telephony;
-        match (&*cfg.carrier, &t.twilio) {
+    /// Builds the carrier named `carrier`: Twilio when chosen (and
+    /// configured), else the simulator on a clock sped up by `sim_time_scale`.
+    pub fn new(carrier: &str, t: &settings::Telephony, store: switchboard_store::DynStore) -> Self {
+        match (carrier, &t.twilio) {
             ("twilio", Some(tw)) => Self {
                 clock: Arc::new(ScaledClock::new(1.0)),
                 carrier: Arc::new(twilio::Twilio::new(tw.clone())),

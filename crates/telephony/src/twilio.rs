@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use switchboard_domain::CallStatus;
 
 use super::{CallRef, Carrier, CarrierError, Media, PlaceCall, twiml};
-use crate::config::Secret;
+use crate::secret::Secret;
 
 /// Twilio's API version path segment.
 const API: &str = "2010-04-01";

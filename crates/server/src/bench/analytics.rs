@@ -159,7 +159,7 @@ async fn load(store: &DynStore, orgs: &[Organisation], total: u64, seed: u64) ->
 }
 
 pub async fn run(args: AnalyticsArgs) -> anyhow::Result<()> {
-    crate::cli::init_logging("text");
+    crate::logs::init("text");
     let tmp = tempfile::tempdir()?;
     let mut cfg = Config {
         data_dir: args.data_dir.clone().unwrap_or_else(|| tmp.path().to_owned()),
@@ -180,7 +180,7 @@ pub async fn run(args: AnalyticsArgs) -> anyhow::Result<()> {
         org.time_zone = switchboard_domain::TimeZone::parse("tz", ZONES[i % ZONES.len()]).map_err(|e| anyhow::anyhow!("{e}"))?;
         orgs.push(store.create_org(org).await?);
     }
-    let (secret, key, hash) = crate::auth::generate_key(&orgs[0], "bench");
+    let (secret, key, hash) = crate::identity::auth::generate_key(&orgs[0], "bench");
     store.create_key(key, hash).await?;
     println!("bench analytics: backend={backend} calls={} orgs={}", args.calls, orgs.len());
     let load_s = load(&store, &orgs, args.calls, args.seed).await.context("loading calls")?;

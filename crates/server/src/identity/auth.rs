@@ -5,12 +5,10 @@
 //! is stored (they carry enough entropy that a slow hash adds nothing).
 //! Lookups are cached for `auth_cache_ttl_ms`, so a key revoked from another
 //! process stops working within that time (changes made through this
-//! server clear the cache at once). The [`guard`](crate::guard) middleware
+//! server clear the cache at once). The [`guard`](crate::identity::guard) middleware
 //! authenticates each request once and hands the [`Auth`] to handlers.
 
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
 
 use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
@@ -18,11 +16,12 @@ use axum::http::request::Parts;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 use switchboard_domain::id::SessionId;
-use switchboard_domain::user::grants;
-use switchboard_domain::{ApiKey, ApiKeyId, Organisation, Role, UserId, UserStatus};
+use switchboard_domain::{ApiKey, ApiKeyId, Organisation, UserId, UserStatus};
 
 use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
+
+pub use super::caller::{Actor, Auth, KeyCache};
 
 const KEY_PREFIX: &str = "sbk_";
 const KEY_CHARS: usize = 40;
@@ -60,97 +59,6 @@ pub fn generate_scoped_key(
 
 pub fn hash_key(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
-}
-
-/// The caller behind a request.
-#[derive(Debug, Clone)]
-pub enum Actor {
-    Key {
-        id: ApiKeyId,
-        scopes: Vec<String>,
-        key: Box<ApiKey>,
-    },
-    User {
-        id: UserId,
-        role: Role,
-        session: SessionId,
-    },
-}
-
-/// Who is calling, for which organisation. Cheap to clone: a request
-/// clones it several times (cache, middleware, extractor).
-#[derive(Debug, Clone)]
-pub struct Auth {
-    pub org: Arc<Organisation>,
-    pub actor: Arc<Actor>,
-}
-
-impl Auth {
-    /// May this caller do `permission`?
-    pub fn allows(&self, permission: &str) -> bool {
-        match &*self.actor {
-            Actor::Key { scopes, .. } => grants(scopes, permission),
-            Actor::User { role, .. } => role.allows(permission),
-        }
-    }
-
-    /// `key_…` or `usr_…`: the subject of rate limits and audit entries.
-    pub fn actor_id(&self) -> String {
-        match &*self.actor {
-            Actor::Key { id, .. } => id.to_string(),
-            Actor::User { id, .. } => id.to_string(),
-        }
-    }
-
-    /// The permissions this caller holds.
-    pub fn permissions(&self) -> Vec<String> {
-        switchboard_domain::user::PERMISSIONS
-            .iter()
-            .filter(|p| self.allows(p))
-            .map(|p| (*p).to_owned())
-            .collect()
-    }
-}
-
-struct Cached {
-    auth: Option<Auth>,
-    at: Instant,
-}
-
-/// Recently checked credentials, by key hash or user id.
-pub struct KeyCache {
-    ttl: Duration,
-    entries: RwLock<HashMap<String, Cached>>,
-}
-
-impl KeyCache {
-    pub fn new(ttl: Duration) -> Self {
-        Self {
-            ttl,
-            entries: RwLock::new(HashMap::new()),
-        }
-    }
-
-    fn get(&self, k: &str) -> Option<Option<Auth>> {
-        let entries = self.entries.read().expect("key cache lock");
-        entries.get(k).filter(|c| c.at.elapsed() < self.ttl).map(|c| c.auth.clone())
-    }
-
-    fn put(&self, k: String, auth: Option<Auth>) {
-        if self.ttl.is_zero() {
-            return;
-        }
-        let mut entries = self.entries.write().expect("key cache lock");
-        if entries.len() > 10_000 {
-            entries.retain(|_, c| c.at.elapsed() < self.ttl);
-        }
-        entries.insert(k, Cached { auth, at: Instant::now() });
-    }
-
-    /// Forgets every cached lookup (after a key, user or organisation changes here).
-    pub fn clear(&self) {
-        self.entries.write().expect("key cache lock").clear();
-    }
 }
 
 fn unauthorized() -> ApiError {
@@ -256,7 +164,7 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Auth,
     let Some(credential) = presented(headers) else {
         return Err(unauthorized());
     };
-    let auth = if crate::tokens::looks_like_jwt(credential) {
+    let auth = if crate::identity::tokens::looks_like_jwt(credential) {
         by_token(state, credential).await?
     } else {
         by_key(state, credential).await?

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use super::simulator::SimSettings;
 use super::twilio::TwilioSettings;
-use crate::config::Secret;
+use crate::secret::Secret;
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct TelephonyArgs {

@@ -7,7 +7,7 @@ use serde_json::Value;
 use switchboard_domain::id::AuditId;
 use switchboard_domain::{AuditEntry, OrgId};
 
-use crate::auth::Auth;
+use crate::identity::auth::Auth;
 use crate::state::AppState;
 
 /// Records `action` by `actor` on `target`.

@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::auth::{Auth, authenticate};
 use crate::error::{ApiError, ErrorKind};
+use crate::identity::auth::{Auth, authenticate};
 use crate::state::AppState;
 
 /// What a route needs.

@@ -2,6 +2,10 @@
 //! process over loopback HTTP and report throughput, latency and the
 //! server's peak memory.
 
+mod analytics;
+mod dialer;
+mod webhooks;
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -17,11 +21,11 @@ pub enum BenchCommand {
     /// POST /v1/calls plus a completion event per call, against a fresh server.
     Ingest(IngestArgs),
     /// Load N generated calls straight into a fresh store, then time every analytics endpoint.
-    Analytics(crate::bench_analytics::AnalyticsArgs),
+    Analytics(analytics::AnalyticsArgs),
     /// A campaign of N contacts dialled through the simulator on a fast clock.
-    Dialer(crate::bench_dialer::DialerArgs),
+    Dialer(dialer::DialerArgs),
     /// Deliveries/s and end-to-end latency of webhooks to a local receiver.
-    Webhooks(crate::bench_webhooks::WebhooksArgs),
+    Webhooks(webhooks::WebhooksArgs),
 }
 
 #[derive(Debug, Args)]
@@ -45,9 +49,9 @@ pub struct IngestArgs {
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
-        BenchCommand::Analytics(args) => crate::bench_analytics::run(args).await,
-        BenchCommand::Dialer(args) => crate::bench_dialer::run(args).await,
-        BenchCommand::Webhooks(args) => crate::bench_webhooks::run(args).await,
+        BenchCommand::Analytics(args) => analytics::run(args).await,
+        BenchCommand::Dialer(args) => dialer::run(args).await,
+        BenchCommand::Webhooks(args) => webhooks::run(args).await,
     }
 }
 
