@@ -101,6 +101,8 @@ struct FileConfig {
     speech: Option<switchboard_speech::SpeechSettings>,
     recording_retention_days: Option<u32>,
     recording_max_bytes: Option<u64>,
+    public_url: Option<String>,
+    intelligence: Option<crate::llm::IntelligenceFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +154,11 @@ pub struct Config {
     pub recording_retention_days: u32,
     /// Largest recording upload or fetch, in bytes.
     pub recording_max_bytes: u64,
+    /// This server's base URL as clients reach it, for links it hands out
+    /// (transcripts, audio); links are relative without it.
+    pub public_url: Option<String>,
+    /// The optional language model (`[intelligence]`).
+    pub llm: Option<crate::llm::LlmSettings>,
 }
 
 impl Default for Config {
@@ -183,6 +190,8 @@ impl Default for Config {
             speech: Default::default(),
             recording_retention_days: 90,
             recording_max_bytes: 50 * 1024 * 1024,
+            public_url: None,
+            llm: None,
         }
     }
 }
@@ -217,7 +226,24 @@ fn webhook_lease_ms(ms: u64) -> anyhow::Result<u64> {
     Ok(ms)
 }
 
+fn public_url(v: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(v) = v else { return Ok(None) };
+    let u = url::Url::parse(&v).map_err(|e| anyhow::anyhow!("public_url is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("public_url must be an http or https URL");
+    }
+    Ok(Some(v.trim_end_matches('/').to_owned()))
+}
+
 impl Config {
+    /// A link to `path` on this server: absolute when `public_url` is set.
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_owned(),
+        }
+    }
+
     /// Resolves settings for `serve`.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
         let file = read_file(args.store.config.as_deref())?;
@@ -287,6 +313,8 @@ impl Config {
             speech,
             recording_retention_days: file.recording_retention_days.unwrap_or(d.recording_retention_days),
             recording_max_bytes,
+            public_url: public_url(file.public_url)?,
+            llm: file.intelligence.unwrap_or_default().llm()?,
         })
     }
 

@@ -4,4 +4,5 @@
 
 pub mod dialer;
 pub mod recordings;
+pub mod runtime;
 pub mod webhooks;

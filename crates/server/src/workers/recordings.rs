@@ -124,7 +124,7 @@ pub async fn store(
         .map_err(io_error)?;
     let event = json!({
         "callId": call.to_string(),
-        "recordingUrl": format!("/v1/calls/{call}/recording"),
+        "recordingUrl": state.cfg.link(&format!("/v1/calls/{call}/recording")),
         "duration": meta.duration_secs,
         "contentType": meta.content_type,
         "bytes": meta.bytes,

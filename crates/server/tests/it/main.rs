@@ -10,6 +10,7 @@ mod campaigns;
 mod cli;
 mod contact_lists;
 mod contacts;
+mod conversations;
 mod crash;
 mod dialer;
 mod dialer_restart;

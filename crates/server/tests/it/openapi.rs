@@ -92,6 +92,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audio/{file}"),
     ("post", "/v1/calls/{id}/recording"),
     ("get", "/v1/calls/{id}/recording"),
+    ("post", "/v1/calls/{id}/actions"),
+    ("get", "/v1/calls/{id}/transcript"),
+    ("post", "/v1/carriers/twilio/voice"),
 ];
 
 #[tokio::test]

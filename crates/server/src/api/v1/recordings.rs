@@ -44,9 +44,9 @@ pub struct RecordingOut {
 }
 
 impl RecordingOut {
-    fn from_meta(m: RecordingMeta) -> Self {
+    fn from_meta(state: &AppState, m: RecordingMeta) -> Self {
         RecordingOut {
-            recording_url: format!("/v1/calls/{}/recording", m.call_id),
+            recording_url: state.cfg.link(&format!("/v1/calls/{}/recording", m.call_id)),
             call_id: m.call_id,
             kind: m.kind,
             content_type: m.content_type,
@@ -97,7 +97,7 @@ pub async fn upload(State(state): State<AppState>, auth: Auth, Path(id): Path<St
     } else {
         recordings::store(&state, &auth.org.id, &call, body, declared.as_deref(), "upload").await?
     };
-    Ok(respond(StatusCode::CREATED, false, &RecordingOut::from_meta(meta)))
+    Ok(respond(StatusCode::CREATED, false, &RecordingOut::from_meta(&state, meta)))
 }
 
 #[utoipa::path(get, path = "/v1/calls/{id}/recording", tag = "calls", params(("id" = String, Path)),

@@ -104,8 +104,8 @@ pub struct VoicesOut {
     pub data: Vec<VoiceOut>,
 }
 
-fn audio_url(id: &str, format: AudioFormat) -> String {
-    format!("/v1/audio/{id}.{}", format.extension())
+fn audio_url(state: &AppState, id: &str, format: AudioFormat) -> String {
+    state.cfg.link(&format!("/v1/audio/{id}.{}", format.extension()))
 }
 
 #[utoipa::path(get, path = "/v1/voices", tag = "speech",
@@ -174,7 +174,7 @@ pub async fn synthesize(State(state): State<AppState>, auth: Auth, body: JsonBod
             StatusCode::OK,
             false,
             &SpeechOut {
-                audio_url: audio_url(&id, format),
+                audio_url: audio_url(&state, &id, format),
                 audio_id: id,
                 duration_secs: meta.duration_secs,
                 characters,
@@ -212,7 +212,7 @@ pub async fn synthesize(State(state): State<AppState>, auth: Auth, body: JsonBod
         StatusCode::OK,
         false,
         &SpeechOut {
-            audio_url: audio_url(&id, format),
+            audio_url: audio_url(&state, &id, format),
             audio_id: id,
             duration_secs: meta.duration_secs,
             characters,
