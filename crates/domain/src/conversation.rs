@@ -92,6 +92,18 @@ pub enum ToolCall {
     },
 }
 
+/// A prompt already synthesised by the platform's speech engine: the
+/// carrier plays it (Twilio fetches it by a signed link) and it lasts
+/// `duration_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Spoken {
+    pub audio_id: String,
+    /// The audio's file extension (`wav`, ...).
+    pub format: String,
+    pub duration_ms: u32,
+}
+
 /// What the carrier must do, in order.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "camelCase")]
@@ -101,6 +113,9 @@ pub enum Action {
         text: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         voice: Option<String>,
+        /// Set by the runtime when the step's voice is one of the platform's.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio: Option<Spoken>,
     },
     /// Speak `prompt` (if any) and wait for an answer.
     Gather {
@@ -112,6 +127,9 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         num_digits: Option<u8>,
         timeout_secs: u32,
+        /// The prompt's audio, as for `Say`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio: Option<Spoken>,
     },
     Pause {
         step: String,
@@ -206,6 +224,7 @@ impl Reaction {
                 step: step.id.clone(),
                 text: text.to_owned(),
                 voice: step.voice.clone(),
+                audio: None,
             });
         }
     }
@@ -424,6 +443,7 @@ fn gather(s: &Step, prompt: &str) -> Action {
         },
         num_digits: s.num_digits,
         timeout_secs: s.timeout(),
+        audio: None,
     }
 }
 

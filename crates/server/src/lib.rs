@@ -190,6 +190,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(speech_routes::list_voices))
         .routes(routes!(speech_routes::synthesize))
         .routes(routes!(speech_routes::get_audio))
+        .routes(routes!(speech_routes::get_public_audio))
         .routes(routes!(recordings::upload, recordings::download))
 }
 

@@ -18,6 +18,8 @@ pub struct SpeechService {
     cache: Result<AudioCache, String>,
     /// Where call recordings live (outside anything served as files).
     pub recordings_dir: PathBuf,
+    /// Signs audio links for carriers (loaded on first use).
+    link_key: tokio::sync::OnceCell<Vec<u8>>,
 }
 
 impl SpeechService {
@@ -47,6 +49,7 @@ impl SpeechService {
             engines,
             cache,
             recordings_dir: cfg.data_dir.join("recordings"),
+            link_key: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -55,6 +58,75 @@ impl SpeechService {
             .as_ref()
             .map_err(|e| ApiError::new(ErrorKind::Unavailable, format!("The audio cache is not available: {e}")))
     }
+
+    /// `text` in `voice` for organisation `owner`, from the cache or made
+    /// now (blocking: call from `spawn_blocking`). Answers the cached audio,
+    /// the settings the engine does not apply, and whether it was cached.
+    pub fn synthesize_cached(
+        &self,
+        owner: &str,
+        text: &str,
+        voice: &switchboard_speech::Voice,
+        settings: &switchboard_speech::SynthesisSettings,
+        format: switchboard_speech::AudioFormat,
+    ) -> Result<(switchboard_speech::cache::CachedAudio, Vec<String>, bool), ApiError> {
+        let mut key = settings.key();
+        key["org"] = serde_json::Value::String(owner.to_owned());
+        let id = switchboard_speech::cache::audio_id(text, &voice.id, &key, format);
+        let cache = self.cache()?;
+        if let Some((meta, _)) = cache.get(&id) {
+            return Ok((meta, not_applicable(voice, settings), true));
+        }
+        let out = self.engines.synthesize(text, &voice.id, settings).map_err(api_error)?;
+        let bytes = switchboard_speech::audio::encode(&out.audio, format).map_err(api_error)?;
+        let meta = switchboard_speech::cache::CachedAudio {
+            id,
+            format,
+            duration_secs: (out.audio.duration_secs() * 1000.0).round() / 1000.0,
+            characters: text.chars().count(),
+            bytes: 0,
+            owner: Some(owner.to_owned()),
+        };
+        cache.put(meta.clone(), &bytes).map_err(api_error)?;
+        Ok((meta, out.not_applicable, false))
+    }
+
+    /// The key that signs audio links handed to carriers (shared by every
+    /// node through the database).
+    pub async fn link_key(&self, store: &switchboard_store::DynStore) -> Result<&[u8], ApiError> {
+        let key = self
+            .link_key
+            .get_or_try_init(|| async {
+                let candidate = hex::encode(rand::random::<[u8; 32]>());
+                let k = store.server_secret("audio_link_key", candidate).await?;
+                Ok::<_, ApiError>(k.into_bytes())
+            })
+            .await?;
+        Ok(key)
+    }
+}
+
+/// Settings a voice's engine does not apply (cheap to recompute: the
+/// answer depends only on names).
+pub fn not_applicable(voice: &switchboard_speech::Voice, s: &switchboard_speech::SynthesisSettings) -> Vec<String> {
+    let mut out = Vec::new();
+    if voice.engine == switchboard_speech::TtsEngine::Piper && s.pitch != 0.0 {
+        out.push("pitch".to_owned());
+    }
+    let known: &[&str] = match voice.engine {
+        switchboard_speech::TtsEngine::Piper => &["noise_scale", "noise_w"],
+        switchboard_speech::TtsEngine::Espeak => &["word_gap"],
+    };
+    out.extend(s.extra.keys().filter(|k| !known.contains(&k.as_str())).cloned());
+    out
+}
+
+/// The signature of a public audio link: HMAC-SHA256 over `file|expires`.
+pub fn link_signature(key: &[u8], file: &str, expires: i64) -> String {
+    use hmac::{Hmac, Mac};
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(key).expect("any key length");
+    mac.update(format!("{file}|{expires}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
 }
 
 /// The API answer for a speech error: 503 naming what is not installed,

@@ -81,15 +81,16 @@ impl AppState {
                 stale_queued_secs: t.dialer_stale_queued_secs,
             },
         ));
+        let speech = crate::speech::SpeechService::start(&cfg);
         let conversations = Arc::new(crate::workers::runtime::ConversationRuntime::new(
             store.clone(),
             Arc::new(switchboard_domain::conversation::KeywordIntents::default()),
             cfg.llm.clone().map(crate::llm::Llm::new),
+            Some(speech.clone()),
         ));
         if let Some(sim) = &telephony.simulator {
             sim.set_conversations(conversations.clone());
         }
-        let speech = crate::speech::SpeechService::start(&cfg);
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),

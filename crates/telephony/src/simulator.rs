@@ -689,6 +689,7 @@ impl Carrier for Simulator {
                     input: *input,
                     num_digits: *num_digits,
                     timeout_secs: *timeout_secs,
+                    audio: None,
                 };
                 if scripted {
                     execute(&mut q, &call.call_id, now, &[g]);

@@ -238,12 +238,13 @@ impl Carrier for Twilio {
                     input: *input,
                     num_digits: *num_digits,
                     timeout_secs: *timeout_secs,
+                    audio: None,
                 }],
                 twiml::Urls {
                     gather: &self.gather_action(call),
                     voice: &voice,
                 },
-                &|_, _| None,
+                &|_| String::new(),
             ),
             LiveAction::Transfer { to, .. } => twiml::transfer(to),
         };

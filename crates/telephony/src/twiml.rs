@@ -5,7 +5,7 @@
 //! `actionOnEmptyResult`, that they said nothing) to its `action` URL, and
 //! Twilio then runs the document that URL answers: the next turn.
 
-use switchboard_domain::conversation::Action;
+use switchboard_domain::conversation::{Action, Spoken};
 use switchboard_domain::script::InputMode;
 
 /// Escapes text for an XML element or attribute.
@@ -44,27 +44,28 @@ fn redirect(url: &str) -> String {
 }
 
 /// One turn of a conversation as a TwiML document: prompts as `<Say>` (or
-/// `<Play>` of our audio when `audio` gives a URL for the voice and text),
-/// a question as `<Gather>` posting to the gather route with the step id
-/// (also on silence, `actionOnEmptyResult`), a pause as `<Pause>` then a
-/// redirect announcing its end, a transfer as `<Dial>`, a hang-up as
+/// `<Play>` of the platform's own synthesised audio, at the link `audio`
+/// gives), a question as `<Gather>` posting to the gather route with the
+/// step id (also on silence, `actionOnEmptyResult`), a pause as `<Pause>`
+/// then a redirect announcing its end, a transfer as `<Dial>`, a hang-up as
 /// `<Hangup/>`.
-pub fn turn(actions: &[Action], urls: Urls<'_>, audio: &dyn Fn(Option<&str>, &str) -> Option<String>) -> String {
-    let speak = |voice: Option<&str>, text: &str| match audio(voice, text) {
-        Some(url) => format!("<Play>{}</Play>", escape(&url)),
+pub fn turn(actions: &[Action], urls: Urls<'_>, audio: &dyn Fn(&Spoken) -> String) -> String {
+    let speak = |text: &str, spoken: &Option<Spoken>| match spoken {
+        Some(s) => format!("<Play>{}</Play>", escape(&audio(s))),
         None => say(text),
     };
     let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
     for a in actions {
         match a {
-            Action::Say { text, voice, .. } => out.push_str(&speak(voice.as_deref(), text)),
+            Action::Say { text, audio: spoken, .. } => out.push_str(&speak(text, spoken)),
             Action::Gather {
                 step,
                 prompt,
-                voice,
                 input,
                 num_digits,
                 timeout_secs,
+                audio: spoken,
+                ..
             } => {
                 let kind = match input {
                     InputMode::Dtmf => "dtmf",
@@ -80,7 +81,7 @@ pub fn turn(actions: &[Action], urls: Urls<'_>, audio: &dyn Fn(Option<&str>, &st
                     escape(&format!("{}&step={step}", urls.gather))
                 ));
                 if !prompt.is_empty() {
-                    out.push_str(&speak(voice.as_deref(), prompt));
+                    out.push_str(&speak(prompt, spoken));
                 }
                 out.push_str("</Gather>");
             }
@@ -168,6 +169,7 @@ mod tests {
                 step: "hi".into(),
                 text: "Hello Ann & <Bob>".into(),
                 voice: None,
+                audio: None,
             },
             Action::Gather {
                 step: "ask".into(),
@@ -176,11 +178,12 @@ mod tests {
                 input: InputMode::Both,
                 num_digits: Some(1),
                 timeout_secs: 5,
+                audio: None,
             },
         ];
-        let none = |_: Option<&str>, _: &str| None;
+        let link = |s: &Spoken| format!("https://sb.example/v1/audio/public/{}.{}", s.audio_id, s.format);
         assert_eq!(
-            turn(&actions, urls, &none),
+            turn(&actions, urls, &link),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hello Ann &amp; &lt;Bob&gt;</Say>\
              <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\" speechTimeout=\"auto\" actionOnEmptyResult=\"true\" \
              action=\"https://sb.example/v1/carriers/twilio/gather?org=o&amp;call=c&amp;step=ask\"><Say>Press 1?</Say></Gather></Response>"
@@ -195,11 +198,21 @@ mod tests {
             },
             Action::Hangup { step: None },
         ];
-        let doc = turn(&end, urls, &|_, _| Some("https://sb.example/v1/audio/a1.wav".into()));
+        let doc = turn(&end, urls, &link);
         assert!(doc.contains("<Pause length=\"3\"/><Redirect method=\"POST\">https://sb.example/v1/carriers/twilio/gather?org=o&amp;call=c&amp;step=p&amp;event=pause</Redirect>"), "{doc}");
         assert!(doc.contains("<Dial>+15550001111</Dial><Hangup/>"), "{doc}");
-        let said = turn(&actions[..1], urls, &|_, _| Some("https://sb.example/v1/audio/a1.wav".into()));
-        assert!(said.contains("<Play>https://sb.example/v1/audio/a1.wav</Play>"), "{said}");
+        let voiced = vec![Action::Say {
+            step: "hi".into(),
+            text: "Hello".into(),
+            voice: Some("en_US-joe-medium".into()),
+            audio: Some(Spoken {
+                audio_id: "a1".into(),
+                format: "wav".into(),
+                duration_ms: 900,
+            }),
+        }];
+        let said = turn(&voiced, urls, &link);
+        assert!(said.contains("<Play>https://sb.example/v1/audio/public/a1.wav</Play>"), "{said}");
         assert!(then_resume(&digits("1w2"), urls.voice).contains("<Play digits=\"1w2\"/><Redirect method=\"POST\">https://sb.example/v1/carriers/twilio/voice?org=o&amp;call=c&amp;resume=1</Redirect>"));
         assert!(gather("Enter", 4, "https://x/g?a=1&b=2").contains("numDigits=\"4\" timeout=\"10\" action=\"https://x/g?a=1&amp;b=2\""));
         assert!(play("https://x/a.mp3?a=1&b=2").contains("a=1&amp;b=2"));

@@ -145,9 +145,10 @@ pub async fn run(args: ConversationsArgs) -> anyhow::Result<()> {
     let placing_secs = placing.elapsed().as_secs_f64();
     // Run the conversations to the end.
     let talking = Instant::now();
-    let mut peak_live = 0usize;
+    let (mut peak_live, mut peak_carrier) = (0usize, 0usize);
     let mut rounds = 0usize;
     loop {
+        peak_carrier = peak_carrier.max(sim.live_calls());
         sim.pump().await?;
         state.dialer.run_once().await?;
         peak_live = peak_live.max(state.conversations.live_calls());
@@ -185,7 +186,9 @@ pub async fn run(args: ConversationsArgs) -> anyhow::Result<()> {
         placing_secs,
         passes
     );
-    println!("  live at once (peak)    {peak_live:>10}");
+    println!(
+        "  live at once (peak)    {peak_carrier:>10}   (calls the carrier had; {peak_live} of them answered and in their script at once)"
+    );
     println!(
         "  completed              {:>10.1} calls/s   ({ended} calls in {talk_secs:.2} s, {rounds} rounds)",
         ended as f64 / talk_secs

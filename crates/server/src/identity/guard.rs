@@ -33,6 +33,8 @@ pub fn required(method: &Method, path: &str) -> Required {
     match (method.as_str(), path) {
         ("GET", "/health" | "/openapi.json" | "/ribbon/v1/ribbon.js" | "/ribbon/v1/ribbon.css") => Public,
         ("POST", "/v1/auth/login" | "/v1/auth/refresh") => Public,
+        // Carriers fetch synthesised prompts by a signed, expiring link, checked by the handler.
+        ("GET", "/v1/audio/public/{file}") => Public,
         // Twilio authenticates its callbacks with X-Twilio-Signature, checked by the handler.
         ("POST", "/v1/carriers/twilio/status" | "/v1/carriers/twilio/gather" | "/v1/carriers/twilio/voice") => Public,
         ("POST", "/v1/auth/logout") => Authenticated,

@@ -47,17 +47,25 @@ pub struct ConversationRuntime {
     store: DynStore,
     nlu: Arc<dyn Understand + Send + Sync>,
     llm: Option<Llm>,
+    /// Speaks prompts whose step names one of the platform's voices.
+    speech: Option<Arc<crate::speech::SpeechService>>,
     templates: Mutex<HashMap<TemplateId, Arc<Template>>>,
     live: Mutex<HashMap<CallId, Arc<tokio::sync::Mutex<Option<Live>>>>>,
     reactions_us: Mutex<Vec<u32>>,
 }
 
 impl ConversationRuntime {
-    pub fn new(store: DynStore, nlu: Arc<dyn Understand + Send + Sync>, llm: Option<Llm>) -> Self {
+    pub fn new(
+        store: DynStore,
+        nlu: Arc<dyn Understand + Send + Sync>,
+        llm: Option<Llm>,
+        speech: Option<Arc<crate::speech::SpeechService>>,
+    ) -> Self {
         Self {
             store,
             nlu,
             llm,
+            speech,
             templates: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             reactions_us: Mutex::new(Vec::new()),
@@ -193,6 +201,47 @@ impl ConversationRuntime {
         }
     }
 
+    /// Synthesises the prompts whose step names one of the platform's
+    /// voices (µ-law WAV, cached), so the carrier plays our audio and knows
+    /// its length. A voice we do not have, or no engine, leaves the prompt
+    /// to the carrier's own speech.
+    async fn give_voice(&self, org: &OrgId, actions: &mut [Action]) {
+        let Some(speech) = &self.speech else { return };
+        for a in actions.iter_mut() {
+            let (text, voice, audio) = match a {
+                Action::Say {
+                    text,
+                    voice: Some(v),
+                    audio,
+                    ..
+                } => (text.clone(), v.clone(), audio),
+                Action::Gather {
+                    prompt,
+                    voice: Some(v),
+                    audio,
+                    ..
+                } if !prompt.is_empty() => (prompt.clone(), v.clone(), audio),
+                _ => continue,
+            };
+            let Ok(voice) = speech.engines.voice(Some(&voice)) else { continue };
+            let (speech, owner) = (speech.clone(), org.to_string());
+            let format = switchboard_speech::AudioFormat::WavUlaw;
+            let made =
+                tokio::task::spawn_blocking(move || speech.synthesize_cached(&owner, &text, &voice, &Default::default(), format)).await;
+            match made {
+                Ok(Ok((meta, _, _))) => {
+                    *audio = Some(switchboard_domain::conversation::Spoken {
+                        audio_id: meta.id,
+                        format: meta.format.extension().to_owned(),
+                        duration_ms: (meta.duration_secs * 1000.0).round() as u32,
+                    });
+                }
+                Ok(Err(e)) => tracing::warn!(error = %e.message, "cannot synthesise a prompt; the carrier speaks it"),
+                Err(e) => tracing::warn!(error = %e, "synthesis task failed; the carrier speaks the prompt"),
+            }
+        }
+    }
+
     /// The report of one event: segments, path, answers, outcome, state.
     fn report(live: &mut Live, heard: Option<Segment>, actions: &[Action], effects: &[Effect], at: Timestamp) -> CallReport {
         let zero = *live.answered_at.get_or_insert(at);
@@ -204,7 +253,10 @@ impl ConversationRuntime {
         let mut t = (at - zero).num_milliseconds().max(0);
         for a in actions {
             if let Some(text) = a.spoken() {
-                let d = speaking_ms(text);
+                let d = match a {
+                    Action::Say { audio: Some(s), .. } | Action::Gather { audio: Some(s), .. } => i64::from(s.duration_ms),
+                    _ => speaking_ms(text),
+                };
                 report.segments.push(Segment::new(Speaker::Agent, text, t, t + d));
                 t += d;
             }
@@ -286,7 +338,8 @@ impl ConversationRuntime {
             }
             _ => None,
         };
-        let (actions, effects) = self.run(call, live, ev, heard.as_ref()).await;
+        let (mut actions, effects) = self.run(call, live, ev, heard.as_ref()).await;
+        self.give_voice(&live.org, &mut actions).await;
         if effects.is_empty() && actions.is_empty() && heard.is_none() {
             return Ok(Vec::new());
         }

@@ -95,6 +95,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/calls/{id}/actions"),
     ("get", "/v1/calls/{id}/transcript"),
     ("post", "/v1/carriers/twilio/voice"),
+    ("get", "/v1/audio/public/{file}"),
 ];
 
 #[tokio::test]

@@ -25,7 +25,7 @@ fn optional(why: &str) -> bool {
 }
 
 /// What install-speech wrote, or None when skipping.
-fn installed() -> Option<SpeechSettings> {
+pub(crate) fn installed() -> Option<SpeechSettings> {
     let path = std::env::var_os("SWITCHBOARD_SPEECH_CONFIG")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data/speech/speech.toml"));

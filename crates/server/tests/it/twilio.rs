@@ -661,3 +661,65 @@ async fn the_dialer_places_campaign_calls_through_twilio() {
     assert_eq!(dialer.run_once().await.unwrap().dialed, 1);
     assert_eq!(log.lock().unwrap()[2].get("To"), Some("+15551110003"));
 }
+
+/// A step in one of the platform's voices is played from our own
+/// synthesised audio: the TwiML `<Play>`s a signed link that works without
+/// credentials until it expires and not at all when tampered with; on the
+/// simulator the prompt lasts as long as its audio.
+#[tokio::test]
+async fn prompts_in_our_voices_are_played_from_our_audio() {
+    let Some(mut speech) = crate::speech::installed() else { return };
+    speech.tts = vec![switchboard_speech::TtsEngine::Espeak];
+    speech.stt = switchboard_speech::SttEngine::None;
+    speech.default_voice = None;
+    let (base, _log) = stand_in().await;
+    let t = TestServer::start_with(move |c| {
+        c.telephony.twilio = Some(settings(&base));
+        c.speech = speech;
+    })
+    .await;
+    let tpl = crate::templates::new_template(
+        &t.a,
+        json!({"name": "Voiced", "steps": [
+            {"id": "hi", "type": "greeting", "content": "Hello from Acme.", "voice": "espeak-en-us"},
+            {"id": "ask", "type": "question", "content": "Press 1.", "branches": [{"default": true, "goto": "bye"}]},
+            {"id": "bye", "type": "hangup", "content": "Bye."}
+        ]}),
+    )
+    .await;
+    let id = t.a.new_call(json!({"phone": "+15551234567", "templateId": tpl})).await;
+    let voice = format!("{PUBLIC}/v1/carriers/twilio/voice?org={}&call={id}", t.a.org.id);
+    let doc = twiml_callback(&t, &voice, &[("CallSid", "CA77"), ("AnsweredBy", "human")]).await;
+    // The voiced greeting is played; the question without a voice is spoken by Twilio.
+    let play = doc
+        .split("<Play>")
+        .nth(1)
+        .and_then(|rest| rest.split("</Play>").next())
+        .unwrap_or_else(|| panic!("no <Play> in {doc}"))
+        .replace("&amp;", "&");
+    assert!(doc.contains("<Say>Press 1.</Say>"), "{doc}");
+    let path = play.strip_prefix(PUBLIC).unwrap();
+    assert!(path.starts_with("/v1/audio/public/") && path.contains(".wav?expires="), "{path}");
+    let got = reqwest::get(format!("{}{path}", t.base)).await.unwrap();
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.headers()["content-type"], "audio/wav");
+    let bytes = got.bytes().await.unwrap();
+    let audio = switchboard_speech::audio::read_wav(&bytes).unwrap();
+    assert_eq!(audio.sample_rate, 8000);
+    assert!(audio.duration_secs() > 0.5, "{}", audio.duration_secs());
+    // Tampered or expired links are refused.
+    let tampered = path.replace("sig=", "sig=0");
+    assert_eq!(reqwest::get(format!("{}{tampered}", t.base)).await.unwrap().status(), 403);
+    let (head, _) = path.split_once("?expires=").unwrap();
+    let old = format!("{head}?expires=1000&sig=abc");
+    assert_eq!(reqwest::get(format!("{}{old}", t.base)).await.unwrap().status(), 403);
+    // The transcript's agent segment lasts as long as the audio.
+    let segs = t.store.transcript(&t.a.org.id, &id.parse().unwrap()).await.unwrap();
+    let hello = segs.iter().find(|s| s.text == "Hello from Acme.").unwrap();
+    let ms = hello.end_ms - hello.start_ms;
+    assert!(
+        (ms - (audio.duration_secs() * 1000.0) as i64).abs() <= 2,
+        "{ms} vs {}",
+        audio.duration_secs()
+    );
+}

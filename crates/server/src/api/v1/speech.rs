@@ -11,8 +11,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_speech::cache::{CachedAudio, audio_id, valid_id};
-use switchboard_speech::{AudioFormat, SynthesisSettings, Voice, audio};
+use switchboard_speech::cache::valid_id;
+use switchboard_speech::{AudioFormat, SynthesisSettings, Voice};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use utoipa::ToSchema;
 
@@ -151,76 +151,28 @@ pub async fn synthesize(State(state): State<AppState>, auth: Auth, body: JsonBod
     };
     settings.validate().map_err(api_error)?;
     let owner = auth.org.id.to_string();
-    let mut key = settings.key();
-    key["org"] = Value::String(owner.clone());
-    let id = audio_id(&text, &voice.id, &key, format);
     let characters = text.chars().count();
-    let cache = speech.cache()?;
-    let not_applicable_of = |s: &SynthesisSettings| -> Vec<String> {
-        // Cheap to recompute for a cache hit: the engine's answer depends only on names.
-        let mut out = Vec::new();
-        if voice.engine == switchboard_speech::TtsEngine::Piper && s.pitch != 0.0 {
-            out.push("pitch".to_owned());
-        }
-        let known: &[&str] = match voice.engine {
-            switchboard_speech::TtsEngine::Piper => &["noise_scale", "noise_w"],
-            switchboard_speech::TtsEngine::Espeak => &["word_gap"],
-        };
-        out.extend(s.extra.keys().filter(|k| !known.contains(&k.as_str())).cloned());
-        out
-    };
-    if let Some((meta, _)) = cache.get(&id) {
-        return Ok(respond(
-            StatusCode::OK,
-            false,
-            &SpeechOut {
-                audio_url: audio_url(&state, &id, format),
-                audio_id: id,
-                duration_secs: meta.duration_secs,
-                characters,
-                voice: voice.id.clone(),
-                format: format.as_str().into(),
-                content_type: format.content_type().into(),
-                not_applicable: not_applicable_of(&settings),
-                cached: true,
-            },
-        ));
-    }
-    let (voice_id, id2) = (voice.id.clone(), id.clone());
-    let made = tokio::task::spawn_blocking(move || -> Result<(CachedAudio, Vec<String>), ApiError> {
-        let out = speech.engines.synthesize(&text, &voice_id, &settings).map_err(api_error)?;
-        let bytes = audio::encode(&out.audio, format).map_err(api_error)?;
-        let meta = CachedAudio {
-            id: id2,
-            format,
-            duration_secs: (out.audio.duration_secs() * 1000.0).round() / 1000.0,
-            characters,
-            bytes: 0,
-            owner: Some(owner),
-        };
-        let cache = speech.cache()?;
-        cache.put(meta.clone(), &bytes).map_err(api_error)?;
-        Ok((meta, out.not_applicable))
-    })
-    .await
-    .map_err(|e| {
-        tracing::error!(error = %e, "synthesis task failed");
-        ApiError::internal()
-    })??;
-    let (meta, not_applicable) = made;
+    let voice_id = voice.id.clone();
+    let (meta, not_applicable, cached) =
+        tokio::task::spawn_blocking(move || speech.synthesize_cached(&owner, &text, &voice, &settings, format))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "synthesis task failed");
+                ApiError::internal()
+            })??;
     Ok(respond(
         StatusCode::OK,
         false,
         &SpeechOut {
-            audio_url: audio_url(&state, &id, format),
-            audio_id: id,
+            audio_url: audio_url(&state, &meta.id, format),
+            audio_id: meta.id.clone(),
             duration_secs: meta.duration_secs,
             characters,
-            voice: voice.id,
+            voice: voice_id,
             format: format.as_str().into(),
             content_type: format.content_type().into(),
             not_applicable,
-            cached: false,
+            cached,
         },
     ))
 }
@@ -241,6 +193,42 @@ pub async fn get_audio(State(state): State<AppState>, auth: Auth, headers: Heade
         return Err(not_found());
     }
     serve_file(&path, meta.format.content_type(), &headers).await
+}
+
+#[utoipa::path(get, path = "/v1/audio/public/{file}", tag = "speech",
+    params(("file" = String, Path, description = "`{audioId}.{wav|ulaw|alaw}`"), ("expires" = i64, Query, description = "Unix seconds"), ("sig" = String, Query, description = "The link's signature")),
+    responses((status = 200, description = "The audio", content_type = "audio/wav"), (status = 206, description = "Part of it (Range)"),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 416, body = ErrorBody)))]
+/// Audio a carrier fetches without credentials (Twilio's `<Play>`): the
+/// link is signed by the server and expires.
+pub async fn get_public_audio(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(file): Path<String>,
+    q: crate::extract::QueryMap,
+) -> ApiResult<Response> {
+    let forbidden = || ApiError::new(ErrorKind::Forbidden, "This audio link is not valid or has expired");
+    let expires: i64 = q.get("expires").and_then(|e| e.parse().ok()).ok_or_else(forbidden)?;
+    let sig = q.get("sig").ok_or_else(forbidden)?;
+    let key = state.speech.link_key(&state.store).await?;
+    let want = crate::speech::link_signature(key, &file, expires);
+    let matches: bool = subtle_eq(want.as_bytes(), sig.as_bytes());
+    if !matches || expires < switchboard_domain::now().timestamp() {
+        return Err(forbidden());
+    }
+    let not_found = || ApiError::new(ErrorKind::NotFound, "Audio not found (or expired)");
+    let (id, ext) = file.rsplit_once('.').ok_or_else(not_found)?;
+    let cache = state.speech.cache()?;
+    let (meta, path) = cache.get(id).ok_or_else(not_found)?;
+    if meta.format.extension() != ext {
+        return Err(not_found());
+    }
+    serve_file(&path, meta.format.content_type(), &headers).await
+}
+
+/// Compares two strings in time independent of where they differ.
+fn subtle_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// A byte range of a file of `len` bytes, from a `Range` header.

@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use switchboard_domain::call::CallReport;
-use switchboard_domain::conversation::Event;
+use switchboard_domain::conversation::{Action, Event, Spoken};
 use switchboard_domain::{CallId, OrgId};
 use switchboard_store::{CallTarget, StoreError};
 use switchboard_telephony::{CallRef, Conversations};
@@ -136,8 +136,8 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// The conversation's next turn as TwiML (our synthesised audio is not
-/// yet used for prompts: Twilio speaks them).
+/// The conversation's next turn as TwiML: prompts in one of our voices are
+/// played from our audio (signed links valid for an hour), others Twilio speaks.
 async fn answer_turn(state: &AppState, s: &Signed, event: Option<Event>) -> ApiResult<Response> {
     let call = CallRef {
         org_id: s.org.clone(),
@@ -151,13 +151,31 @@ async fn answer_turn(state: &AppState, s: &Signed, event: Option<Event>) -> ApiR
     };
     let gather = twilio::callback_url(&s.public_url, "gather", &s.org, &s.call);
     let voice = twilio::callback_url(&s.public_url, "voice", &s.org, &s.call);
+    // Our own synthesised prompts: Twilio fetches them by signed links.
+    let voiced = actions
+        .iter()
+        .any(|a| matches!(a, Action::Say { audio: Some(_), .. } | Action::Gather { audio: Some(_), .. }));
+    let key = if voiced {
+        state.speech.link_key(&state.store).await?.to_vec()
+    } else {
+        Vec::new()
+    };
+    let link = |a: &Spoken| {
+        let file = format!("{}.{}", a.audio_id, a.format);
+        let expires = switchboard_domain::now().timestamp() + 3_600;
+        let sig = crate::speech::link_signature(&key, &file, expires);
+        format!(
+            "{}/v1/audio/public/{file}?expires={expires}&sig={sig}",
+            s.public_url.trim_end_matches('/')
+        )
+    };
     let doc = twiml::turn(
         &actions,
         twiml::Urls {
             gather: &gather,
             voice: &voice,
         },
-        &|_, _| None,
+        &link,
     );
     Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], doc).into_response())
 }
