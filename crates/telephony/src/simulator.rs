@@ -310,6 +310,7 @@ impl Simulator {
                             status: Some(p.status),
                             at: chrono::DateTime::from_timestamp_millis(at_ms),
                             duration: p.duration,
+                            carrier_clock: true,
                             ..Default::default()
                         };
                         match store.report_call(&org, CallTarget::Id(call.clone()), report, None).await {
@@ -363,6 +364,7 @@ impl Simulator {
             event: Some(kind.to_owned()),
             event_data: Some(data),
             at: Some(self.clock.now()),
+            carrier_clock: true,
             ..Default::default()
         };
         self.store

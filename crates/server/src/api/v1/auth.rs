@@ -177,6 +177,10 @@ pub async fn refresh(State(state): State<AppState>, body: JsonBody<RefreshIn>) -
             Ok(respond(StatusCode::OK, false, &out))
         }
         Spent::Reused(session) => {
+            // The store revoked the login; its access tokens stop working
+            // here at once, as after a logout (other nodes: within the auth
+            // cache's time).
+            state.keys.clear();
             tracing::warn!(%session, "refresh token reused: session revoked");
             Err(invalid())
         }

@@ -113,7 +113,9 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
         .ok_or_else(|| ApiError::field("CallStatus", format!("'{raw_status}' is not a Twilio call status")))?;
     let at = get("Timestamp")
         .and_then(|t| chrono::DateTime::parse_from_rfc2822(&t).ok())
-        .map(|t| switchboard_domain::truncate(t.with_timezone(&chrono::Utc)));
+        .map(|t| switchboard_domain::truncate(t.with_timezone(&chrono::Utc)))
+        .map(|t| switchboard_domain::validate::TimeWindow::Reported.check("Timestamp", t, switchboard_domain::now()))
+        .transpose()?;
     let duration = get("CallDuration").and_then(|d| d.parse::<i64>().ok());
     if let Some(sid) = get("CallSid") {
         match state.store.set_call_external_id(&org, &call, &sid).await {
@@ -126,6 +128,8 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
         status: Some(status),
         at,
         duration: duration.filter(|_| status.is_terminal()),
+        // Twilio's clock, to the second: a moment behind ours is no error.
+        carrier_clock: true,
         ..Default::default()
     };
     state.store.report_call(&org, CallTarget::Id(call), report, None).await?;
@@ -188,6 +192,7 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
             event_data: Some(data.into()),
             collected_data: collected,
             at: Some(switchboard_domain::now()),
+            carrier_clock: true,
             ..Default::default()
         };
         state

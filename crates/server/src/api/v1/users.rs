@@ -63,7 +63,7 @@ impl UserOut {
 pub struct UserIn {
     pub email: Option<String>,
     pub name: Option<String>,
-    /// At least 10 characters mixing three of: lower case, upper case, digits, symbols.
+    /// 15 to 256 characters of any kind (NIST SP 800-63B); not a common or breached password.
     pub password: Option<String>,
     /// owner, admin, manager, agent (default) or viewer.
     pub role: Option<String>,
