@@ -498,7 +498,9 @@ pub fn breakdown(t: &OrgTable, q: &Query) -> Result<Vec<Group>, QueryError> {
 /// The time buckets a zero-filled series over the query's whole range
 /// holds (both ends given), or 0 for other queries.
 pub fn range_buckets(q: &Query) -> u64 {
-    let (Some(start), Some(end)) = (q.filter.start, q.filter.end) else { return 0 };
+    let (Some(start), Some(end)) = (q.filter.start, q.filter.end) else {
+        return 0;
+    };
     if end <= start {
         return 0;
     }
@@ -672,17 +674,24 @@ fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Qu
     let (calls, _) = rank(t, f, size, |r| col.get(r) as usize);
     let present: Vec<bool> = calls.iter().map(|c| *c > 0).collect();
     let Some((edges, labels)) = number_bins(keys, &q.bins, &present) else {
-        return Ok(by_calls(counted(t, f, q, size, |r| col.get(r) as usize, |i, s| group(value_text(i), s))?));
+        return Ok(by_calls(counted(
+            t,
+            f,
+            q,
+            size,
+            |r| col.get(r) as usize,
+            |i, s| group(value_text(i), s),
+        )?));
     };
     // Bins first, then one group per non-numeric value (and "none").
     let bin_count = labels.len();
     // Counters only for the values present; absent ones go nowhere.
     let mut target: Vec<usize> = Vec::with_capacity(size);
     let mut others: Vec<usize> = Vec::new();
-    for id in 0..size {
+    for (id, here) in present.iter().enumerate().take(size) {
         match keys.numbers.get(id).copied().flatten() {
             Some(n) if id > 0 => target.push(bin_of(&edges, n)),
-            _ if !present[id] => target.push(usize::MAX),
+            _ if !here => target.push(usize::MAX),
             _ => {
                 target.push(bin_count + others.len());
                 others.push(id);
@@ -692,7 +701,9 @@ fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Qu
     if q.limit.is_none() && others.len() > MAX_GROUPS {
         return Err(too_many((bin_count + others.len()) as u64, false));
     }
-    let acc = accumulate(t, f, bin_count + others.len(), |r| Some(target[col.get(r) as usize]).filter(|g| *g != usize::MAX));
+    let acc = accumulate(t, f, bin_count + others.len(), |r| {
+        Some(target[col.get(r) as usize]).filter(|g| *g != usize::MAX)
+    });
     let mut out: Vec<Group> = labels
         .into_iter()
         .enumerate()
@@ -748,9 +759,7 @@ fn time_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Result<Vec<Group>, Q
     // (its size was checked against MAX_GROUPS before the scan).
     let bounded = q.filter.start.is_some() && q.filter.end.is_some();
     if span <= MAX_GROUPS as i64 {
-        let acc = accumulate(t, f, span.max(0) as usize, |r| {
-            usize::try_from((key(t.ts[r]) - first) / step).ok()
-        });
+        let acc = accumulate(t, f, span.max(0) as usize, |r| usize::try_from((key(t.ts[r]) - first) / step).ok());
         return Ok((0..acc.groups())
             .map(|i| (i, acc.stats(i)))
             .filter(|(_, s)| s.calls > 0 || bounded)
@@ -821,7 +830,11 @@ mod tests {
             assert_eq!(groups.iter().map(|g| g.stats.calls).sum::<u64>(), 2);
         }
         let weeks = breakdown(&t, &q(Dim::Week, None, None)).unwrap();
-        assert_eq!(weeks[0].key.as_deref(), Some("0001-01-01"), "weeks start on a Monday (as 0001-01-01 was)");
+        assert_eq!(
+            weeks[0].key.as_deref(),
+            Some("0001-01-01"),
+            "weeks start on a Monday (as 0001-01-01 was)"
+        );
         // A closed range over the span asks for millions of zero-filled
         // buckets: refused before any scan, saying how many.
         let e = breakdown(&t, &q(Dim::Date, Some("0001-01-01T00:00:00Z"), Some("9999-12-31T23:59:59Z"))).unwrap_err();
@@ -835,7 +848,11 @@ mod tests {
         );
         // Coarser buckets over the same range fit.
         let months = breakdown(&t, &q(Dim::Month, Some("2020-01-01T00:00:00Z"), Some("2030-01-01T00:00:00Z"))).unwrap();
-        assert_eq!((months.len(), months.iter().map(|g| g.stats.calls).sum::<u64>()), (120, 0), "zero-filled, no call in the range");
+        assert_eq!(
+            (months.len(), months.iter().map(|g| g.stats.calls).sum::<u64>()),
+            (120, 0),
+            "zero-filled, no call in the range"
+        );
         // Hours and days of the week are 24 and 7, whatever the span.
         assert_eq!(breakdown(&t, &q(Dim::Hour, None, None)).unwrap().len(), 24);
     }
@@ -872,7 +889,9 @@ mod tests {
 
     #[test]
     fn named_groups_beyond_the_limit_need_a_limit_and_one_customer_can_be_asked_for() {
-        let names: Vec<&'static str> = (0..=MAX_GROUPS).map(|i| &*Box::leak(format!("cust-{i}").into_boxed_str())).collect();
+        let names: Vec<&'static str> = (0..=MAX_GROUPS)
+            .map(|i| &*Box::leak(format!("cust-{i}").into_boxed_str()))
+            .collect();
         let t = table_of(names.iter().map(|n| (at("2025-05-20T10:00:00Z"), Some(*n))));
         assert!(matches!(
             breakdown(&t, &q(Dim::Customer, None, None)),

@@ -745,7 +745,11 @@ mod tests {
         match call.clone().apply(&r, t0(), &[]) {
             Err(DomainError::Invalid(e)) => {
                 assert_eq!((e.field.as_str(), e.related.as_deref()), ("endedAt", Some("initiatedAt")));
-                assert!(e.reason.contains("2025-05-20T09:00:00.000Z") && e.reason.contains("2025-05-20T10:00:00.000Z"), "{}", e.reason);
+                assert!(
+                    e.reason.contains("2025-05-20T09:00:00.000Z") && e.reason.contains("2025-05-20T10:00:00.000Z"),
+                    "{}",
+                    e.reason
+                );
             }
             other => panic!("{other:?}"),
         }

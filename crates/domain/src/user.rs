@@ -187,8 +187,13 @@ pub const MIN_PASSWORD_CHARS: usize = 15;
 pub const MAX_PASSWORD_CHARS: usize = 256;
 
 /// The common-password list (see `data/README.md`): lower-cased, one a line.
-static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> =
-    std::sync::LazyLock::new(|| include_str!("../data/common-passwords.txt").lines().map(str::trim).filter(|l| !l.is_empty()).collect());
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> = std::sync::LazyLock::new(|| {
+    include_str!("../data/common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
 
 /// Is `lower` (lower-cased) on the common-password list?
 pub fn is_common_password(lower: &str) -> bool {
@@ -245,7 +250,9 @@ pub fn check_password(password: &str, email: &str) -> Result<(), String> {
 fn repeated_unit(s: &str) -> Option<String> {
     let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
-    (1..=n / 2).find(|len| n % len == 0 && chars.chunks(*len).all(|c| c == &chars[..*len])).map(|len| chars[..len].iter().collect())
+    (1..=n / 2)
+        .find(|len| n.is_multiple_of(*len) && chars.chunks(*len).all(|c| c == &chars[..*len]))
+        .map(|len| chars[..len].iter().collect())
 }
 
 /// Every character one above (or one below) the one before it; digits
@@ -284,7 +291,10 @@ mod tests {
     #[test]
     fn password_rule() {
         // NIST SP 800-63B: length and a breached list, no composition rules.
-        assert!(check_password("my cat sleeps on the warm rug", "a@b.co").is_ok(), "a lower-case passphrase");
+        assert!(
+            check_password("my cat sleeps on the warm rug", "a@b.co").is_ok(),
+            "a lower-case passphrase"
+        );
         assert!(check_password("Correct-horse-9", "a@b.co").is_ok());
         assert!(check_password("ünïcödé wörds äré fïné", "a@b.co").is_ok());
         let why = |p: &str| check_password(p, "priya.sharma@x.com").expect_err(p);

@@ -213,7 +213,11 @@ mod tests {
         let in_18_months = now + chrono::Duration::days(548);
         assert!(TimeWindow::Scheduled.check("scheduled", in_18_months, now).is_err());
         assert!(TimeWindow::Reported.check("endedAt", in_18_months, now).is_ok());
-        assert!(TimeWindow::Reported.check("endedAt", now + chrono::Duration::days(731), now).is_err());
+        assert!(
+            TimeWindow::Reported
+                .check("endedAt", now + chrono::Duration::days(731), now)
+                .is_err()
+        );
     }
 
     #[test]

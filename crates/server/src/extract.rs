@@ -69,7 +69,7 @@ pub fn parse_json_strict<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError>
     }
     let mut unknown: Vec<String> = Vec::new();
     let mut de = serde_json::Deserializer::from_slice(raw);
-    let parsed: Result<T, _> = serde_ignored::deserialize(&mut de, |path| unknown.push(path.to_string()));
+    let parsed: Result<T, _> = serde_ignored::deserialize(&mut de, |path| unknown.push(field_path(&path)));
     let value = match parsed.and_then(|v| de.end().map(|_| v)) {
         Ok(v) => v,
         // A refused body is parsed again to name the field at fault.
@@ -129,6 +129,20 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
             ApiError::field(path, strip_position(&inner.to_string()))
         }
     })
+}
+
+/// A field's path as errors name it: `schedule.callHours.start`, `steps[2].say`.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let p = field_path(parent);
+            if p.is_empty() { key.clone() } else { format!("{p}.{key}") }
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => field_path(parent),
+    }
 }
 
 /// serde_json appends "at line 1 column 17"; the field name says more.

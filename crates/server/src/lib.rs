@@ -101,6 +101,27 @@ impl MakeRequestId for TimeOrderedRequestId {
     }
 }
 
+/// The longest request id a client may choose.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// Is this a request id we echo: 1 to 64 characters of `[A-Za-z0-9._-]`?
+pub fn is_safe_request_id(v: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drops a client's `X-Request-Id` unless it is one short safe id, so
+/// that the server issues its own instead of echoing (and logging) any
+/// length or character a client sends.
+async fn screen_request_id(mut req: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let ids = req.headers().get_all("x-request-id");
+    let mut iter = ids.iter();
+    let keep = matches!((iter.next(), iter.next()), (Some(v), None) if is_safe_request_id(v.as_bytes()));
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::internal().into_response()
@@ -216,6 +237,8 @@ fn cors() -> tower_http::cors::CorsLayer {
             header::AUTHORIZATION,
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("prefer"),
+            HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([
             HeaderName::from_static("x-ratelimit-limit"),
@@ -251,6 +274,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(TimeOrderedRequestId))
+        .layer(axum::middleware::map_request(screen_request_id))
         .layer(cors());
     (router, doc)
 }

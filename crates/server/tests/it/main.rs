@@ -13,6 +13,7 @@ mod contacts;
 mod crash;
 mod dialer;
 mod dialer_restart;
+mod hardening;
 mod identity;
 mod openapi;
 mod receiver;

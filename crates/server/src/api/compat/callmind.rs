@@ -233,7 +233,11 @@ fn callmind_names(e: ApiError) -> ApiError {
         "initiatedAt" | "ringingAt" | "answeredAt" => "startedAt".to_owned(),
         other => other.to_owned(),
     };
-    match e.details.as_ref().and_then(|d| Some((d["field"].as_str()?, d["related"].as_str()?, d["reason"].as_str()?))) {
+    match e
+        .details
+        .as_ref()
+        .and_then(|d| Some((d["field"].as_str()?, d["related"].as_str()?, d["reason"].as_str()?)))
+    {
         Some((field, related, reason)) => ApiError::pair(rename(field), rename(related), reason),
         None => e,
     }

@@ -138,7 +138,12 @@ pub struct ActionIn {
 
 #[utoipa::path(post, path = "/api/ribbon/calls/{id}/actions", tag = "call-ribbon", params(("id" = String, Path)), request_body = ActionIn,
     responses((status = 200, body = LogOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("apiKey" = [])))]
-pub async fn act(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, body: JsonBody<ActionIn, Lenient>) -> ApiResult<Response> {
+pub async fn act(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: JsonBody<ActionIn, Lenient>,
+) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;
     let action = body.value.action.as_deref().map(str::trim).unwrap_or("");
     if !["hangup", "mute", "unmute", "hold", "unhold"].contains(&action) {

@@ -60,9 +60,11 @@ pub fn refused(e: QueryError, field: &str) -> ApiError {
     } else {
         "filter the calls or ask for fewer groups with limit"
     };
-    ApiError::field(field, format!("would answer {groups} groups, more than the {max} one answer may hold: {advice}")).with_details(
-        serde_json::json!({"field": field, "reason": "too many groups", "groups": groups, "max": max}),
+    ApiError::field(
+        field,
+        format!("would answer {groups} groups, more than the {max} one answer may hold: {advice}"),
     )
+    .with_details(serde_json::json!({"field": field, "reason": "too many groups", "groups": groups, "max": max}))
 }
 
 async fn run<R: Send + 'static>(

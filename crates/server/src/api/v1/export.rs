@@ -222,7 +222,9 @@ fn is_plain_number(s: &str) -> bool {
     let mut parts = digits.splitn(2, '.');
     let whole = parts.next().unwrap_or("");
     let frac = parts.next();
-    !whole.is_empty() && whole.bytes().all(|b| b.is_ascii_digit()) && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Streams every call matching `filter` as the native CSV or JSON.
@@ -282,7 +284,10 @@ mod tests {
     #[test]
     fn formula_starts_are_neutralised_and_numbers_kept() {
         for (cell, want) in [
-            ("=HYPERLINK(\"http://evil.example\",\"x\")", "'=HYPERLINK(\"http://evil.example\",\"x\")"),
+            (
+                "=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            ),
             ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
             ("-2+3", "'-2+3"),
             ("@SUM(1,2)", "'@SUM(1,2)"),
