@@ -190,16 +190,25 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-            .map(|pairs| QueryMap(pairs.into_iter().collect()))
-            .map_err(|e| ApiError::new(ErrorKind::InvalidParameter, format!("The query string is malformed: {e}")))
+        let map: HashMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .map(|pairs| pairs.into_iter().collect())
+            .map_err(|e| ApiError::new(ErrorKind::InvalidParameter, format!("The query string is malformed: {e}")))?;
+        // The native API takes a parameter left empty for a mistake; the
+        // dialects, whose clients send `?startDate=` for "any", read it as absent.
+        if parts.uri.path().starts_with("/v1/")
+            && let Some((name, _)) = map.iter().find(|(_, v)| v.is_empty())
+        {
+            return Err(ApiError::field(name.clone(), "must not be empty (leave the parameter out instead)"));
+        }
+        Ok(QueryMap(map))
     }
 }
 
 impl QueryMap {
-    /// A non-empty parameter, trimmed.
+    /// A parameter, trimmed; an empty one is absent (a blank one is an
+    /// empty value, which every parameter's rule refuses).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.0.get(name).filter(|s| !s.is_empty()).map(|s| s.trim())
     }
 
     /// An integer parameter within `min..=max`.

@@ -220,8 +220,8 @@ async fn wake_webhooks(
 }
 
 /// The OpenAPI document of every route.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+pub fn openapi_document() -> serde_json::Value {
+    openapi::contract::apply(api_routes().split_for_parts().1)
 }
 
 /// Browsers may call the API from any page (the ribbon widget runs on the
@@ -251,15 +251,16 @@ fn cors() -> tower_http::cors::CorsLayer {
 }
 
 /// The routes with their OpenAPI document.
-pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+pub fn router(state: AppState) -> (Router, serde_json::Value) {
     let body_limit = state.cfg.body_limit;
     let (router, doc) = api_routes().split_for_parts();
+    let doc = openapi::contract::apply(doc);
     // Every matched route passes the guard: credentials, permission, rate limit.
     let router = router
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), identity::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
         .with_state(state);
-    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let doc_json = Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default());
     let router = router
         .route(
             "/openapi.json",

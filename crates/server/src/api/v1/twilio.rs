@@ -43,15 +43,16 @@ impl Signed {
 
 /// Checks `X-Twilio-Signature` (form or JSON body) and reads the request.
 async fn signed(state: &AppState, req: Request) -> ApiResult<Signed> {
-    let Some(tw) = state.cfg.telephony.twilio.clone() else {
-        return Err(ApiError::new(ErrorKind::NotFound, "Twilio is not configured on this server"));
-    };
+    // An unsigned request is refused before anything else is told.
     let sig = req
         .headers()
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .ok_or_else(forbidden)?;
+    let Some(tw) = state.cfg.telephony.twilio.clone() else {
+        return Err(ApiError::new(ErrorKind::NotFound, "Twilio is not configured on this server"));
+    };
     let json = req
         .headers()
         .get(axum::http::header::CONTENT_TYPE)

@@ -262,14 +262,16 @@ fn me(auth: &Auth) -> ApiResult<UserId> {
     }
 }
 
-#[utoipa::path(get, path = "/v1/users/me", tag = "users", responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/users/me", tag = "users",
+    responses((status = 200, body = UserOut), (status = 404, description = "An API key has no user profile", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_me(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let user = state.store.get_user(&auth.org.id, &me(&auth)?).await?;
     Ok(respond(StatusCode::OK, false, &UserOut::from_user(&user)))
 }
 
 #[utoipa::path(patch, path = "/v1/users/me", tag = "users", request_body = UserPatchIn,
-    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "An API key has no user profile", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update_me(State(state): State<AppState>, auth: Auth, body: JsonBody<UserPatchIn>) -> ApiResult<Response> {
     let user = state.store.get_user(&auth.org.id, &me(&auth)?).await?;
     let user = patch(&state, &auth, user, body.value, false).await?;
