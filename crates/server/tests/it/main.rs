@@ -8,6 +8,7 @@ mod callmind;
 mod calls;
 mod campaigns;
 mod cli;
+mod contract;
 mod contact_lists;
 mod contacts;
 mod crash;
