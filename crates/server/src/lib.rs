@@ -255,8 +255,14 @@ pub fn router(state: AppState) -> (Router, serde_json::Value) {
     let body_limit = state.cfg.body_limit;
     let (router, doc) = api_routes().split_for_parts();
     let doc = openapi::contract::apply(doc);
-    // Every matched route passes the guard: credentials, permission, rate limit.
+    let known = Arc::new(documented_query_parameters(&doc));
+    // Every matched route passes the guard: credentials, permission, rate
+    // limit; then, on the native API, its query parameters are checked.
     let router = router
+        .route_layer(axum::middleware::from_fn(move |req, next| {
+            let known = known.clone();
+            async move { refuse_unknown_query(&known, req, next).await }
+        }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), identity::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
         .with_state(state);
@@ -278,6 +284,57 @@ pub fn router(state: AppState) -> (Router, serde_json::Value) {
         .layer(axum::middleware::map_request(screen_request_id))
         .layer(cors());
     (router, doc)
+}
+
+/// The query parameters each route documents, by (method, path template).
+type KnownQuery = std::collections::HashMap<(axum::http::Method, String), std::collections::HashSet<String>>;
+
+fn documented_query_parameters(doc: &serde_json::Value) -> KnownQuery {
+    let mut known = KnownQuery::new();
+    for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in ops.as_object().into_iter().flatten() {
+            let Ok(m) = method.to_uppercase().parse() else { continue };
+            let names = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect();
+            known.insert((m, path.clone()), names);
+        }
+    }
+    known
+}
+
+/// On the native API a query parameter the route does not take (a
+/// misspelt `statsu=`) is refused naming it, as unknown body fields are;
+/// `Prefer: handling=lenient` lets it pass. The routes' documented
+/// parameters are the list, so a new route adopts this by documenting its own.
+async fn refuse_unknown_query(known: &KnownQuery, req: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let matched = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
+    // Carrier callbacks speak the carrier's protocol (Twilio adds `bodySHA256`).
+    if let Some(path) = matched.filter(|p| p.starts_with("/v1/") && !p.starts_with("/v1/carriers/"))
+        && !extract::prefers_lenient(req.headers())
+        && let Some(names) = known.get(&(req.method().clone(), path))
+        && let Some(q) = req.uri().query()
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap_or_default();
+        if let Some((name, _)) = pairs.iter().find(|(n, _)| !names.contains(n)) {
+            let mut taken: Vec<&String> = names.iter().collect();
+            taken.sort();
+            let list = taken.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            let reason = if list.is_empty() {
+                "is not a parameter of this route (it takes none)".to_owned()
+            } else {
+                format!(
+                    "is not a parameter of this route (it takes {list}); send 'Prefer: handling=lenient' to have unknown parameters ignored"
+                )
+            };
+            return ApiError::field(name.clone(), reason).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.

@@ -89,7 +89,10 @@ fn dialect_int(lo: u64, hi: u64) -> Value {
 fn or_empty(schema: Value) -> Value {
     match schema.get("type").and_then(Value::as_str) {
         Some("integer") => {
-            let (lo, hi) = (schema["minimum"].as_u64().unwrap_or(1), schema["maximum"].as_u64().unwrap_or(1_000_000));
+            let (lo, hi) = (
+                schema["minimum"].as_u64().unwrap_or(1),
+                schema["maximum"].as_u64().unwrap_or(1_000_000),
+            );
             dialect_int(lo, hi)
         }
         _ => json!({"anyOf": [schema, {"type": "string", "enum": [""]}]}),
@@ -112,7 +115,9 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
         "status" if path.starts_with("/api/call-history") => {
             json!({"type": "string", "enum": ["in-progress", "completed", "missed", "failed"]})
         }
-        "status" if path == "/v1/campaigns" => json!({"type": "string", "enum": ["scheduled", "active", "paused", "completed", "cancelled"]}),
+        "status" if path == "/v1/campaigns" => {
+            json!({"type": "string", "enum": ["scheduled", "active", "paused", "completed", "cancelled"]})
+        }
         "status" if path == "/v1/users" => json!({"type": "string", "enum": ["active", "disabled"]}),
         "status" => json!({"type": "string", "pattern": format!("^({STATUSES})(,({STATUSES}))*$")}),
         "format" => json!({"type": "string", "enum": ["json", "csv"]}),
@@ -130,8 +135,21 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
 }
 
 const CALL_STATUSES: &[&str] = &[
-    "scheduled", "queued", "initiated", "ringing", "in-progress", "in_progress", "answered", "completed", "busy", "no-answer", "no_answer",
-    "failed", "canceled", "cancelled", "voicemail",
+    "scheduled",
+    "queued",
+    "initiated",
+    "ringing",
+    "in-progress",
+    "in_progress",
+    "answered",
+    "completed",
+    "busy",
+    "no-answer",
+    "no_answer",
+    "failed",
+    "canceled",
+    "cancelled",
+    "voicemail",
 ];
 
 /// The schema of a request-body property, by body and property name: the
@@ -177,9 +195,9 @@ fn body_property(body: &str, prop: &str) -> Option<Value> {
         }
         "password" => json!({"type": "string", "minLength": 15, "maxLength": 256}),
         "correction" | "enabled" => json!({"type": "boolean"}),
-        "agentId" | "agentName" | "callType" | "campaignId" | "customerId" | "customerName" | "externalId" | "outcome" | "event" | "templateId"
-        | "contactId" | "name" | "company" | "userId" | "orgId" | "callSid" | "callerName" | "reason" | "industry" | "organization" | "phone"
-        | "callerId" | "callerNumber" | "phoneNumber" => text(256),
+        "agentId" | "agentName" | "callType" | "campaignId" | "customerId" | "customerName" | "externalId" | "outcome" | "event"
+        | "templateId" | "contactId" | "name" | "company" | "userId" | "orgId" | "callSid" | "callerName" | "reason" | "industry"
+        | "organization" | "phone" | "callerId" | "callerNumber" | "phoneNumber" => text(256),
         _ => return None,
     })
 }
@@ -211,7 +229,11 @@ fn shape_body(name: &str, schema: &mut Value) {
         for (prop, s) in props.iter_mut() {
             let nullable = !required.contains(&prop.as_str());
             if let Some(rule) = body_property(name, prop) {
-                *s = if nullable { json!({"oneOf": [{"type": "null"}, rule]}) } else { rule };
+                *s = if nullable {
+                    json!({"oneOf": [{"type": "null"}, rule]})
+                } else {
+                    rule
+                };
             }
         }
     }
@@ -220,18 +242,81 @@ fn shape_body(name: &str, schema: &mut Value) {
     }
 }
 
-/// Response links: from a create (or a list) to the routes taking its id.
-const LINKS: &[(&str, &str, &str, &[(&str, &str)])] = &[
+/// A response link: (operation, status, id expression, [(link name, target operation)]).
+type Link = (&'static str, &'static str, &'static str, &'static [(&'static str, &'static str)]);
+
+/// Response links: from a create to the routes taking the id it answers.
+/// A new route that takes an id joins here to be reached by stateful tests.
+const LINKS: &[Link] = &[
     // (operation, status, id expression, [(link name, target operation)])
-    ("create_call", "201", "$response.body#/id", &[("GetCall", "get_call"), ("CancelCall", "cancel_call"), ("ReportEvent", "report_event"), ("DeleteCall", "delete_call")]),
-    ("create_contact", "201", "$response.body#/id", &[("GetContact", "get_contact"), ("UpdateContact", "update_contact"), ("DeleteContact", "delete_contact")]),
+    (
+        "create_call",
+        "201",
+        "$response.body#/id",
+        &[
+            ("GetCall", "get_call"),
+            ("CancelCall", "cancel_call"),
+            ("ReportEvent", "report_event"),
+            ("DeleteCall", "delete_call"),
+        ],
+    ),
+    (
+        "create_contact",
+        "201",
+        "$response.body#/id",
+        &[
+            ("GetContact", "get_contact"),
+            ("UpdateContact", "update_contact"),
+            ("DeleteContact", "delete_contact"),
+        ],
+    ),
     ("create_template", "201", "$response.body#/id", &[("GetTemplate", "get_template")]),
-    ("create_list", "201", "$response.body#/id", &[("GetList", "get_list"), ("ListMembers", "list_members"), ("AddMembers", "add_members")]),
-    ("create_campaign", "201", "$response.body#/id", &[("GetCampaign", "get_campaign"), ("SetCampaignStatus", "set_status")]),
-    ("create_webhook", "201", "$response.body#/id", &[("GetWebhook", "get_webhook"), ("UpdateWebhook", "update_webhook"), ("ListAttempts", "list_attempts"), ("ListDeliveries", "list_deliveries"), ("DeleteWebhook", "delete_webhook")]),
-    ("create_user", "201", "$response.body#/id", &[("GetUser", "get_user"), ("UpdateUser", "update_user")]),
-    ("callmind_create", "201", "$response.body#/id", &[("GetCallRecord", "callmind_get"), ("UpdateCallStatus", "callmind_update_status")]),
-    ("call_ribbon_place", "201", "$response.body#/session_id", &[("RibbonCallStatus", "call_ribbon_status"), ("RibbonCallAction", "call_ribbon_act")]),
+    (
+        "create_list",
+        "201",
+        "$response.body#/id",
+        &[
+            ("GetList", "get_list"),
+            ("ListMembers", "list_members"),
+            ("AddMembers", "add_members"),
+        ],
+    ),
+    (
+        "create_campaign",
+        "201",
+        "$response.body#/id",
+        &[("GetCampaign", "get_campaign"), ("SetCampaignStatus", "set_status")],
+    ),
+    (
+        "create_webhook",
+        "201",
+        "$response.body#/id",
+        &[
+            ("GetWebhook", "get_webhook"),
+            ("UpdateWebhook", "update_webhook"),
+            ("ListAttempts", "list_attempts"),
+            ("ListDeliveries", "list_deliveries"),
+            ("DeleteWebhook", "delete_webhook"),
+        ],
+    ),
+    (
+        "create_user",
+        "201",
+        "$response.body#/id",
+        &[("GetUser", "get_user"), ("UpdateUser", "update_user")],
+    ),
+    (
+        "callmind_create",
+        "201",
+        "$response.body#/id",
+        &[("GetCallRecord", "callmind_get"), ("UpdateCallStatus", "callmind_update_status")],
+    ),
+    (
+        "call_ribbon_place",
+        "201",
+        "$response.body#/session_id",
+        &[("RibbonCallStatus", "call_ribbon_status"), ("RibbonCallAction", "call_ribbon_act")],
+    ),
 ];
 
 /// Applies the contract to a document (see the module's header); answers
@@ -252,7 +337,9 @@ pub fn apply(doc: utoipa::openapi::OpenApi) -> Value {
         if !done.insert(name.clone()) {
             continue;
         }
-        let Some(s) = v.pointer_mut(&format!("/components/schemas/{name}")).and_then(Value::as_object_mut) else { continue };
+        let Some(s) = v.pointer_mut(&format!("/components/schemas/{name}")).and_then(Value::as_object_mut) else {
+            continue;
+        };
         s.insert("additionalProperties".into(), Value::Bool(false));
         let text = Value::Object(s.clone()).to_string();
         for part in text.split("#/components/schemas/").skip(1) {
@@ -280,13 +367,19 @@ fn add_components(v: &mut Value) {
 /// and of the strict ones.
 fn each_operation(v: &mut Value) -> (Vec<String>, Vec<String>) {
     let (mut bodies, mut strict) = (Vec::new(), Vec::new());
-    let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) else { return (bodies, strict) };
+    let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) else {
+        return (bodies, strict);
+    };
     for (path, ops) in paths.iter_mut() {
         let Some(ops) = ops.as_object_mut() else { continue };
         for (method, op) in ops.iter_mut() {
             let Ok(m) = method.to_uppercase().parse::<Method>() else { continue };
             let Some(op) = op.as_object_mut() else { continue };
-            if let Some(r) = op.get("requestBody").and_then(|b| b.pointer("/content/application~1json/schema/$ref")).and_then(Value::as_str) {
+            if let Some(r) = op
+                .get("requestBody")
+                .and_then(|b| b.pointer("/content/application~1json/schema/$ref"))
+                .and_then(Value::as_str)
+            {
                 bodies.extend(r.rsplit('/').next().map(str::to_owned));
             }
             if let Some(name) = operation(path, &m, op) {
@@ -340,7 +433,10 @@ fn operation(path: &str, method: &Method, op: &mut Map<String, Value>) -> Option
         }
     }
     let body = op.get("requestBody").cloned();
-    let json_body = body.as_ref().and_then(|b| b.pointer("/content/application~1json/schema/$ref")).and_then(Value::as_str);
+    let json_body = body
+        .as_ref()
+        .and_then(|b| b.pointer("/content/application~1json/schema/$ref"))
+        .and_then(Value::as_str);
     let mut strict = None;
     if let Some(r) = json_body
         && path.starts_with("/v1/")
@@ -401,7 +497,9 @@ fn idempotency_key_schema() -> Value {
 /// a dialect's, or any shared one, is prefixed with its tag.
 fn unique_operation_ids(v: &mut Value) {
     let mut seen: std::collections::HashMap<String, usize> = Default::default();
-    let Some(paths) = v.get("paths").and_then(Value::as_object) else { return };
+    let Some(paths) = v.get("paths").and_then(Value::as_object) else {
+        return;
+    };
     for ops in paths.values() {
         for op in ops.as_object().into_iter().flat_map(|o| o.values()) {
             if let Some(id) = op["operationId"].as_str() {
@@ -409,10 +507,14 @@ fn unique_operation_ids(v: &mut Value) {
             }
         }
     }
-    let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
     for ops in paths.values_mut() {
         for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
-            let Some(id) = op["operationId"].as_str().map(str::to_owned) else { continue };
+            let Some(id) = op["operationId"].as_str().map(str::to_owned) else {
+                continue;
+            };
             let tag = op["tags"][0].as_str().unwrap_or("api").replace('-', "_");
             let dialect = matches!(tag.as_str(), "callmind" | "call_ribbon");
             if seen.get(&id).copied().unwrap_or(0) > 1 || dialect && !id.starts_with(&tag) {
@@ -423,7 +525,9 @@ fn unique_operation_ids(v: &mut Value) {
 }
 
 fn add_links(v: &mut Value) {
-    let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) else { return };
+    let Some(paths) = v.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
     let ids: std::collections::HashSet<String> = paths
         .values()
         .flat_map(|ops| ops.as_object().into_iter().flat_map(|o| o.values()))
@@ -431,12 +535,16 @@ fn add_links(v: &mut Value) {
         .collect();
     for ops in paths.values_mut() {
         for op in ops.as_object_mut().into_iter().flat_map(|o| o.values_mut()) {
-            let Some(id) = op["operationId"].as_str().map(str::to_owned) else { continue };
+            let Some(id) = op["operationId"].as_str().map(str::to_owned) else {
+                continue;
+            };
             for (from, status, expr, targets) in LINKS {
                 if *from != id {
                     continue;
                 }
-                let Some(resp) = op.pointer_mut(&format!("/responses/{status}")).and_then(Value::as_object_mut) else { continue };
+                let Some(resp) = op.pointer_mut(&format!("/responses/{status}")).and_then(Value::as_object_mut) else {
+                    continue;
+                };
                 let links = resp.entry("links").or_insert_with(|| json!({}));
                 for (name, target) in targets.iter().filter(|(_, t)| ids.contains(*t)) {
                     links[*name] = json!({"operationId": target, "parameters": {"id": expr}});
@@ -461,10 +569,16 @@ mod tests {
             .filter_map(|op| op["operationId"].as_str())
             .collect();
         assert!(v["components"]["schemas"]["TimeZoneName"]["enum"].as_array().unwrap().len() > 400);
-        assert_eq!(v["paths"]["/api/call-history"]["post"]["security"], json!([{"bearer": []}, {"apiKey": []}]));
+        assert_eq!(
+            v["paths"]["/api/call-history"]["post"]["security"],
+            json!([{"bearer": []}, {"apiKey": []}])
+        );
         assert!(v["paths"]["/health"]["get"].get("security").is_none());
         assert_eq!(v["components"]["schemas"]["CallIn"]["additionalProperties"], json!(false));
-        assert!(v["components"]["schemas"]["CallmindIn"].get("additionalProperties").is_none(), "dialects stay lenient");
+        assert!(
+            v["components"]["schemas"]["CallmindIn"].get("additionalProperties").is_none(),
+            "dialects stay lenient"
+        );
         let unique: std::collections::HashSet<&&str> = ids.iter().collect();
         assert_eq!(unique.len(), ids.len(), "operationIds are unique");
         for (from, _, _, targets) in LINKS {

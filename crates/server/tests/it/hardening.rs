@@ -406,6 +406,16 @@ async fn unknown_fields_are_refused_on_the_native_api_unless_the_client_prefers_
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["customerName"], "Jane");
+    // Query parameters too: a misspelt filter is refused, not ignored.
+    let r = t.a.get("/v1/calls?statsu=completed").await;
+    r.assert_field_error("statsu");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("status"), "{}", r.body);
+    let r =
+        t.a.send(Method::GET, "/v1/calls?statsu=completed", None, &[("prefer", "handling=lenient")])
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    t.a.get("/v1/calls?startDate=").await.assert_field_error("startDate");
+    assert_eq!(t.a.get("/api/ribbon/call-logs?startDate=&utm_source=crm").await.status, 200);
     // Dialects stay lenient: their clients send fields of their own products.
     let r =
         t.a.post(
