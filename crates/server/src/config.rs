@@ -99,6 +99,8 @@ struct FileConfig {
     webhook_concurrency: Option<u32>,
     webhook_log_retention_days: Option<u32>,
     outbox_retention_days: Option<u32>,
+    public_url: Option<String>,
+    intelligence: Option<crate::llm::IntelligenceFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,6 +147,11 @@ pub struct Config {
     pub webhook_log_retention_days: u32,
     /// Days delivered events are kept in the outbox (0: forever).
     pub outbox_retention_days: u32,
+    /// This server's base URL as clients reach it, for links it hands out
+    /// (transcripts, audio); links are relative without it.
+    pub public_url: Option<String>,
+    /// The optional language model (`[intelligence]`).
+    pub llm: Option<crate::llm::LlmSettings>,
 }
 
 impl Default for Config {
@@ -174,6 +181,8 @@ impl Default for Config {
             webhook_concurrency: 128,
             webhook_log_retention_days: 30,
             outbox_retention_days: 30,
+            public_url: None,
+            llm: None,
         }
     }
 }
@@ -198,7 +207,24 @@ fn webhook_lease_ms(ms: u64) -> anyhow::Result<u64> {
     Ok(ms)
 }
 
+fn public_url(v: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(v) = v else { return Ok(None) };
+    let u = url::Url::parse(&v).map_err(|e| anyhow::anyhow!("public_url is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("public_url must be an http or https URL");
+    }
+    Ok(Some(v.trim_end_matches('/').to_owned()))
+}
+
 impl Config {
+    /// A link to `path` on this server: absolute when `public_url` is set.
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_owned(),
+        }
+    }
+
     /// Resolves settings for `serve`.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
         let file = read_file(args.store.config.as_deref())?;
@@ -257,6 +283,8 @@ impl Config {
             webhook_concurrency: file.webhook_concurrency.unwrap_or(d.webhook_concurrency).clamp(1, 4096),
             webhook_log_retention_days: file.webhook_log_retention_days.unwrap_or(d.webhook_log_retention_days),
             outbox_retention_days: file.outbox_retention_days.unwrap_or(d.outbox_retention_days),
+            public_url: public_url(file.public_url)?,
+            llm: file.intelligence.unwrap_or_default().llm()?,
         })
     }
 

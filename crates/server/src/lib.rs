@@ -14,6 +14,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod identity;
 pub mod in_flight;
+pub mod llm;
 pub mod logs;
 pub mod openapi;
 pub mod state;
@@ -38,7 +39,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
-use crate::api::v1::{analytics, auth as auth_routes, calls, contacts, export, keys, org, usage, users};
+use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
 use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
 use crate::api::v1::{webhook_ops, webhooks};
 use crate::config::{Config, Durability};
@@ -144,6 +145,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(calls::cancel_call))
         .routes(routes!(calls::report_event))
         .routes(routes!(calls::report_external_event))
+        .routes(routes!(call_actions::call_action))
+        .routes(routes!(call_actions::transcript))
         .routes(routes!(export::export_calls))
         .routes(routes!(analytics::call_stats))
         .routes(routes!(analytics::campaign_stats))
@@ -194,6 +197,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dnc::remove))
         .routes(routes!(twilio::status_callback))
         .routes(routes!(twilio::gather))
+        .routes(routes!(twilio::voice))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::rotate_secret))

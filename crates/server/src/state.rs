@@ -36,6 +36,12 @@ pub struct Services {
     jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Claims and places calls (campaigns and single calls).
+    pub dialer: Arc<crate::workers::dialer::Dialer>,
+    /// Poked when a call to place now is stored, so the dialer need not wait a tick.
+    pub dialer_wake: Arc<tokio::sync::Notify>,
+    /// Runs scripts on answered calls.
+    pub conversations: Arc<crate::workers::runtime::ConversationRuntime>,
 }
 
 impl Deref for AppState {
@@ -52,10 +58,35 @@ impl AppState {
     }
 
     pub fn with_limiter(store: DynStore, cfg: Config, limiter: RateLimiter) -> Self {
+        let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
+        Self::assemble(store, cfg, limiter, telephony)
+    }
+
+    /// State around a carrier built by the caller (tests drive a simulator
+    /// on a clock they move by hand).
+    pub fn assemble(store: DynStore, cfg: Config, limiter: RateLimiter, telephony: Arc<switchboard_telephony::Runtime>) -> Self {
         let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
         let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
-        let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
+        let t = &cfg.telephony;
+        let dialer = Arc::new(crate::workers::dialer::Dialer::new(
+            store.clone(),
+            telephony.carrier.clone(),
+            telephony.clock.clone(),
+            crate::workers::dialer::DialerOptions {
+                calls_per_second: t.dialer_cps,
+                batch: t.dialer_batch,
+                stale_queued_secs: t.dialer_stale_queued_secs,
+            },
+        ));
+        let conversations = Arc::new(crate::workers::runtime::ConversationRuntime::new(
+            store.clone(),
+            Arc::new(switchboard_domain::conversation::KeywordIntents::default()),
+            cfg.llm.clone().map(crate::llm::Llm::new),
+        ));
+        if let Some(sim) = &telephony.simulator {
+            sim.set_conversations(conversations.clone());
+        }
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
@@ -68,6 +99,9 @@ impl AppState {
             telephony,
             jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            dialer,
+            dialer_wake: Arc::new(tokio::sync::Notify::new()),
+            conversations,
         }))
     }
 

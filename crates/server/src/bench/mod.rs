@@ -3,6 +3,7 @@
 //! server's peak memory.
 
 mod analytics;
+mod conversations;
 mod dialer;
 mod webhooks;
 
@@ -26,6 +27,8 @@ pub enum BenchCommand {
     Dialer(dialer::DialerArgs),
     /// Deliveries/s and end-to-end latency of webhooks to a local receiver.
     Webhooks(webhooks::WebhooksArgs),
+    /// N scripted calls placed through the dial path and live at once on the simulator.
+    Conversations(conversations::ConversationsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -52,6 +55,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Analytics(args) => analytics::run(args).await,
         BenchCommand::Dialer(args) => dialer::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
+        BenchCommand::Conversations(args) => conversations::run(args).await,
     }
 }
 

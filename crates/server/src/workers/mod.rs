@@ -3,4 +3,5 @@
 //! database, exposes `run_once()` for tests and stops cleanly on shutdown.
 
 pub mod dialer;
+pub mod runtime;
 pub mod webhooks;

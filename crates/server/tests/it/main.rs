@@ -11,6 +11,7 @@ mod cli;
 mod contact_lists;
 mod contacts;
 mod contract;
+mod conversations;
 mod crash;
 mod dialer;
 mod dialer_restart;

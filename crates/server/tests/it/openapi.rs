@@ -87,6 +87,9 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/webhooks/{id}/deliveries"),
     ("post", "/v1/webhooks/{id}/replay"),
     ("post", "/v1/events/{id}/redeliver"),
+    ("post", "/v1/calls/{id}/actions"),
+    ("get", "/v1/calls/{id}/transcript"),
+    ("post", "/v1/carriers/twilio/voice"),
 ];
 
 #[tokio::test]

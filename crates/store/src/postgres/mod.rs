@@ -23,6 +23,7 @@
 
 mod campaign_rows;
 mod campaigns;
+mod conversations;
 mod dialer;
 mod identity;
 mod rows;
@@ -57,7 +58,8 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_webhook_log_age.sql")),
     (8, include_str!("../../migrations/postgres/0008_org_cps.sql")),
     (9, include_str!("../../migrations/postgres/0009_outbox_retention.sql")),
-    (10, include_str!("../../migrations/postgres/0010_user_email_per_org.sql")),
+    (10, include_str!("../../migrations/postgres/0010_conversations.sql")),
+    (11, include_str!("../../migrations/postgres/0011_user_email_per_org.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod call_actions;
 pub mod calls;
 pub mod campaign_input;
 pub mod campaigns;
