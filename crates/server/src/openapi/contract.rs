@@ -120,6 +120,7 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
         }
         "status" if path == "/v1/users" => json!({"type": "string", "enum": ["active", "disabled"]}),
         "status" => json!({"type": "string", "pattern": format!("^({STATUSES})(,({STATUSES}))*$")}),
+        "format" if path.ends_with("/transcript") => json!({"type": "string", "enum": ["json", "txt"]}),
         "format" => json!({"type": "string", "enum": ["json", "csv"]}),
         "groupBy" => json!({"type": "string", "enum": ["day", "week", "month"]}),
         "by" => json!({"anyOf": [
@@ -183,7 +184,14 @@ fn body_property(body: &str, prop: &str) -> Option<Value> {
         "status" if body == "UserPatchIn" => json!({"type": "string", "enum": ["active", "disabled"]}),
         "role" => json!({"type": "string", "enum": ["owner", "admin", "manager", "agent", "viewer"]}),
         "plan" => json!({"type": "string", "enum": ["standard", "professional", "enterprise", "unlimited"]}),
-        "action" => json!({"type": "string", "enum": ["hangup", "mute", "unmute", "hold", "unhold"]}),
+        "action" if body == "RibbonActionIn" => json!({"type": "string", "enum": ["hangup", "mute", "unmute", "hold", "unhold"]}),
+        "action" => {
+            json!({"type": "string", "enum": ["hangup", "hold", "unhold", "mute", "unmute", "dtmf", "say", "play", "gather", "transfer"]})
+        }
+        "input" => json!({"type": "string", "enum": ["dtmf", "speech", "both"]}),
+        "mode" => json!({"type": "string", "enum": ["cold", "warm"]}),
+        "numDigits" => json!({"type": "integer", "minimum": 1, "maximum": 20}),
+        "timeoutSecs" => json!({"type": "integer", "minimum": 1, "maximum": 60}),
         "phoneCheck" => json!({"type": "string", "enum": ["possible", "strict"]}),
         "signatureScheme" => json!({"type": "string", "enum": ["standard", "saas", "ringez"]}),
         "timeZone" => json!({"$ref": "#/components/schemas/TimeZoneName"}),
@@ -257,6 +265,8 @@ const LINKS: &[Link] = &[
             ("GetCall", "get_call"),
             ("CancelCall", "cancel_call"),
             ("ReportEvent", "report_event"),
+            ("CallAction", "call_action"),
+            ("CallTranscript", "transcript"),
             ("DeleteCall", "delete_call"),
         ],
     ),

@@ -104,6 +104,7 @@ pub async fn status(State(state): State<AppState>, auth: Auth, Path(id): Path<St
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = RibbonActionIn)]
 pub struct ActionIn {
     /// hangup, mute, unmute, hold or unhold.
     pub action: Option<String>,
