@@ -99,6 +99,9 @@ struct FileConfig {
     webhook_concurrency: Option<u32>,
     webhook_log_retention_days: Option<u32>,
     outbox_retention_days: Option<u32>,
+    speech: Option<switchboard_speech::SpeechSettings>,
+    recording_retention_days: Option<u32>,
+    recording_max_bytes: Option<u64>,
     public_url: Option<String>,
     intelligence: Option<crate::llm::IntelligenceFile>,
 }
@@ -147,6 +150,14 @@ pub struct Config {
     pub webhook_log_retention_days: u32,
     /// Days delivered events are kept in the outbox (0: forever).
     pub outbox_retention_days: u32,
+    /// Speech engines (`[speech]`; see docs/speech.md). When the settings
+    /// file has no `[speech]` table, `DATA_DIR/speech/speech.toml` (written
+    /// by scripts/install-speech) is read if it exists.
+    pub speech: switchboard_speech::SpeechSettings,
+    /// Days call recordings are kept (0: forever).
+    pub recording_retention_days: u32,
+    /// Largest recording upload or fetch, in bytes.
+    pub recording_max_bytes: u64,
     /// This server's base URL as clients reach it, for links it hands out
     /// (transcripts, audio); links are relative without it.
     pub public_url: Option<String>,
@@ -181,6 +192,9 @@ impl Default for Config {
             webhook_concurrency: 128,
             webhook_log_retention_days: 30,
             outbox_retention_days: 30,
+            speech: Default::default(),
+            recording_retention_days: 90,
+            recording_max_bytes: 50 * 1024 * 1024,
             public_url: None,
             llm: None,
         }
@@ -197,6 +211,16 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
         Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
         Err(e) => Err(e).with_context(|| format!("cannot read settings file {}", path.display())),
     }
+}
+
+/// The `[speech]` settings scripts/install-speech wrote under the data
+/// folder, or none (no engines) when it has not run.
+fn installed_speech(data_dir: &Path) -> anyhow::Result<switchboard_speech::SpeechSettings> {
+    let path = data_dir.join("speech").join("speech.toml");
+    if !path.is_file() {
+        return Ok(Default::default());
+    }
+    switchboard_speech::SpeechSettings::from_toml_file(&path).map_err(|e| anyhow::anyhow!("invalid speech settings: {e}"))
 }
 
 /// The lease must outlast at least one request (15 s timeout) and a write.
@@ -255,9 +279,18 @@ impl Config {
         if switchboard_domain::org::plan(&bootstrap_plan).is_none() {
             bail!("bootstrap_plan must be one of standard, professional, enterprise, unlimited, not '{bootstrap_plan}'");
         }
+        let data_dir = args.store.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir);
+        let speech = match file.speech {
+            Some(s) => s,
+            None => installed_speech(&data_dir)?,
+        };
+        let recording_max_bytes = file.recording_max_bytes.unwrap_or(d.recording_max_bytes);
+        if recording_max_bytes < 1024 {
+            bail!("recording_max_bytes must be at least 1024");
+        }
         Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
-            data_dir: args.store.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
+            data_dir,
             database_url: args.store.database_url.clone().or(file.database_url),
             body_limit,
             durability,
@@ -283,6 +316,9 @@ impl Config {
             webhook_concurrency: file.webhook_concurrency.unwrap_or(d.webhook_concurrency).clamp(1, 4096),
             webhook_log_retention_days: file.webhook_log_retention_days.unwrap_or(d.webhook_log_retention_days),
             outbox_retention_days: file.outbox_retention_days.unwrap_or(d.outbox_retention_days),
+            speech,
+            recording_retention_days: file.recording_retention_days.unwrap_or(d.recording_retention_days),
+            recording_max_bytes,
             public_url: public_url(file.public_url)?,
             llm: file.intelligence.unwrap_or_default().llm()?,
         })
@@ -350,5 +386,36 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(&args).unwrap_err().to_string().contains("durability"));
+    }
+
+    #[test]
+    fn speech_settings_come_from_the_file_or_the_installed_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let args = |config: Option<PathBuf>| ServeArgs {
+            store: StoreArgs {
+                data_dir: Some(data.clone()),
+                config,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // Nothing installed: no engines.
+        assert_eq!(Config::resolve(&args(None)).unwrap().speech, Default::default());
+        // What install-speech writes under the data dir is read...
+        std::fs::create_dir_all(data.join("speech")).unwrap();
+        std::fs::write(data.join("speech/speech.toml"), "[speech]\ntts = [\"espeak\"]\nstt = \"none\"\n").unwrap();
+        let cfg = Config::resolve(&args(None)).unwrap();
+        assert_eq!(cfg.speech.tts, vec![switchboard_speech::TtsEngine::Espeak]);
+        // ...unless switchboard.toml has its own [speech].
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(&file, "recording_retention_days = 7\n[speech]\nstt = \"whisper\"\n").unwrap();
+        let cfg = Config::resolve(&args(Some(file.clone()))).unwrap();
+        assert!(cfg.speech.tts.is_empty());
+        assert_eq!(cfg.speech.stt, switchboard_speech::SttEngine::Whisper);
+        assert_eq!(cfg.recording_retention_days, 7);
+        // A misspelt key is refused by name.
+        std::fs::write(&file, "[speech]\nttss = []\n").unwrap();
+        assert!(format!("{:#}", Config::resolve(&args(Some(file))).unwrap_err()).contains("ttss"));
     }
 }

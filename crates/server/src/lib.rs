@@ -17,6 +17,7 @@ pub mod in_flight;
 pub mod llm;
 pub mod logs;
 pub mod openapi;
+pub mod speech;
 pub mod state;
 pub mod workers;
 
@@ -39,9 +40,10 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
+use crate::api::v1::speech as speech_routes;
 use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
 use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
-use crate::api::v1::{webhook_ops, webhooks};
+use crate::api::v1::{recordings, webhook_ops, webhooks};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -206,6 +208,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_ops::list_deliveries))
         .routes(routes!(webhook_ops::replay))
         .routes(routes!(webhook_ops::redeliver))
+        .routes(routes!(speech_routes::list_voices))
+        .routes(routes!(speech_routes::synthesize))
+        .routes(routes!(speech_routes::get_audio))
+        .routes(routes!(recordings::upload, recordings::download))
 }
 
 /// Wakes the webhook worker after a request that may have written events,

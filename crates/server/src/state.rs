@@ -36,6 +36,8 @@ pub struct Services {
     jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Speech engines, the audio cache and the recordings folder.
+    pub speech: Arc<crate::speech::SpeechService>,
     /// Claims and places calls (campaigns and single calls).
     pub dialer: Arc<crate::workers::dialer::Dialer>,
     /// Poked when a call to place now is stored, so the dialer need not wait a tick.
@@ -87,6 +89,7 @@ impl AppState {
         if let Some(sim) = &telephony.simulator {
             sim.set_conversations(conversations.clone());
         }
+        let speech = crate::speech::SpeechService::start(&cfg);
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
@@ -99,6 +102,7 @@ impl AppState {
             telephony,
             jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            speech,
             dialer,
             dialer_wake: Arc::new(tokio::sync::Notify::new()),
             conversations,

@@ -42,7 +42,13 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("POST", "/v1/calls/{id}/actions") => Permission("calls.update"),
         ("GET", "/v1/calls/export") => Permission("calls.export"),
         ("DELETE", "/v1/calls/{id}") => Permission("calls.delete"),
-        ("POST", "/v1/calls/{id}/cancel" | "/v1/calls/{id}/events" | "/v1/calls/events") => Permission("calls.update"),
+        ("POST", "/v1/calls/{id}/cancel" | "/v1/calls/{id}/events" | "/v1/calls/events" | "/v1/calls/{id}/recording") => {
+            Permission("calls.update")
+        }
+        ("GET", "/v1/calls/{id}/recording") => Permission("calls.view"),
+        // Speech: synthesising is part of placing calls; listening is viewing them.
+        ("POST", "/v1/speech") => Permission("calls.create"),
+        ("GET", "/v1/voices" | "/v1/audio/{file}") => Permission("calls.view"),
         ("POST", "/v1/contacts") => Permission("contacts.create"),
         ("GET", "/v1/contacts" | "/v1/contacts/{id}") => Permission("contacts.view"),
         ("PATCH", "/v1/contacts/{id}") => Permission("contacts.update"),

@@ -20,6 +20,7 @@ mod identity;
 mod openapi;
 mod receiver;
 mod ribbon;
+mod speech;
 mod support;
 mod templates;
 mod tenancy;

@@ -625,6 +625,7 @@ pub async fn cancel_call(
 pub async fn delete_call(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id: CallId = path_id(&id, "call")?;
     state.store.delete_call(&auth.org.id, &id).await?;
+    crate::workers::recordings::delete_for_call(&state, &auth.org.id, &id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -15,6 +15,8 @@ pub mod dnc;
 pub mod export;
 pub mod keys;
 pub mod org;
+pub mod recordings;
+pub mod speech;
 pub mod templates;
 pub mod twilio;
 pub mod usage;
