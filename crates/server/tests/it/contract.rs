@@ -90,4 +90,13 @@ fn schemathesis_finds_the_server_keeps_its_contract() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or(0);
     assert!(tested >= 80, "only {tested} operations tested:\n{report}");
+    // And it ran them authenticated: only logout (an API key cannot log
+    // out) and Twilio's signed callbacks may answer nothing but 401/403.
+    let refused: usize = report
+        .lines()
+        .find_map(|l| l.split("Authentication failed: ").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(refused <= 3, "{refused} operations answered only 401/403:\n{report}");
 }
