@@ -21,6 +21,32 @@ pub struct Filter {
     pub agent: Option<String>,
     pub call_type: Option<String>,
     pub direction: Option<Direction>,
+    /// One customer (their CRM id, else their number), as `Dim::Customer` keys them.
+    pub customer: Option<String>,
+}
+
+/// The most groups one answer may hold. A breakdown that would answer more
+/// (a daily series over decades, a group-by over every customer without a
+/// limit) is refused with [`QueryError::TooManyGroups`] before the work is
+/// done, so every query's cost is bounded by what it may answer.
+pub const MAX_GROUPS: usize = 10_000;
+
+/// Why a query was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// The answer would hold more than [`MAX_GROUPS`] groups; `time` tells
+    /// whether they are time buckets (narrow the range or coarsen the
+    /// granularity) or named groups (filter, or ask for a `limit`).
+    #[error("the answer would hold {groups} groups, more than the {max} allowed")]
+    TooManyGroups { groups: u64, max: usize, time: bool },
+}
+
+fn too_many(groups: u64, time: bool) -> QueryError {
+    QueryError::TooManyGroups {
+        groups,
+        max: MAX_GROUPS,
+        time,
+    }
 }
 
 /// What to group by.
@@ -157,6 +183,7 @@ struct Resolved {
     campaigns: Vec<bool>,
     agent: Option<u32>,
     call_type: Option<u32>,
+    customer: Option<u32>,
     /// Required value of the inbound bit, if any.
     inbound: Option<u8>,
     /// Nothing but liveness to check: scans read no filter columns.
@@ -187,14 +214,24 @@ fn resolve(t: &OrgTable, f: &Filter) -> Option<Resolved> {
         Some(c) => Some(t.call_types.find(c)?),
         None => None,
     };
-    let trivial =
-        f.start.is_none() && f.end.is_none() && campaigns.is_empty() && agent.is_none() && call_type.is_none() && f.direction.is_none();
+    let customer = match &f.customer {
+        Some(c) => Some(t.customers.find(c)?),
+        None => None,
+    };
+    let trivial = f.start.is_none()
+        && f.end.is_none()
+        && campaigns.is_empty()
+        && agent.is_none()
+        && call_type.is_none()
+        && customer.is_none()
+        && f.direction.is_none();
     Some(Resolved {
         start: f.start.unwrap_or(i64::MIN),
         end: f.end.unwrap_or(i64::MAX),
         campaigns,
         agent,
         call_type,
+        customer,
         inbound: f.direction.map(|d| if d == Direction::Inbound { class::INBOUND } else { 0 }),
         trivial,
     })
@@ -213,7 +250,10 @@ fn passes(t: &OrgTable, f: &Resolved, row: usize) -> bool {
     if !f.campaigns.is_empty() && !f.campaigns[t.campaign[row] as usize] {
         return false;
     }
-    if f.agent.is_some_and(|a| t.agent[row] != a) || f.call_type.is_some_and(|x| t.call_type[row] != x) {
+    if f.agent.is_some_and(|a| t.agent[row] != a)
+        || f.call_type.is_some_and(|x| t.call_type[row] != x)
+        || f.customer.is_some_and(|x| t.customer[row] != x)
+    {
         return false;
     }
     f.inbound.is_none_or(|i| c & class::INBOUND == i)
@@ -421,22 +461,29 @@ fn bin_of(edges: &[f64], v: f64) -> usize {
 /// the groups returned get full counters.
 const WIDE: usize = 4096;
 
-/// Groups the calls matching the query's filter by its dimension.
-pub fn breakdown(t: &OrgTable, q: &Query) -> Vec<Group> {
-    let Some(f) = resolve(t, &q.filter) else { return vec![] };
+/// Groups the calls matching the query's filter by its dimension. Refuses
+/// (before scanning) a zero-filled time series over a range of more than
+/// [`MAX_GROUPS`] buckets, and any answer of more groups than that without
+/// a `limit`; work and memory follow the groups that hold calls.
+pub fn breakdown(t: &OrgTable, q: &Query) -> Result<Vec<Group>, QueryError> {
+    check_range(q)?;
+    let Some(f) = resolve(t, &q.filter) else { return Ok(vec![]) };
     let mut groups = match &q.dim {
         Dim::All => vec![group(None, accumulate(t, &f, 1, |_| Some(0)).stats(0))],
-        Dim::Hour | Dim::DayOfWeek | Dim::Date | Dim::Week | Dim::Month => time_breakdown(t, &f, q),
+        Dim::Hour | Dim::DayOfWeek | Dim::Date | Dim::Week | Dim::Month => time_breakdown(t, &f, q)?,
         Dim::Context(key) | Dim::Metadata(key) => {
             let keys = if matches!(q.dim, Dim::Context(_)) {
                 &t.context
             } else {
                 &t.metadata
             };
-            free_breakdown(t, &f, keys, key, q)
+            free_breakdown(t, &f, keys, key, q)?
         }
-        _ => fixed_breakdown(t, &f, q),
+        _ => fixed_breakdown(t, &f, q)?,
     };
+    if q.limit.is_none() && groups.len() > MAX_GROUPS {
+        return Err(too_many(groups.len() as u64, false));
+    }
     match q.order {
         Order::Natural => {}
         Order::Calls => groups.sort_by(|a, b| b.stats.calls.cmp(&a.stats.calls).then_with(|| a.key.cmp(&b.key))),
@@ -445,7 +492,35 @@ pub fn breakdown(t: &OrgTable, q: &Query) -> Vec<Group> {
     if let Some(l) = q.limit {
         groups.truncate(l);
     }
-    groups
+    Ok(groups)
+}
+
+/// The time buckets a zero-filled series over the query's whole range
+/// holds (both ends given), or 0 for other queries.
+pub fn range_buckets(q: &Query) -> u64 {
+    let (Some(start), Some(end)) = (q.filter.start, q.filter.end) else {
+        return 0;
+    };
+    if end <= start {
+        return 0;
+    }
+    let (a, b) = (time::local_of(q.tz, start), time::local_of(q.tz, end - 1));
+    let span = match q.dim {
+        Dim::Date => i64::from(b.day) - i64::from(a.day) + 1,
+        Dim::Week => (i64::from(b.week) - i64::from(a.week)) / 7 + 1,
+        Dim::Month => i64::from(b.month) - i64::from(a.month) + 1,
+        _ => return 0,
+    };
+    span.max(0) as u64
+}
+
+/// Refuses a series whose asked range alone holds too many buckets.
+fn check_range(q: &Query) -> Result<(), QueryError> {
+    let n = range_buckets(q);
+    if n > MAX_GROUPS as u64 {
+        return Err(too_many(n, true));
+    }
+    Ok(())
 }
 
 fn by_calls(mut groups: Vec<Group>) -> Vec<Group> {
@@ -454,18 +529,18 @@ fn by_calls(mut groups: Vec<Group>) -> Vec<Group> {
 }
 
 /// Full counters for the groups a query returns, ranking wide dimensions first.
-fn counted<K, L>(t: &OrgTable, f: &Resolved, q: &Query, size: usize, key: K, label: L) -> Vec<Group>
+fn counted<K, L>(t: &OrgTable, f: &Resolved, q: &Query, size: usize, key: K, label: L) -> Result<Vec<Group>, QueryError>
 where
     K: Fn(usize) -> usize + Sync,
     L: Fn(usize, Stats) -> Group,
 {
     if size <= WIDE || q.limit.is_none() && q.order == Order::Natural && size <= 16 * WIDE {
         let acc = accumulate(t, f, size, |r| Some(key(r)));
-        return (0..acc.groups())
+        return Ok((0..acc.groups())
             .map(|g| (g, acc.stats(g)))
             .filter(|(_, s)| s.calls > 0)
             .map(|(g, s)| label(g, s))
-            .collect();
+            .collect());
     }
     // Rank cheaply, keep the groups asked for, then count only those.
     let (calls, dur) = rank(t, f, size, &key);
@@ -474,8 +549,11 @@ where
         Order::Duration => order.sort_by(|a, b| dur[*b].cmp(&dur[*a]).then(a.cmp(b))),
         _ => order.sort_by(|a, b| calls[*b].cmp(&calls[*a]).then(a.cmp(b))),
     }
-    if let Some(l) = q.limit {
-        order.truncate(l);
+    match q.limit {
+        Some(l) => order.truncate(l),
+        // Full counters only for an answer that may be given.
+        None if order.len() > MAX_GROUPS => return Err(too_many(order.len() as u64, false)),
+        None => {}
     }
     let mut slot = vec![u32::MAX; size];
     for (i, g) in order.iter().enumerate() {
@@ -485,12 +563,12 @@ where
         let s = slot[key(r)];
         (s != u32::MAX).then_some(s as usize)
     });
-    order.iter().enumerate().map(|(i, g)| label(*g, acc.stats(i))).collect()
+    Ok(order.iter().enumerate().map(|(i, g)| label(*g, acc.stats(i))).collect())
 }
 
-fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
+fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Result<Vec<Group>, QueryError> {
     let text = |d: &crate::table::Dict, i: usize| d.name(i as u32).map(str::to_owned);
-    match &q.dim {
+    Ok(match &q.dim {
         Dim::CallType => by_calls(counted(
             t,
             f,
@@ -498,7 +576,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
             t.call_types.len(),
             |r| t.call_type[r] as usize,
             |i, s| group(text(&t.call_types, i), s),
-        )),
+        )?),
         Dim::Campaign => by_calls(counted(
             t,
             f,
@@ -506,7 +584,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
             t.campaigns.len(),
             |r| t.campaign[r] as usize,
             |i, s| group(text(&t.campaigns, i), s),
-        )),
+        )?),
         Dim::Outcome => by_calls(counted(
             t,
             f,
@@ -514,7 +592,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
             t.outcomes.len(),
             |r| t.outcome[r] as usize,
             |i, s| group(text(&t.outcomes, i), s),
-        )),
+        )?),
         Dim::Agent => by_calls(counted(
             t,
             f,
@@ -525,7 +603,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
                 name: t.agent_names.get(i).cloned().flatten(),
                 ..group(text(&t.agents, i), s)
             },
-        )),
+        )?),
         Dim::Customer => {
             let groups = counted(
                 t,
@@ -541,7 +619,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
                         ..group(text(&t.customers, i), s)
                     }
                 },
-            );
+            )?;
             if t.customers.len() <= WIDE { by_calls(groups) } else { groups }
         }
         Dim::Direction => counted(
@@ -551,7 +629,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
             2,
             |r| usize::from(t.class[r] & class::INBOUND != 0),
             |i, s| group(Some(if i == 1 { "inbound" } else { "outbound" }.to_owned()), s),
-        ),
+        )?,
         Dim::Status => counted(
             t,
             f,
@@ -559,7 +637,7 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
             CallStatus::ALL.len(),
             |r| usize::from(t.class[r] & 0x0f),
             |i, s| group(Some(CallStatus::ALL[i].as_str().to_owned()), s),
-        ),
+        )?,
         _ => {
             let acc = accumulate(t, f, DURATION_BUCKETS.len(), |r| {
                 let d = t.duration[r];
@@ -571,14 +649,14 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
                 .map(|(i, (name, _, _))| group(Some((*name).to_owned()), acc.stats(i)))
                 .collect()
         }
-    }
+    })
 }
 
-fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Query) -> Vec<Group> {
+fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Query) -> Result<Vec<Group>, QueryError> {
     let Some(col) = keys.columns.get(key) else {
         // No call has this key: everything falls in the "none" group.
         let stats = accumulate(t, f, 1, |_| Some(0)).stats(0);
-        return if stats.calls > 0 { vec![group(None, stats)] } else { vec![] };
+        return Ok(if stats.calls > 0 { vec![group(None, stats)] } else { vec![] });
     };
     let size = keys.values.len();
     let value_text = |id: usize| {
@@ -589,29 +667,43 @@ fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Qu
         }
     };
     if q.bins == Bins::None {
-        let groups = counted(t, f, q, size, |r| col.get(r) as usize, |i, s| group(value_text(i), s));
-        return if size <= WIDE { by_calls(groups) } else { groups };
+        let groups = counted(t, f, q, size, |r| col.get(r) as usize, |i, s| group(value_text(i), s))?;
+        return Ok(if size <= WIDE { by_calls(groups) } else { groups });
     }
     // Which values occur decides automatic edges; then count per bin.
     let (calls, _) = rank(t, f, size, |r| col.get(r) as usize);
     let present: Vec<bool> = calls.iter().map(|c| *c > 0).collect();
     let Some((edges, labels)) = number_bins(keys, &q.bins, &present) else {
-        return by_calls(counted(t, f, q, size, |r| col.get(r) as usize, |i, s| group(value_text(i), s)));
+        return Ok(by_calls(counted(
+            t,
+            f,
+            q,
+            size,
+            |r| col.get(r) as usize,
+            |i, s| group(value_text(i), s),
+        )?));
     };
     // Bins first, then one group per non-numeric value (and "none").
     let bin_count = labels.len();
+    // Counters only for the values present; absent ones go nowhere.
     let mut target: Vec<usize> = Vec::with_capacity(size);
     let mut others: Vec<usize> = Vec::new();
-    for id in 0..size {
+    for (id, here) in present.iter().enumerate().take(size) {
         match keys.numbers.get(id).copied().flatten() {
             Some(n) if id > 0 => target.push(bin_of(&edges, n)),
+            _ if !here => target.push(usize::MAX),
             _ => {
                 target.push(bin_count + others.len());
                 others.push(id);
             }
         }
     }
-    let acc = accumulate(t, f, bin_count + others.len(), |r| Some(target[col.get(r) as usize]));
+    if q.limit.is_none() && others.len() > MAX_GROUPS {
+        return Err(too_many((bin_count + others.len()) as u64, false));
+    }
+    let acc = accumulate(t, f, bin_count + others.len(), |r| {
+        Some(target[col.get(r) as usize]).filter(|g| *g != usize::MAX)
+    });
     let mut out: Vec<Group> = labels
         .into_iter()
         .enumerate()
@@ -625,52 +717,201 @@ fn free_breakdown(t: &OrgTable, f: &Resolved, keys: &FreeKeys, key: &str, q: &Qu
         .filter(|g| g.stats.calls > 0)
         .collect();
     out.extend(by_calls(rest));
-    out
+    Ok(out)
 }
 
-fn time_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Vec<Group> {
-    let Some((lo, hi)) = t.span else { return vec![] };
+fn time_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Result<Vec<Group>, QueryError> {
+    let Some((lo, hi)) = t.span else { return Ok(vec![]) };
     let (lo, hi) = (f.start.max(lo), f.end.saturating_sub(1).min(hi));
     if lo > hi {
-        return vec![];
+        return Ok(vec![]);
     }
     let table = time::slot_table(q.tz, lo, hi);
-    match q.dim {
-        Dim::Hour | Dim::DayOfWeek => {
-            let hours = matches!(q.dim, Dim::Hour);
-            let acc = accumulate(t, f, if hours { 24 } else { 7 }, |r| {
-                let l = table.local(t.ts[r]);
-                Some(usize::from(if hours { l.hour } else { l.dow }))
-            });
-            (0..acc.groups()).map(|i| group(Some(i.to_string()), acc.stats(i))).collect()
+    if matches!(q.dim, Dim::Hour | Dim::DayOfWeek) {
+        let hours = matches!(q.dim, Dim::Hour);
+        let acc = accumulate(t, f, if hours { 24 } else { 7 }, |r| {
+            let l = table.local(t.ts[r]);
+            Some(usize::from(if hours { l.hour } else { l.dow }))
+        });
+        return Ok((0..acc.groups()).map(|i| group(Some(i.to_string()), acc.stats(i))).collect());
+    }
+    // Bucket keys: the local day, the day of the week's Monday (so 7
+    // apart), or the month; `step` apart from one bucket to the next.
+    let key = |ts: i64| {
+        let l = table.local(ts);
+        match q.dim {
+            Dim::Date => l.day,
+            Dim::Week => l.week,
+            _ => l.month,
         }
-        _ => {
-            let key = |ts: i64| {
-                let l = table.local(ts);
-                match q.dim {
-                    Dim::Date => l.day,
-                    Dim::Week => l.week,
-                    _ => l.month,
-                }
-            };
-            let (first, last) = (key(lo), key(hi));
-            let acc = accumulate(t, f, (last - first + 1).max(0) as usize, |r| {
-                usize::try_from(key(t.ts[r]) - first).ok()
-            });
-            let label = |k: i32| {
-                if matches!(q.dim, Dim::Month) {
-                    time::month_label(k)
-                } else {
-                    time::date_label(k)
-                }
-            };
-            let step = if matches!(q.dim, Dim::Week) { 7 } else { 1 };
-            let bounded = q.filter.start.is_some() && q.filter.end.is_some();
-            (0..acc.groups())
-                .map(|i| (i, acc.stats(i)))
-                .filter(|(i, s)| s.calls > 0 || bounded && (*i as i32) % step == 0)
-                .map(|(i, s)| group(Some(label(first + i as i32)), s))
-                .collect()
+    };
+    let step = if matches!(q.dim, Dim::Week) { 7 } else { 1 };
+    let label = |k: i32| {
+        if matches!(q.dim, Dim::Month) {
+            time::month_label(k)
+        } else {
+            time::date_label(k)
         }
+    };
+    let (first, last) = (key(lo), key(hi));
+    let span = (i64::from(last) - i64::from(first)) / i64::from(step) + 1;
+    // Zero-filled between the first and last call when the range is closed
+    // (its size was checked against MAX_GROUPS before the scan).
+    let bounded = q.filter.start.is_some() && q.filter.end.is_some();
+    if span <= MAX_GROUPS as i64 {
+        let acc = accumulate(t, f, span.max(0) as usize, |r| usize::try_from((key(t.ts[r]) - first) / step).ok());
+        return Ok((0..acc.groups())
+            .map(|i| (i, acc.stats(i)))
+            .filter(|(_, s)| s.calls > 0 || bounded)
+            .map(|(i, s)| group(Some(label(first + i as i32 * step)), s))
+            .collect());
+    }
+    // Calls spread over more buckets than an answer may hold: find the
+    // buckets that hold calls first (refusing when too many), then count
+    // into those only — memory follows the buckets with data, not the span.
+    let mut present = std::collections::BTreeSet::new();
+    for row in 0..t.rows() {
+        if passes(t, f, row) {
+            present.insert(key(t.ts[row]));
+            if present.len() > MAX_GROUPS {
+                return Err(too_many(present.len() as u64, true));
+            }
+        }
+    }
+    let present: Vec<i32> = present.into_iter().collect();
+    let acc = accumulate(t, f, present.len(), |r| present.binary_search(&key(t.ts[r])).ok());
+    Ok(present
+        .iter()
+        .enumerate()
+        .map(|(i, k)| group(Some(label(*k)), acc.stats(i)))
+        .filter(|g| g.stats.calls > 0)
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_domain::{Call, CallStatus, Direction, OrgId, Timestamp};
+    use switchboard_store::CallFacts;
+
+    fn table_of(calls: impl IntoIterator<Item = (Timestamp, Option<&'static str>)>) -> OrgTable {
+        let org = OrgId::new();
+        let mut t = OrgTable::default();
+        for (at, customer) in calls {
+            let mut c = Call::new(org.clone(), Direction::Outbound, CallStatus::Completed, at);
+            c.initiated_at = Some(at);
+            c.customer_external_id = customer.map(str::to_owned);
+            t.upsert(&CallFacts::from_call(&c));
+        }
+        t
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn q(dim: Dim, start: Option<&str>, end: Option<&str>) -> Query {
+        let filter = Filter {
+            start: start.map(|s| at(s).timestamp()),
+            end: end.map(|s| at(s).timestamp()),
+            ..Default::default()
+        };
+        Query::new(filter, dim, chrono_tz::UTC)
+    }
+
+    /// Calls planted at the ends of time (by a store written before times
+    /// were checked) cost what their two buckets cost, not the span between.
+    #[test]
+    fn calls_at_the_ends_of_time_make_two_buckets() {
+        let t = table_of([(at("0001-01-01T00:00:00Z"), None), (at("9999-12-31T23:59:59Z"), None)]);
+        for dim in [Dim::Date, Dim::Week, Dim::Month] {
+            let groups = breakdown(&t, &q(dim.clone(), None, None)).unwrap();
+            assert_eq!(groups.len(), 2, "{dim:?}: {groups:?}");
+            assert_eq!(groups.iter().map(|g| g.stats.calls).sum::<u64>(), 2);
+        }
+        let weeks = breakdown(&t, &q(Dim::Week, None, None)).unwrap();
+        assert_eq!(
+            weeks[0].key.as_deref(),
+            Some("0001-01-01"),
+            "weeks start on a Monday (as 0001-01-01 was)"
+        );
+        // A closed range over the span asks for millions of zero-filled
+        // buckets: refused before any scan, saying how many.
+        let e = breakdown(&t, &q(Dim::Date, Some("0001-01-01T00:00:00Z"), Some("9999-12-31T23:59:59Z"))).unwrap_err();
+        assert_eq!(
+            e,
+            QueryError::TooManyGroups {
+                groups: 3_652_059,
+                max: MAX_GROUPS,
+                time: true
+            }
+        );
+        // Coarser buckets over the same range fit.
+        let months = breakdown(&t, &q(Dim::Month, Some("2020-01-01T00:00:00Z"), Some("2030-01-01T00:00:00Z"))).unwrap();
+        assert_eq!(
+            (months.len(), months.iter().map(|g| g.stats.calls).sum::<u64>()),
+            (120, 0),
+            "zero-filled, no call in the range"
+        );
+        // Hours and days of the week are 24 and 7, whatever the span.
+        assert_eq!(breakdown(&t, &q(Dim::Hour, None, None)).unwrap().len(), 24);
+    }
+
+    #[test]
+    fn a_closed_range_is_zero_filled_up_to_the_limit() {
+        let t = table_of([(at("2025-01-01T12:00:00Z"), None), (at("2025-12-31T12:00:00Z"), None)]);
+        let days = breakdown(&t, &q(Dim::Date, Some("2025-01-01T00:00:00Z"), Some("2026-01-01T00:00:00Z"))).unwrap();
+        assert_eq!(days.len(), 365);
+        assert_eq!(days.iter().filter(|g| g.stats.calls > 0).count(), 2);
+        // 10,000 days fit; 10,001 do not.
+        let ok = q(Dim::Date, Some("2000-01-01T00:00:00Z"), Some("2027-05-19T00:00:00Z"));
+        assert_eq!(range_buckets(&ok), 10_000);
+        assert!(breakdown(&t, &ok).is_ok());
+        let too_wide = q(Dim::Date, Some("2000-01-01T00:00:00Z"), Some("2027-05-20T00:00:00Z"));
+        assert!(matches!(
+            breakdown(&t, &too_wide),
+            Err(QueryError::TooManyGroups { groups: 10_001, .. })
+        ));
+    }
+
+    #[test]
+    fn an_open_range_refuses_more_buckets_with_data_than_an_answer_holds() {
+        let day = 86_400;
+        let base = at("2000-01-01T12:00:00Z");
+        let t = table_of((0..=MAX_GROUPS as i64).map(|i| (base + chrono::Duration::seconds(i * day), None)));
+        assert!(matches!(
+            breakdown(&t, &q(Dim::Date, None, None)),
+            Err(QueryError::TooManyGroups { time: true, .. })
+        ));
+        // By week the same calls fit.
+        assert_eq!(breakdown(&t, &q(Dim::Week, None, None)).unwrap().len(), 1430);
+    }
+
+    #[test]
+    fn named_groups_beyond_the_limit_need_a_limit_and_one_customer_can_be_asked_for() {
+        let names: Vec<&'static str> = (0..=MAX_GROUPS)
+            .map(|i| &*Box::leak(format!("cust-{i}").into_boxed_str()))
+            .collect();
+        let t = table_of(names.iter().map(|n| (at("2025-05-20T10:00:00Z"), Some(*n))));
+        assert!(matches!(
+            breakdown(&t, &q(Dim::Customer, None, None)),
+            Err(QueryError::TooManyGroups { time: false, .. })
+        ));
+        let top = Query {
+            limit: Some(10),
+            order: Order::Calls,
+            ..q(Dim::Customer, None, None)
+        };
+        assert_eq!(breakdown(&t, &top).unwrap().len(), 10);
+        let one = Filter {
+            customer: Some("cust-42".into()),
+            ..Default::default()
+        };
+        assert_eq!(totals(&t, &one).calls, 1);
+        let nobody = Filter {
+            customer: Some("nobody".into()),
+            ..Default::default()
+        };
+        assert_eq!(totals(&t, &nobody).calls, 0);
     }
 }

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Timestamp;
-use crate::error::DomainError;
+use crate::error::{DomainError, FieldError};
 use crate::id::{CallId, ContactId, OrgId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
@@ -392,6 +392,12 @@ pub struct CallReport {
     /// An in-call event for the timeline (`mute`, `hold`, `transfer`, ...).
     pub event: Option<String>,
     pub event_data: Option<Value>,
+    /// The times come from a clock not our own request's client (a
+    /// carrier's, the simulator's, the dialer's): a status time earlier
+    /// than one the call already holds is moved up to it instead of being
+    /// refused. Clients' reports leave it false and are held to the order.
+    #[serde(default)]
+    pub carrier_clock: bool,
     /// More timeline entries (the conversation runtime's path through its
     /// script), appended in order after `event`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -438,6 +444,7 @@ impl Call {
     /// has (kind + time), so repeated in-call events are not stored twice.
     pub fn apply(&mut self, report: &CallReport, now: Timestamp, known: &[TimelineEntry]) -> Result<Applied, DomainError> {
         let at = report.at.unwrap_or(now);
+        let before = self.times();
         let mut applied = Applied::default();
         let mut changed = false;
 
@@ -448,7 +455,13 @@ impl Call {
                 let from = self.status;
                 self.status = to;
                 applied.status = Some((from, to));
-                self.stamp(to, at);
+                // A time we stamped ourselves, or one from a carrier's clock,
+                // never goes before what the call already knows.
+                let stamp_at = match self.floor(to) {
+                    Some(floor) if (report.at.is_none() || report.carrier_clock) && at < floor => floor,
+                    _ => at,
+                };
+                self.stamp(to, stamp_at);
                 applied.timeline.push(TimelineEntry {
                     kind: format!("status.{}", to.as_str()),
                     at,
@@ -482,8 +495,20 @@ impl Call {
             && self.answered_at.is_none()
             && let (Some(end), Some(d)) = (self.ended_at, self.duration)
         {
-            self.answered_at = Some(end - chrono::Duration::seconds(d));
+            // Derived, not reported: a talk time longer than the call keeps
+            // the answer no earlier than the dial.
+            let derived = end - chrono::Duration::seconds(d);
+            self.answered_at = Some(match self.floor(CallStatus::InProgress) {
+                Some(floor) if derived < floor => floor.min(end),
+                _ => derived,
+            });
             changed = true;
+        }
+        // A call that ended without a known start started when it rang or
+        // was answered, else when it ended (a cancelled one never started).
+        if self.status.is_terminal() && self.initiated_at.is_none() && self.status != CallStatus::Canceled {
+            self.initiated_at = self.ringing_at.or(self.answered_at).or(self.ended_at);
+            changed |= self.initiated_at.is_some();
         }
         // A completed call without a reported duration: measure it.
         if self.status.is_terminal()
@@ -511,7 +536,60 @@ impl Call {
         if applied.changed() {
             self.updated_at = now;
         }
+        self.check_order(&before)?;
         Ok(applied)
+    }
+
+    /// The call's times in the order they must keep, with their API names.
+    fn times(&self) -> [(&'static str, Option<Timestamp>); 4] {
+        [
+            ("initiatedAt", self.initiated_at),
+            ("ringingAt", self.ringing_at),
+            ("answeredAt", self.answered_at),
+            ("endedAt", self.ended_at),
+        ]
+    }
+
+    /// The latest time the call holds that must come before reaching `status`.
+    fn floor(&self, status: CallStatus) -> Option<Timestamp> {
+        let rank = match status {
+            CallStatus::Initiated => 0,
+            CallStatus::Ringing => 1,
+            CallStatus::InProgress => 2,
+            s if s.is_terminal() => 3,
+            _ => return None,
+        };
+        self.times()[..rank].iter().filter_map(|(_, t)| *t).max()
+    }
+
+    /// A call's times run `initiatedAt ≤ ringingAt ≤ answeredAt ≤ endedAt`.
+    /// Only pairs that this change touched are checked, so a record stored
+    /// before the rule existed still takes reports that do not touch them.
+    fn check_order(&self, before: &[(&'static str, Option<Timestamp>); 4]) -> Result<(), DomainError> {
+        let now = self.times();
+        for i in 0..now.len() {
+            for j in i + 1..now.len() {
+                let ((early_name, early), (late_name, late)) = (now[i], now[j]);
+                let touched = early != before[i].1 || late != before[j].1;
+                if let (Some(e), Some(l)) = (early, late)
+                    && touched
+                    && l < e
+                {
+                    let fmt = |t: Timestamp| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+                    return Err(FieldError::pair(
+                        late_name,
+                        early_name,
+                        format!(
+                            "({}) must not be before {early_name} ({}): a call's times run initiatedAt, ringingAt, answeredAt, endedAt",
+                            fmt(l),
+                            fmt(e)
+                        ),
+                    )
+                    .into());
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Records when the call reached `status`, keeping the first time seen.
@@ -525,9 +603,6 @@ impl Call {
         };
         if slot.is_none() || status.is_terminal() {
             *slot = Some(at);
-        }
-        if status.is_terminal() && self.initiated_at.is_none() && status != CallStatus::Canceled {
-            self.initiated_at = Some(self.ringing_at.or(self.answered_at).unwrap_or(at));
         }
     }
 }
@@ -667,6 +742,116 @@ mod tests {
         let second = call.apply(&r, t0(), &known).unwrap();
         assert!(!second.changed(), "{second:?}");
         assert_eq!(call, before);
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_reported_end_before_the_start_is_refused_naming_both() {
+        let mut call = blank_call(CallStatus::Queued);
+        call.initiated_at = Some(at("2025-05-20T10:00:00Z"));
+        let r = CallReport {
+            status: Some(CallStatus::Completed),
+            at: Some(at("2025-05-20T09:00:00Z")),
+            ..Default::default()
+        };
+        match call.clone().apply(&r, t0(), &[]) {
+            Err(DomainError::Invalid(e)) => {
+                assert_eq!((e.field.as_str(), e.related.as_deref()), ("endedAt", Some("initiatedAt")));
+                assert!(
+                    e.reason.contains("2025-05-20T09:00:00.000Z") && e.reason.contains("2025-05-20T10:00:00.000Z"),
+                    "{}",
+                    e.reason
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // An answer time before the dial, reported directly.
+        let r = CallReport {
+            status: Some(CallStatus::InProgress),
+            answered_at: Some(at("2025-05-20T09:59:59Z")),
+            ..Default::default()
+        };
+        match call.clone().apply(&r, t0(), &[]) {
+            Err(DomainError::Invalid(e)) => assert_eq!((e.field.as_str(), e.related.as_deref()), ("answeredAt", Some("initiatedAt"))),
+            other => panic!("{other:?}"),
+        }
+        // In order, all is well.
+        let r = CallReport {
+            status: Some(CallStatus::Completed),
+            answered_at: Some(at("2025-05-20T10:00:05Z")),
+            at: Some(at("2025-05-20T10:03:05Z")),
+            ..Default::default()
+        };
+        let mut ok = call.clone();
+        ok.apply(&r, t0(), &[]).unwrap();
+        assert_eq!(ok.duration, Some(180));
+    }
+
+    #[test]
+    fn times_we_stamp_or_a_carrier_reports_never_go_backwards() {
+        // A call dialled "in the future" (a clock ahead of ours) ends now:
+        // the end is stamped no earlier than the dial.
+        let mut call = blank_call(CallStatus::Queued);
+        let dialled = t0() + chrono::Duration::minutes(5);
+        call.initiated_at = Some(dialled);
+        let r = CallReport {
+            status: Some(CallStatus::Busy),
+            ..Default::default()
+        };
+        call.apply(&r, t0(), &[]).unwrap();
+        assert_eq!(call.ended_at, Some(dialled));
+        // A carrier's second-precision clock a moment behind ours.
+        let mut call = blank_call(CallStatus::Queued);
+        call.initiated_at = Some(at("2025-05-20T10:00:00.500Z"));
+        let r = CallReport {
+            status: Some(CallStatus::Ringing),
+            at: Some(at("2025-05-20T10:00:00Z")),
+            carrier_clock: true,
+            ..Default::default()
+        };
+        call.apply(&r, t0(), &[]).unwrap();
+        assert_eq!(call.ringing_at, Some(at("2025-05-20T10:00:00.500Z")));
+        // A talk time longer than the call: the derived answer stays after the dial.
+        let mut call = blank_call(CallStatus::Queued);
+        call.initiated_at = Some(at("2025-05-20T10:00:00Z"));
+        let r = CallReport {
+            status: Some(CallStatus::Completed),
+            at: Some(at("2025-05-20T10:01:00Z")),
+            duration: Some(600),
+            ..Default::default()
+        };
+        call.apply(&r, t0(), &[]).unwrap();
+        assert_eq!(call.answered_at, Some(at("2025-05-20T10:00:00Z")));
+    }
+
+    proptest! {
+        /// Whatever reports arrive, an accepted one leaves the call's times
+        /// in order (initiated ≤ ringing ≤ answered ≤ ended).
+        #[test]
+        fn accepted_reports_keep_times_in_order(
+            steps in proptest::collection::vec((status(), proptest::option::of(0i64..7200), proptest::option::of(0i64..7200), proptest::option::of(0i64..900), any::<bool>()), 1..8)
+        ) {
+            let mut call = blank_call(CallStatus::Queued);
+            for (to, at_s, answered_s, duration, carrier) in steps {
+                let r = CallReport {
+                    status: Some(to),
+                    at: at_s.map(|s| t0() + chrono::Duration::seconds(s)),
+                    answered_at: answered_s.map(|s| t0() + chrono::Duration::seconds(s)),
+                    duration,
+                    carrier_clock: carrier,
+                    ..Default::default()
+                };
+                let mut next = call.clone();
+                if next.apply(&r, t0() + chrono::Duration::seconds(3600), &[]).is_ok() {
+                    call = next;
+                }
+                let times: Vec<Timestamp> = call.times().iter().filter_map(|(_, t)| *t).collect();
+                prop_assert!(times.windows(2).all(|w| w[0] <= w[1]), "{:?}", call.times());
+            }
+        }
     }
 
     proptest! {

@@ -9,6 +9,9 @@ use thiserror::Error;
 pub struct FieldError {
     pub field: String,
     pub reason: String,
+    /// The other field a rule between two fields names (`initiatedAt` when
+    /// `endedAt` comes before it).
+    pub related: Option<String>,
 }
 
 impl FieldError {
@@ -16,6 +19,16 @@ impl FieldError {
         Self {
             field: field.into(),
             reason: reason.into(),
+            related: None,
+        }
+    }
+
+    /// A rule between two fields, naming both.
+    pub fn pair(field: impl Into<String>, related: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            reason: reason.into(),
+            related: Some(related.into()),
         }
     }
 }

@@ -180,30 +180,90 @@ pub struct AuditEntry {
     pub created_at: Timestamp,
 }
 
-/// Passwords must be at least 10 characters and mix at least three of:
-/// lower case, upper case, digits, other characters; and must not contain
-/// the e-mail's local part.
-pub fn check_password(password: &str, email: &str) -> Result<(), &'static str> {
-    if password.chars().count() < 10 {
-        return Err("must be at least 10 characters");
+/// Shortest password accepted. Logins here are single-factor, for which
+/// NIST SP 800-63B-4 (§3.1.1.2) asks for at least 15 characters.
+pub const MIN_PASSWORD_CHARS: usize = 15;
+/// Longest password accepted (NIST asks that at least 64 be allowed).
+pub const MAX_PASSWORD_CHARS: usize = 256;
+
+/// The common-password list (see `data/README.md`): lower-cased, one a line.
+static COMMON: std::sync::LazyLock<std::collections::HashSet<&'static str>> = std::sync::LazyLock::new(|| {
+    include_str!("../data/common-passwords.txt")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect()
+});
+
+/// Is `lower` (lower-cased) on the common-password list?
+pub fn is_common_password(lower: &str) -> bool {
+    COMMON.contains(lower)
+}
+
+/// Checks a new password as NIST SP 800-63B asks: a length of 15 to 256
+/// characters (any characters, spaces included; no rules about classes of
+/// character), and not a password that is easy to guess — one on the
+/// common-password list (also with digits or symbols added around it), one
+/// short pattern repeated, a run of consecutive characters, or containing
+/// the e-mail's name or the service's. The error says which.
+pub fn check_password(password: &str, email: &str) -> Result<(), String> {
+    let chars = password.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "must be at least {MIN_PASSWORD_CHARS} characters (it has {chars}); a few unrelated words make a password that is long and easy to remember"
+        ));
     }
-    if password.len() > 256 {
-        return Err("must be at most 256 bytes");
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!("must be at most {MAX_PASSWORD_CHARS} characters"));
     }
-    let classes = [
-        password.chars().any(|c| c.is_lowercase()),
-        password.chars().any(|c| c.is_uppercase()),
-        password.chars().any(|c| c.is_ascii_digit()),
-        password.chars().any(|c| !c.is_alphanumeric()),
-    ];
-    if classes.iter().filter(|c| **c).count() < 3 {
-        return Err("must mix at least three of: lower case, upper case, digits, symbols");
+    if password.contains('\0') {
+        return Err("must not contain NUL characters".into());
+    }
+    let lower = password.to_lowercase();
+    if is_common_password(&lower) {
+        return Err("is one of the most common passwords, found in breached-password lists; choose another".into());
+    }
+    let core = lower.trim_matches(|c: char| !c.is_alphabetic());
+    if core.chars().count() >= 4 && core != lower && is_common_password(core) {
+        return Err(format!(
+            "is a common password ('{core}', found in breached-password lists) with digits or symbols added; choose another"
+        ));
+    }
+    if let Some(unit) = repeated_unit(&lower) {
+        return Err(format!("repeats '{unit}' over and over; choose something less predictable"));
+    }
+    if is_sequence(&lower) {
+        return Err("is a run of consecutive characters (like 123456… or abcdef…); choose something less predictable".into());
     }
     let local = email.split('@').next().unwrap_or("").to_lowercase();
-    if local.len() >= 3 && password.to_lowercase().contains(&local) {
-        return Err("must not contain your e-mail name");
+    if local.chars().count() >= 3 && lower.contains(&local) {
+        return Err("must not contain your e-mail name".into());
+    }
+    if lower.contains("switchboard") {
+        return Err("must not contain the name of this service".into());
     }
     Ok(())
+}
+
+/// The unit a password repeats (`abcabcabc…` → `abc`), when it is only
+/// that unit over and over (twice at least).
+fn repeated_unit(s: &str) -> Option<String> {
+    let chars: Vec<char> = s.chars().collect();
+    let n = chars.len();
+    (1..=n / 2)
+        .find(|len| n.is_multiple_of(*len) && chars.chunks(*len).all(|c| c == &chars[..*len]))
+        .map(|len| chars[..len].iter().collect())
+}
+
+/// Every character one above (or one below) the one before it; digits
+/// wrap around (`…7890123…`).
+fn is_sequence(s: &str) -> bool {
+    let chars: Vec<char> = s.chars().collect();
+    let next = |a: char, b: char, d: i64| {
+        let diff = i64::from(u32::from(b)) - i64::from(u32::from(a));
+        diff == d || a.is_ascii_digit() && b.is_ascii_digit() && diff.rem_euclid(10) == d.rem_euclid(10)
+    };
+    [1, -1].iter().any(|d| chars.windows(2).all(|w| next(w[0], w[1], *d)))
 }
 
 #[cfg(test)]
@@ -230,10 +290,31 @@ mod tests {
 
     #[test]
     fn password_rule() {
-        assert!(check_password("short1A", "a@b.co").is_err());
-        assert!(check_password("alllowercaseletters", "a@b.co").is_err());
+        // NIST SP 800-63B: length and a breached list, no composition rules.
+        assert!(
+            check_password("my cat sleeps on the warm rug", "a@b.co").is_ok(),
+            "a lower-case passphrase"
+        );
         assert!(check_password("Correct-horse-9", "a@b.co").is_ok());
-        assert!(check_password("Priya.sharma-2025", "priya.sharma@x.com").is_err());
+        assert!(check_password("ünïcödé wörds äré fïné", "a@b.co").is_ok());
+        let why = |p: &str| check_password(p, "priya.sharma@x.com").expect_err(p);
+        assert!(why("Password1!").contains("at least 15 characters (it has 10)"));
+        assert!(why("short1A").contains("at least 15"));
+        assert!(why(&"x".repeat(257)).contains("at most 256"));
+        assert!(check_password(&"x".repeat(256), "a@b.co").unwrap_err().contains("repeats 'x'"));
+        // On the list (which holds 15-character ones too), or a listed word with digits and symbols added.
+        let listed = COMMON.iter().find(|p| p.chars().count() >= 15).unwrap();
+        assert!(why(listed).contains("most common passwords"), "{listed}");
+        assert!(why("Password123456789!").contains("'password'"));
+        assert!(why("!!qwertyuiop2024!!").contains("'qwertyuiop'"));
+        assert!(why("passwordpassword").contains("repeats 'password'"));
+        assert!(why("abcabcabcabcabcabc").contains("repeats 'abc'"));
+        assert!(why("123456789012345").contains("consecutive"), "digits wrap around");
+        assert!(why("987654321098765").contains("consecutive"));
+        assert!(why("abcdefghijklmnopq").contains("consecutive"));
+        assert!(why("zyxwvutsrqponmlkj").contains("consecutive"));
+        assert!(why("Priya.sharma-2025-spring").contains("e-mail name"));
+        assert!(why("my switchboard login!").contains("service"));
     }
 
     #[test]

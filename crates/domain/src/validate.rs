@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 
+use crate::Timestamp;
 use crate::error::FieldError;
 
 /// Longest free-text field (names, ids, call types).
@@ -111,6 +112,67 @@ pub fn url(field: &str, value: &str) -> Result<String, FieldError> {
     }
 }
 
+/// The window a time given to us must fall in. Times outside any sane span
+/// (year 1 or 9999) are refused where they enter, because everything
+/// downstream (analytics buckets, exports, schedules) scales with the span
+/// of the times it holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeWindow {
+    /// When something happened (a call's start, answer, end; an event):
+    /// from 2000-01-01 to two years ahead (clock skew and time zones
+    /// mistaken by clients stay far inside it).
+    Reported,
+    /// When a call is to be placed: from 2000-01-01 to one year ahead.
+    Scheduled,
+    /// Plans and expiries (campaign dates, key expiry): from 2000-01-01 to
+    /// ten years ahead.
+    Planned,
+}
+
+/// The earliest instant any window allows: 2000-01-01T00:00:00Z.
+pub const EARLIEST_SECS: i64 = 946_684_800;
+
+impl TimeWindow {
+    /// How far ahead of `now` the window reaches.
+    pub fn ahead(self) -> chrono::Duration {
+        match self {
+            Self::Reported => chrono::Duration::days(2 * 365),
+            Self::Scheduled => chrono::Duration::days(365),
+            Self::Planned => chrono::Duration::days(10 * 365),
+        }
+    }
+
+    fn ahead_words(self) -> &'static str {
+        match self {
+            Self::Reported => "two years",
+            Self::Scheduled => "one year",
+            Self::Planned => "ten years",
+        }
+    }
+
+    /// `[earliest, latest]` at `now`.
+    pub fn bounds(self, now: Timestamp) -> (Timestamp, Timestamp) {
+        let earliest = chrono::DateTime::from_timestamp(EARLIEST_SECS, 0).unwrap_or(now);
+        (earliest, now + self.ahead())
+    }
+
+    /// Checks `t` against the window at `now`, naming `field` when outside.
+    pub fn check(self, field: &str, t: Timestamp, now: Timestamp) -> Result<Timestamp, FieldError> {
+        let (lo, hi) = self.bounds(now);
+        if t < lo || t > hi {
+            return Err(FieldError::new(
+                field,
+                format!(
+                    "must be between 2000-01-01T00:00:00Z and {} ({} from now)",
+                    hi.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    self.ahead_words()
+                ),
+            ));
+        }
+        Ok(t)
+    }
+}
+
 /// A non-negative number no larger than `max`.
 pub fn non_negative(field: &str, value: f64, max: f64) -> Result<f64, FieldError> {
     if !value.is_finite() || value < 0.0 || value > max {
@@ -132,6 +194,30 @@ mod tests {
         assert!(json_object("metadata", &deep).unwrap_err().reason.contains("nest"));
         let big = json!({ "a": "x".repeat(MAX_JSON_BYTES) });
         assert!(json_object("metadata", &big).unwrap_err().reason.contains("bytes"));
+    }
+
+    #[test]
+    fn time_windows_refuse_the_extremes_and_name_the_field() {
+        let now: Timestamp = "2026-06-01T12:00:00Z".parse().unwrap();
+        let at = |s: &str| -> Timestamp { s.parse().unwrap() };
+        for w in [TimeWindow::Reported, TimeWindow::Scheduled, TimeWindow::Planned] {
+            for bad in ["0001-01-01T00:00:00Z", "1999-12-31T23:59:59Z", "9999-12-31T23:59:59Z"] {
+                let e = w.check("initiatedAt", at(bad), now).unwrap_err();
+                assert_eq!(e.field, "initiatedAt");
+                assert!(e.reason.contains("2000-01-01"), "{}", e.reason);
+            }
+            assert!(w.check("t", at("2000-01-01T00:00:00Z"), now).is_ok());
+            assert!(w.check("t", now, now).is_ok());
+        }
+        // Scheduled calls reach one year ahead, reported times two.
+        let in_18_months = now + chrono::Duration::days(548);
+        assert!(TimeWindow::Scheduled.check("scheduled", in_18_months, now).is_err());
+        assert!(TimeWindow::Reported.check("endedAt", in_18_months, now).is_ok());
+        assert!(
+            TimeWindow::Reported
+                .check("endedAt", now + chrono::Duration::days(731), now)
+                .is_err()
+        );
     }
 
     #[test]

@@ -297,6 +297,6 @@ pub async fn migrate(args: StoreArgs) -> anyhow::Result<()> {
 }
 
 pub fn print_openapi() -> anyhow::Result<()> {
-    println!("{}", crate::openapi_document().to_pretty_json()?);
+    println!("{}", serde_json::to_string_pretty(&crate::openapi_document())?);
     Ok(())
 }

@@ -89,9 +89,10 @@ struct FileConfig {
     telephony: Option<switchboard_telephony::settings::TelephonyFile>,
     redis_url: Option<Secret>,
     bootstrap_plan: Option<String>,
-    login_lockout_after: Option<u32>,
-    login_lockout_secs: Option<u64>,
+    login_free_attempts: Option<u32>,
     login_delay_ms: Option<u64>,
+    login_account_max_delay_secs: Option<u64>,
+    login_address_max_delay_secs: Option<u64>,
     allow_private_webhook_targets: Option<bool>,
     webhook_worker: Option<bool>,
     webhook_lease_ms: Option<u64>,
@@ -129,12 +130,15 @@ pub struct Config {
     pub telephony: switchboard_telephony::settings::Telephony,
     pub redis_url: Option<Secret>,
     pub bootstrap_plan: String,
-    /// Failed logins in a row that lock an account (an IP gets four times as many).
-    pub login_lockout_after: u32,
-    /// How long a lockout lasts.
-    pub login_lockout_secs: u64,
-    /// Delay added to a failed login from the third failure on, doubling each time (up to 4 s).
+    /// Failed logins on an account before further attempts must wait (an
+    /// address gets four times as many, an address on one account at most 3).
+    pub login_free_attempts: u32,
+    /// The first wait, in ms, doubling with each further failure (0: no throttling).
     pub login_delay_ms: u64,
+    /// The longest wait an account's failures impose on every attempt at it.
+    pub login_account_max_delay_secs: u64,
+    /// The longest wait a client address's failures impose on it.
+    pub login_address_max_delay_secs: u64,
     /// Webhooks may target loopback, private and link-local addresses.
     pub allow_private_webhook_targets: bool,
     /// Whether `serve` runs the webhook worker.
@@ -178,9 +182,10 @@ impl Default for Config {
             telephony: Default::default(),
             redis_url: None,
             bootstrap_plan: "unlimited".into(),
-            login_lockout_after: 5,
-            login_lockout_secs: 900,
-            login_delay_ms: 250,
+            login_free_attempts: 5,
+            login_delay_ms: 1000,
+            login_account_max_delay_secs: 60,
+            login_address_max_delay_secs: 900,
             allow_private_webhook_targets: false,
             webhook_worker: true,
             webhook_lease_ms: 60_000,
@@ -298,9 +303,10 @@ impl Config {
             telephony,
             redis_url: args.redis_url.clone().or(file.redis_url),
             bootstrap_plan,
-            login_lockout_after: file.login_lockout_after.unwrap_or(d.login_lockout_after).max(1),
-            login_lockout_secs: file.login_lockout_secs.unwrap_or(d.login_lockout_secs),
+            login_free_attempts: file.login_free_attempts.unwrap_or(d.login_free_attempts).max(1),
             login_delay_ms: file.login_delay_ms.unwrap_or(d.login_delay_ms),
+            login_account_max_delay_secs: file.login_account_max_delay_secs.unwrap_or(d.login_account_max_delay_secs),
+            login_address_max_delay_secs: file.login_address_max_delay_secs.unwrap_or(d.login_address_max_delay_secs),
             allow_private_webhook_targets: args
                 .allow_private_webhook_targets
                 .or(file.allow_private_webhook_targets)

@@ -83,6 +83,16 @@ impl ApiError {
         }
     }
 
+    /// A rule between two fields broken: names both (`details.related` is the other).
+    pub fn pair(field: impl Into<String>, related: impl Into<String>, reason: impl Into<String>) -> Self {
+        let (field, related, reason) = (field.into(), related.into(), reason.into());
+        Self {
+            kind: ErrorKind::InvalidParameter,
+            message: format!("The parameters '{field}' and '{related}' disagree: {field} {reason}"),
+            details: Some(json!({ "field": field, "related": related, "reason": reason })),
+        }
+    }
+
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
         self
@@ -124,7 +134,10 @@ fn capitalise(s: &str) -> String {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        ApiError::field(e.field, e.reason)
+        match e.related {
+            Some(related) => ApiError::pair(e.field, related, e.reason),
+            None => ApiError::field(e.field, e.reason),
+        }
     }
 }
 

@@ -17,9 +17,76 @@ use crate::error::{ApiError, ErrorKind};
 use crate::state::AppState;
 
 /// A JSON body, parsed strictly, with its raw bytes kept for idempotency.
-pub struct JsonBody<T> {
+///
+/// By default ([`Strict`]) a field the type does not know (`custmerName`,
+/// a misspelt `scheduledAt`) is refused with 400 naming it, so a client's
+/// typo never silently drops data; a client that must send extras opts out
+/// per request with `Prefer: handling=lenient` (RFC 7240). Dialect routes,
+/// whose clients send fields of their own products, take
+/// `JsonBody<T, Lenient>`.
+pub struct JsonBody<T, M = Strict> {
     pub value: T,
     pub raw: Bytes,
+    _mode: std::marker::PhantomData<M>,
+}
+
+/// Unknown fields are refused (unless the request prefers lenient handling).
+pub struct Strict;
+/// Unknown fields are ignored.
+pub struct Lenient;
+
+/// How a [`JsonBody`] treats fields its type does not know.
+pub trait UnknownFields {
+    const REFUSE: bool;
+}
+
+impl UnknownFields for Strict {
+    const REFUSE: bool = true;
+}
+
+impl UnknownFields for Lenient {
+    const REFUSE: bool = false;
+}
+
+/// The request header that turns unknown-field refusal off for one request.
+pub const PREFER_LENIENT: &str = "handling=lenient";
+
+/// Does the request ask for lenient handling (`Prefer: handling=lenient`)?
+pub fn prefers_lenient(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .any(|p| p.trim().eq_ignore_ascii_case(PREFER_LENIENT))
+}
+
+/// Parses JSON like [`parse_json`], and refuses the first field that `T`
+/// does not know, naming it (every unknown one is listed in `details.unknown`).
+pub fn parse_json_strict<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return parse_json(raw);
+    }
+    let mut unknown: Vec<String> = Vec::new();
+    let mut de = serde_json::Deserializer::from_slice(raw);
+    let parsed: Result<T, _> = serde_ignored::deserialize(&mut de, |path| unknown.push(field_path(&path)));
+    let value = match parsed.and_then(|v| de.end().map(|_| v)) {
+        Ok(v) => v,
+        // A refused body is parsed again to name the field at fault.
+        Err(_) => return parse_json(raw),
+    };
+    match unknown.first() {
+        None => Ok(value),
+        Some(first) => Err(ApiError::field(
+            first.clone(),
+            "is not a field of this request (check its spelling; send 'Prefer: handling=lenient' to have unknown fields ignored)",
+        )
+        .with_details(serde_json::json!({
+            "field": first,
+            "reason": "unknown field",
+            "unknown": unknown,
+        }))),
+    }
 }
 
 /// Reads a body, mapping an oversize one to 413 in our error shape.
@@ -64,6 +131,20 @@ pub fn parse_json<T: DeserializeOwned>(raw: &[u8]) -> Result<T, ApiError> {
     })
 }
 
+/// A field's path as errors name it: `schedule.callHours.start`, `steps[2].say`.
+fn field_path(path: &serde_ignored::Path<'_>) -> String {
+    use serde_ignored::Path;
+    match path {
+        Path::Root => String::new(),
+        Path::Seq { parent, index } => format!("{}[{index}]", field_path(parent)),
+        Path::Map { parent, key } => {
+            let p = field_path(parent);
+            if p.is_empty() { key.clone() } else { format!("{p}.{key}") }
+        }
+        Path::Some { parent } | Path::NewtypeStruct { parent } | Path::NewtypeVariant { parent } => field_path(parent),
+    }
+}
+
 /// serde_json appends "at line 1 column 17"; the field name says more.
 fn strip_position(msg: &str) -> String {
     match msg.rfind(" at line ") {
@@ -72,10 +153,11 @@ fn strip_position(msg: &str) -> String {
     }
 }
 
-impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
+impl<T: DeserializeOwned + Send, M: UnknownFields + Send> FromRequest<AppState> for JsonBody<T, M> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let strict = M::REFUSE && !prefers_lenient(req.headers());
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -91,9 +173,11 @@ impl<T: DeserializeOwned + Send> FromRequest<AppState> for JsonBody<T> {
             ));
         }
         let raw = body_bytes(req, state).await?;
+        let value = if strict { parse_json_strict(&raw)? } else { parse_json(&raw)? };
         Ok(JsonBody {
-            value: parse_json(&raw)?,
+            value,
             raw,
+            _mode: std::marker::PhantomData,
         })
     }
 }
@@ -106,16 +190,25 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryMap {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or("");
-        serde_urlencoded::from_str::<Vec<(String, String)>>(q)
-            .map(|pairs| QueryMap(pairs.into_iter().collect()))
-            .map_err(|e| ApiError::new(ErrorKind::InvalidParameter, format!("The query string is malformed: {e}")))
+        let map: HashMap<String, String> = serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .map(|pairs| pairs.into_iter().collect())
+            .map_err(|e| ApiError::new(ErrorKind::InvalidParameter, format!("The query string is malformed: {e}")))?;
+        // The native API takes a parameter left empty for a mistake; the
+        // dialects, whose clients send `?startDate=` for "any", read it as absent.
+        if parts.uri.path().starts_with("/v1/")
+            && let Some((name, _)) = map.iter().find(|(_, v)| v.is_empty())
+        {
+            return Err(ApiError::field(name.clone(), "must not be empty (leave the parameter out instead)"));
+        }
+        Ok(QueryMap(map))
     }
 }
 
 impl QueryMap {
-    /// A non-empty parameter, trimmed.
+    /// A parameter, trimmed; an empty one is absent (a blank one is an
+    /// empty value, which every parameter's rule refuses).
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+        self.0.get(name).filter(|s| !s.is_empty()).map(|s| s.trim())
     }
 
     /// An integer parameter within `min..=max`.

@@ -104,6 +104,27 @@ impl MakeRequestId for TimeOrderedRequestId {
     }
 }
 
+/// The longest request id a client may choose.
+pub const MAX_REQUEST_ID: usize = 64;
+
+/// Is this a request id we echo: 1 to 64 characters of `[A-Za-z0-9._-]`?
+pub fn is_safe_request_id(v: &[u8]) -> bool {
+    (1..=MAX_REQUEST_ID).contains(&v.len()) && v.iter().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// Drops a client's `X-Request-Id` unless it is one short safe id, so
+/// that the server issues its own instead of echoing (and logging) any
+/// length or character a client sends.
+async fn screen_request_id(mut req: Request<axum::body::Body>) -> Request<axum::body::Body> {
+    let ids = req.headers().get_all("x-request-id");
+    let mut iter = ids.iter();
+    let keep = matches!((iter.next(), iter.next()), (Some(v), None) if is_safe_request_id(v.as_bytes()));
+    if !keep {
+        req.headers_mut().remove("x-request-id");
+    }
+    req
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("handler panicked");
     ApiError::internal().into_response()
@@ -210,8 +231,8 @@ async fn wake_webhooks(
 }
 
 /// The OpenAPI document of every route.
-pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    api_routes().split_for_parts().1
+pub fn openapi_document() -> serde_json::Value {
+    openapi::contract::apply(api_routes().split_for_parts().1)
 }
 
 /// Browsers may call the API from any page (the ribbon widget runs on the
@@ -227,6 +248,8 @@ fn cors() -> tower_http::cors::CorsLayer {
             header::AUTHORIZATION,
             HeaderName::from_static("x-api-key"),
             HeaderName::from_static("idempotency-key"),
+            HeaderName::from_static("prefer"),
+            HeaderName::from_static("x-request-id"),
         ])
         .expose_headers([
             HeaderName::from_static("x-ratelimit-limit"),
@@ -239,15 +262,22 @@ fn cors() -> tower_http::cors::CorsLayer {
 }
 
 /// The routes with their OpenAPI document.
-pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+pub fn router(state: AppState) -> (Router, serde_json::Value) {
     let body_limit = state.cfg.body_limit;
     let (router, doc) = api_routes().split_for_parts();
-    // Every matched route passes the guard: credentials, permission, rate limit.
+    let doc = openapi::contract::apply(doc);
+    let known = Arc::new(documented_query_parameters(&doc));
+    // Every matched route passes the guard: credentials, permission, rate
+    // limit; then, on the native API, its query parameters are checked.
     let router = router
+        .route_layer(axum::middleware::from_fn(move |req, next| {
+            let known = known.clone();
+            async move { refuse_unknown_query(&known, req, next).await }
+        }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), identity::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
         .with_state(state);
-    let doc_json = Arc::new(doc.to_pretty_json().unwrap_or_default());
+    let doc_json = Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default());
     let router = router
         .route(
             "/openapi.json",
@@ -262,8 +292,60 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(TimeOrderedRequestId))
+        .layer(axum::middleware::map_request(screen_request_id))
         .layer(cors());
     (router, doc)
+}
+
+/// The query parameters each route documents, by (method, path template).
+type KnownQuery = std::collections::HashMap<(axum::http::Method, String), std::collections::HashSet<String>>;
+
+fn documented_query_parameters(doc: &serde_json::Value) -> KnownQuery {
+    let mut known = KnownQuery::new();
+    for (path, ops) in doc["paths"].as_object().into_iter().flatten() {
+        for (method, op) in ops.as_object().into_iter().flatten() {
+            let Ok(m) = method.to_uppercase().parse() else { continue };
+            let names = op["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|p| p["in"] == "query")
+                .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                .collect();
+            known.insert((m, path.clone()), names);
+        }
+    }
+    known
+}
+
+/// On the native API a query parameter the route does not take (a
+/// misspelt `statsu=`) is refused naming it, as unknown body fields are;
+/// `Prefer: handling=lenient` lets it pass. The routes' documented
+/// parameters are the list, so a new route adopts this by documenting its own.
+async fn refuse_unknown_query(known: &KnownQuery, req: Request<axum::body::Body>, next: axum::middleware::Next) -> Response {
+    let matched = req.extensions().get::<axum::extract::MatchedPath>().map(|m| m.as_str().to_owned());
+    // Carrier callbacks speak the carrier's protocol (Twilio adds `bodySHA256`).
+    if let Some(path) = matched.filter(|p| p.starts_with("/v1/") && !p.starts_with("/v1/carriers/"))
+        && !extract::prefers_lenient(req.headers())
+        && let Some(names) = known.get(&(req.method().clone(), path))
+        && let Some(q) = req.uri().query()
+    {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).unwrap_or_default();
+        if let Some((name, _)) = pairs.iter().find(|(n, _)| !names.contains(n)) {
+            let mut taken: Vec<&String> = names.iter().collect();
+            taken.sort();
+            let list = taken.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ");
+            let reason = if list.is_empty() {
+                "is not a parameter of this route (it takes none)".to_owned()
+            } else {
+                format!(
+                    "is not a parameter of this route (it takes {list}); send 'Prefer: handling=lenient' to have unknown parameters ignored"
+                )
+            };
+            return ApiError::field(name.clone(), reason).into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.

@@ -1012,15 +1012,24 @@ pub async fn users_and_logins(s: DynStore) {
     s.create_user(user(&b, "meena@other.example", Role::Viewer), "hash-3".into())
         .await
         .unwrap();
+    // An e-mail is unique within an organisation only.
     assert!(matches!(
-        s.create_user(user(&b, "priya@acme.example", Role::Agent), "x".into()).await,
+        s.create_user(user(&a, "priya@acme.example", Role::Agent), "x".into()).await,
         Err(StoreError::Conflict(_))
     ));
+    let mut later = user(&b, "priya@acme.example", Role::Agent);
+    later.created_at = at(10);
+    later.updated_at = at(10);
+    let priya_b = s.create_user(later, "hash-b".into()).await.unwrap();
     assert_eq!(s.get_user(&a.id, &priya.id).await.unwrap(), priya);
     assert!(matches!(s.get_user(&b.id, &priya.id).await, Err(StoreError::NotFound(_))));
-    let (found, hash) = s.user_by_email("priya@acme.example").await.unwrap().unwrap();
+    // Without an organisation, the e-mail's oldest account; with one, that organisation's.
+    let (found, hash) = s.user_by_email("priya@acme.example", None).await.unwrap().unwrap();
     assert_eq!((found.id, hash.as_str()), (priya.id.clone(), "hash-1"));
-    assert!(s.user_by_email("nobody@acme.example").await.unwrap().is_none());
+    let (found, hash) = s.user_by_email("priya@acme.example", Some(&b.id)).await.unwrap().unwrap();
+    assert_eq!((found.id, hash.as_str()), (priya_b.id.clone(), "hash-b"));
+    assert!(s.user_by_email("rahul@acme.example", Some(&b.id)).await.unwrap().is_none());
+    assert!(s.user_by_email("nobody@acme.example", None).await.unwrap().is_none());
     let mut changed = priya.clone();
     changed.role = Role::Manager;
     changed.failed_logins = 3;
@@ -1028,9 +1037,12 @@ pub async fn users_and_logins(s: DynStore) {
     changed.preferences = json!({"timeZone": "UTC"});
     s.update_user(changed.clone(), Some("hash-9".into())).await.unwrap();
     assert_eq!(s.get_user(&a.id, &priya.id).await.unwrap(), changed);
-    assert_eq!(s.user_by_email("priya@acme.example").await.unwrap().unwrap().1, "hash-9");
+    assert_eq!(
+        s.user_by_email("priya@acme.example", Some(&a.id)).await.unwrap().unwrap().1,
+        "hash-9"
+    );
     s.update_user(changed.clone(), None).await.unwrap();
-    assert_eq!(s.user_by_email("priya@acme.example").await.unwrap().unwrap().1, "hash-9");
+    assert_eq!(s.user_by_email("priya@acme.example", None).await.unwrap().unwrap().1, "hash-9");
     let page = Page { page: 1, limit: 10 };
     let list = |f: crate::UserFilter| {
         let s = s.clone();

@@ -159,11 +159,13 @@ pub trait OutboxStore: Send + Sync {
 /// Users, logins, the audit log, usage counters and server secrets.
 #[async_trait]
 pub trait IdentityStore: Send + Sync {
-    /// Stores a user; a taken e-mail is a conflict.
+    /// Stores a user; an e-mail taken in the same organisation is a
+    /// conflict (other organisations may use it too).
     async fn create_user(&self, user: User, password_hash: String) -> Result<User>;
     async fn get_user(&self, org: &OrgId, id: &UserId) -> Result<User>;
-    /// The user with this e-mail in any organisation, with the password hash.
-    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>>;
+    /// The user with this e-mail in `org`, or (without one) the e-mail's
+    /// oldest account in any organisation; with the password hash.
+    async fn user_by_email(&self, email: &str, org: Option<&OrgId>) -> Result<Option<(User, String)>>;
     /// Saves a user (and a new password hash when given).
     async fn update_user(&self, user: User, password_hash: Option<String>) -> Result<User>;
     async fn list_users(&self, org: &OrgId, filter: &UserFilter, page: Page) -> Result<(Vec<User>, u64)>;

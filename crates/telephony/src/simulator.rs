@@ -495,12 +495,14 @@ impl Simulator {
                     status: Some(status),
                     at,
                     duration,
+                    carrier_clock: true,
                     ..Default::default()
                 },
                 Pending::Timeline { kind, data } => CallReport {
                     event: Some(kind),
                     event_data: Some(data),
                     at,
+                    carrier_clock: true,
                     ..Default::default()
                 },
                 Pending::Callee(ev) => {

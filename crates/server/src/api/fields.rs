@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use switchboard_domain::call::Sentiment;
-use switchboard_domain::validate::{self, MAX_LONG_TEXT, MAX_SHORT_TEXT, MAX_TRANSCRIPT};
+use switchboard_domain::validate::{self, MAX_LONG_TEXT, MAX_SHORT_TEXT, MAX_TRANSCRIPT, TimeWindow};
 use switchboard_domain::{CallStatus, Direction, FieldError, Organisation, PhoneNumber, TimeZone, Timestamp};
 
 use crate::error::ApiError;
@@ -47,15 +47,33 @@ pub fn url(field: &str, value: Option<&str>) -> Result<Option<String>, ApiError>
     value.map(|v| validate::url(field, v)).transpose().map_err(Into::into)
 }
 
-/// An RFC 3339 instant.
-pub fn instant(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+/// An RFC 3339 instant inside `window` (see [`TimeWindow`]). Every time a
+/// client gives us passes here, so none is stored outside a sane span:
+/// [`reported`], [`scheduled`] and [`planned`] name the window.
+pub fn instant(field: &str, value: Option<&str>, window: TimeWindow) -> Result<Option<Timestamp>, ApiError> {
     value
         .map(|v| {
-            chrono::DateTime::parse_from_rfc3339(v.trim())
+            let t = chrono::DateTime::parse_from_rfc3339(v.trim())
                 .map(|t| switchboard_domain::truncate(t.with_timezone(&chrono::Utc)))
-                .map_err(|_| ApiError::field(field, "must be an ISO 8601 date-time with a zone, e.g. 2025-05-20T15:30:00Z"))
+                .map_err(|_| ApiError::field(field, "must be an ISO 8601 date-time with a zone, e.g. 2025-05-20T15:30:00Z"))?;
+            Ok(window.check(field, t, switchboard_domain::now())?)
         })
         .transpose()
+}
+
+/// When something happened: 2000-01-01 to two years ahead.
+pub fn reported(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    instant(field, value, TimeWindow::Reported)
+}
+
+/// When a call is to be placed: 2000-01-01 to one year ahead.
+pub fn scheduled(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    instant(field, value, TimeWindow::Scheduled)
+}
+
+/// Plans and expiries: 2000-01-01 to ten years ahead.
+pub fn planned(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    instant(field, value, TimeWindow::Planned)
 }
 
 pub fn status(field: &str, value: Option<&str>) -> Result<Option<CallStatus>, ApiError> {

@@ -181,6 +181,7 @@ impl Dialer {
                     status: Some(CallStatus::Failed),
                     outcome: Some("carrier_error".into()),
                     at: Some(self.clock.now()),
+                    carrier_clock: true,
                     ..Default::default()
                 };
                 self.store.report_call(&org, CallTarget::Id(call_id), report, None).await?;

@@ -247,6 +247,7 @@ impl ConversationRuntime {
         let zero = *live.answered_at.get_or_insert(at);
         let mut report = CallReport {
             at: Some(at),
+            carrier_clock: true,
             ..Default::default()
         };
         report.segments.extend(heard);

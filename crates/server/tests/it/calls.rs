@@ -218,7 +218,7 @@ async fn list_calls_filters_and_paginates() {
 async fn cancel_a_scheduled_call() {
     let t = TestServer::start().await;
     let id =
-        t.a.new_call(json!({"phone": "+15551234567", "scheduled": "2030-01-01T09:00:00Z"}))
+        t.a.new_call(json!({"phone": "+15551234567", "scheduled": crate::support::days_ahead(30)}))
             .await;
     let r = t.a.post(&format!("/v1/calls/{id}/cancel"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);

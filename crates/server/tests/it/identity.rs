@@ -105,7 +105,7 @@ async fn expired_and_tampered_tokens_are_refused() {
         .assert_error(401, "unauthorized");
     // A token signed with another secret.
     let forged = switchboard_server::identity::tokens::JwtKeys::from_secret(b"not-the-secret");
-    let user = t.store.user_by_email("exp@alpha.example").await.unwrap().unwrap().0;
+    let user = t.store.user_by_email("exp@alpha.example", None).await.unwrap().unwrap().0;
     let token = forged.issue(&user, &switchboard_domain::id::SessionId::new(), switchboard_domain::now());
     t.a.with_key(&token).get("/v1/calls").await.assert_error(401, "unauthorized");
     // Sixteen minutes on, the access token has expired.
@@ -118,42 +118,78 @@ async fn expired_and_tampered_tokens_are_refused() {
     viewer.get("/v1/calls").await.assert_error(401, "unauthorized");
 }
 
+/// A client bound to another loopback address, to log in "from elsewhere".
+fn from_address(addr: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(addr.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+async fn login_from(http: &reqwest::Client, base: &str, email: &str, password: &str) -> (u16, Option<i64>) {
+    let r = http
+        .post(format!("{base}/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    let retry = r.headers().get("retry-after").map(|v| v.to_str().unwrap().parse().unwrap());
+    (r.status().as_u16(), retry)
+}
+
 #[tokio::test]
-async fn failed_logins_slow_then_lock_out_and_the_lock_expires() {
+async fn failed_logins_are_throttled_never_locked() {
     let t = TestServer::start_with(|c| {
-        c.login_lockout_after = 3;
-        c.login_lockout_secs = 600;
+        c.login_delay_ms = 1000;
+        c.login_free_attempts = 3;
+        c.login_account_max_delay_secs = 60;
+        c.login_address_max_delay_secs = 900;
     })
     .await;
     user_client(&t.a, "lock@alpha.example", Role::Agent).await;
-    let wrong = json!({"email": "lock@alpha.example", "password": "Wrong-password-1"});
-    let right = json!({"email": "lock@alpha.example", "password": PASSWORD});
+    let (attacker, owner) = (from_address("127.0.0.1"), from_address("127.0.0.2"));
+    let email = "lock@alpha.example";
     for _ in 0..3 {
-        t.a.post("/v1/auth/login", wrong.clone()).await.assert_error(401, "unauthorized");
+        assert_eq!(login_from(&attacker, &t.base, email, "Wrong-password-1").await.0, 401);
     }
-    // Locked: even the right password is refused, with Retry-After.
-    let r = t.a.post("/v1/auth/login", right.clone()).await;
-    r.assert_error(429, "rate_limited");
-    let retry: i64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
-    assert!((590..=600).contains(&retry), "{retry}");
-    t.state.clock.advance(chrono::Duration::seconds(601));
-    assert_eq!(t.a.post("/v1/auth/login", right.clone()).await.status, 200);
-    // Per client IP too: four times the account limit (12 here) locks the
-    // address; 3 failures above plus 9 with unknown e-mails reach it.
-    for i in 0..9 {
-        t.a.post(
-            "/v1/auth/login",
-            json!({"email": format!("nobody{i}@x.example"), "password": "Wrong-password-1"}),
-        )
-        .await
-        .assert_error(401, "unauthorized");
+    // The fourth attempt must wait a second, even with the right password;
+    // a refused attempt counts nothing, so a second later it succeeds.
+    assert_eq!(login_from(&attacker, &t.base, email, PASSWORD).await, (429, Some(1)));
+    t.state.clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(login_from(&attacker, &t.base, email, PASSWORD).await.0, 200);
+    // An attacker who keeps guessing waits longer and longer (doubling, up
+    // to 15 minutes for their address) ...
+    let mut waits = Vec::new();
+    for _ in 0..3 {
+        assert_eq!(login_from(&attacker, &t.base, email, "Wrong-password-1").await.0, 401);
     }
-    t.a.post("/v1/auth/login", json!({"email": "nobody@x.example", "password": "x"}))
-        .await
-        .assert_error(429, "rate_limited");
-    t.a.post("/v1/auth/login", right.clone()).await.assert_error(429, "rate_limited");
-    t.state.clock.advance(chrono::Duration::seconds(601));
-    assert_eq!(t.a.post("/v1/auth/login", right).await.status, 200);
+    for _ in 0..12 {
+        let (status, retry) = login_from(&attacker, &t.base, email, "Wrong-password-1").await;
+        assert_eq!(status, 429);
+        let wait = retry.unwrap();
+        waits.push(wait);
+        t.state.clock.advance(chrono::Duration::seconds(wait));
+        assert_eq!(login_from(&attacker, &t.base, email, "Wrong-password-1").await.0, 401);
+    }
+    assert_eq!(waits, [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 900, 900]);
+    // ... while the account's owner, from their own address, waits at most
+    // the account's minute, then logs in.
+    let (status, retry) = login_from(&owner, &t.base, email, PASSWORD).await;
+    assert_eq!((status, retry), (429, Some(60)));
+    t.state.clock.advance(chrono::Duration::seconds(60));
+    assert_eq!(login_from(&owner, &t.base, email, PASSWORD).await.0, 200);
+    // An unknown e-mail is throttled exactly like a known one.
+    let third = from_address("127.0.0.3");
+    let mut seen = Vec::new();
+    for who in ["agent2@alpha.example", "nobody@alpha.example"] {
+        let mut answers = Vec::new();
+        for _ in 0..4 {
+            answers.push(login_from(&third, &t.base, who, "Wrong-password-1").await);
+        }
+        seen.push(answers);
+    }
+    assert_eq!(seen[0], seen[1]);
+    assert_eq!(seen[0].last().unwrap(), &(429, Some(1)));
     let audit = t.a.get("/v1/audit?limit=100").await;
     let actions: Vec<&str> = audit.body["data"]
         .as_array()
@@ -165,6 +201,48 @@ async fn failed_logins_slow_then_lock_out_and_the_lock_expires() {
         actions.contains(&"auth.login_failed") && actions.contains(&"auth.login") && actions.contains(&"auth.login_refused"),
         "{actions:?}"
     );
+}
+
+/// E-mails are unique per organisation: creating one never tells whether
+/// another organisation uses it; a login may name its organisation.
+#[tokio::test]
+async fn an_email_used_elsewhere_is_not_revealed() {
+    let t = TestServer::start().await;
+    let other_password = "a different long passphrase";
+    let r =
+        t.a.post("/v1/users", json!({"email": "Sam@Shared.example", "password": PASSWORD}))
+            .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Another organisation creates the same address: an ordinary 201.
+    let r =
+        t.b.post("/v1/users", json!({"email": "sam@shared.example", "password": other_password}))
+            .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["organizationId"], t.b.org.id.as_str());
+    // Twice in one organisation is a conflict (its admins see its users anyway).
+    t.b.post("/v1/users", json!({"email": "SAM@shared.example", "password": other_password}))
+        .await
+        .assert_error(409, "conflict");
+    // Logging in: the first account, unless the organisation is named.
+    let login = |body: Value| t.a.post("/v1/auth/login", body);
+    let first = login(json!({"email": "sam@shared.example", "password": PASSWORD})).await;
+    assert_eq!(first.body["user"]["organizationId"], t.a.org.id.as_str(), "{}", first.body);
+    let named = login(json!({"email": "sam@shared.example", "password": other_password, "organization": "bravo"})).await;
+    assert_eq!(named.body["user"]["organizationId"], t.b.org.id.as_str(), "{}", named.body);
+    let by_id = login(json!({"email": "sam@shared.example", "password": other_password, "organization": t.b.org.id.as_str()})).await;
+    assert_eq!(by_id.status, 200, "{}", by_id.body);
+    // The other organisation's password, a wrong organisation or an unknown
+    // one: one and the same answer.
+    let wrong = [
+        login(json!({"email": "sam@shared.example", "password": other_password})).await,
+        login(json!({"email": "sam@shared.example", "password": PASSWORD, "organization": "bravo"})).await,
+        login(json!({"email": "sam@shared.example", "password": PASSWORD, "organization": "no-such-org"})).await,
+        login(json!({"email": "nobody@shared.example", "password": PASSWORD})).await,
+    ];
+    for w in &wrong {
+        w.assert_error(401, "unauthorized");
+        assert_eq!(w.body, wrong[0].body);
+    }
 }
 
 #[tokio::test]
@@ -267,7 +345,7 @@ async fn every_route_with_every_role() {
             n += 1;
             // Fresh targets for each request: deletes must find something.
             let call =
-                t.a.new_call(json!({"phone": "+15551234567", "scheduled": "2030-01-01T00:00:00Z"}))
+                t.a.new_call(json!({"phone": "+15551234567", "scheduled": crate::support::days_ahead(30)}))
                     .await;
             let contact = t.a.new_contact(json!({"phone": "+15551234567"})).await;
             let user =
@@ -503,21 +581,31 @@ async fn two_servers_sharing_redis_share_one_limit() {
 }
 
 #[tokio::test]
-async fn two_servers_sharing_redis_share_the_client_ip_lockout() {
+async fn two_servers_sharing_redis_share_the_login_throttle() {
     let url = "redis://127.0.0.1:6379";
-    let t = TestServer::start_with(|c| c.login_lockout_after = 2).await;
+    let t = TestServer::start_with(|c| {
+        c.login_delay_ms = 1000;
+        c.login_free_attempts = 2;
+    })
+    .await;
     user_client(&t.a, "shared@alpha.example", Role::Agent).await;
-    // Every request here comes from 127.0.0.1: start from a clean count.
+    // These requests come from 127.0.0.4 (no other test uses it): start clean.
+    let address = "127.0.0.4";
     let mut redis = redis::Client::open(url)
         .unwrap()
         .get_multiplexed_async_connection()
         .await
         .expect("Redis must run on 127.0.0.1:6379");
     let clear = || {
-        redis::cmd("DEL")
-            .arg("switchboard:login:127.0.0.1:failures")
-            .arg("switchboard:login:127.0.0.1:locked")
-            .clone()
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(format!("switchboard:login:address:{address}"))
+            .arg("switchboard:login:account:shared@alpha.example")
+            .arg(format!("switchboard:login:pair:{address}:shared@alpha.example"));
+        for i in 0..8 {
+            cmd.arg(format!("switchboard:login:account:nobody{i}@x.example"))
+                .arg(format!("switchboard:login:pair:{address}:nobody{i}@x.example"));
+        }
+        cmd
     };
     let _: () = clear().query_async(&mut redis).await.unwrap();
     let mut servers = Vec::new();
@@ -529,33 +617,23 @@ async fn two_servers_sharing_redis_share_the_client_ip_lockout() {
         tokio::spawn(switchboard_server::run(state, listener, std::future::pending()));
         servers.push(base);
     }
-    let http = reqwest::Client::new();
-    let login = |server: &str, email: &str, password: &str| {
-        http.post(format!("{server}/v1/auth/login"))
-            .json(&json!({"email": email, "password": password}))
-            .send()
-    };
-    // The address limit is four times the account limit: 8 failures, four
-    // on each server (unknown e-mails, so no account counts them).
+    let http = from_address(address);
+    // The address may fail four times the account's free attempts (8),
+    // four on each server (unknown e-mails: no account reaches its own).
     for i in 0..8 {
-        let r = login(&servers[i % 2], &format!("nobody{i}@x.example"), "Wrong-password-1")
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 401);
+        let (status, _) = login_from(&http, &servers[i % 2], &format!("nobody{i}@x.example"), "Wrong-password-1").await;
+        assert_eq!(status, 401);
     }
-    // Both servers now refuse the address, even with the right password.
+    // Both servers now hold the address back, even with the right password.
     for server in &servers {
-        let r = login(server, "shared@alpha.example", PASSWORD).await.unwrap();
-        assert_eq!(r.status(), 429);
-        assert!(r.headers().contains_key("retry-after"));
+        let (status, retry) = login_from(&http, server, "shared@alpha.example", PASSWORD).await;
+        assert_eq!((status, retry), (429, Some(1)));
     }
     // A server counting in memory never saw those failures.
-    let r =
-        t.a.post("/v1/auth/login", json!({"email": "shared@alpha.example", "password": PASSWORD}))
-            .await;
-    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(login_from(&http, &t.base, "shared@alpha.example", PASSWORD).await.0, 200);
     let _: () = clear().query_async(&mut redis).await.unwrap();
-    assert_eq!(login(&servers[0], "shared@alpha.example", PASSWORD).await.unwrap().status(), 200);
+    assert_eq!(login_from(&http, &servers[0], "shared@alpha.example", PASSWORD).await.0, 200);
+    let _: () = clear().query_async(&mut redis).await.unwrap();
 }
 
 #[tokio::test]

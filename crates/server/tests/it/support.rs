@@ -138,6 +138,12 @@ pub async fn into_resp(resp: reqwest::Response) -> Resp {
     Resp { status, headers, body }
 }
 
+/// An instant `days` from now, as RFC 3339 (for scheduled calls, which may
+/// be at most a year ahead).
+pub fn days_ahead(days: i64) -> String {
+    (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Creates an organisation with a key on `store`; answers (org, secret).
 pub async fn org_with_key(store: &DynStore, slug: &str) -> (Organisation, String) {
     let org = store

@@ -129,6 +129,7 @@ async fn end_call(c: &mut PgConnection, call: Call, outcome: &str, at: Timestamp
         status: Some(CallStatus::Failed),
         outcome: Some(outcome.to_owned()),
         at: Some(at),
+        carrier_clock: true,
         ..Default::default()
     };
     apply_report(c, call, &report, false, events).await?;
@@ -256,6 +257,7 @@ async fn dial_calls(store: &PgStore, org: &OrgId, p: &DialParams, only: Option<&
             let report = CallReport {
                 status: Some(CallStatus::Queued),
                 at: Some(p.now),
+                carrier_clock: true,
                 ..Default::default()
             };
             apply_report(&mut tx, call, &report, false, &mut events).await?.call

@@ -62,6 +62,7 @@ pub(super) async fn dial(store: &PgStore, org: &OrgId, id: &CampaignId, p: &Dial
                 status: Some(CallStatus::Failed),
                 outcome: Some("not_placed".into()),
                 at: Some(p.now),
+                carrier_clock: true,
                 ..Default::default()
             };
             apply_report(&mut tx, call, &report, false, &mut events).await?;

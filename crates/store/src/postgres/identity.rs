@@ -67,7 +67,7 @@ impl IdentityStore for PgStore {
         .bind(password_hash)
         .execute(&self.pool)
         .await
-        .map_err(conflict("a user with this email already exists"))?;
+        .map_err(conflict("a user with this e-mail already exists in this organisation"))?;
         Ok(user)
     }
 
@@ -77,11 +77,15 @@ impl IdentityStore for PgStore {
             .ok_or(StoreError::NotFound("user"))
     }
 
-    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>> {
-        let row = sqlx::query(&format!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1"))
-            .bind(email)
-            .fetch_optional(&self.pool)
-            .await?;
+    async fn user_by_email(&self, email: &str, org: Option<&OrgId>) -> Result<Option<(User, String)>> {
+        let row = sqlx::query(&format!(
+            "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1 AND ($2::TEXT IS NULL OR org_id = $2) \
+             ORDER BY created_at, id LIMIT 1"
+        ))
+        .bind(email)
+        .bind(org.map(|o| o.as_str()))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref()
             .map(|r| Ok((user_from_row(r)?, r.try_get("password_hash")?)))
             .transpose()
@@ -106,7 +110,7 @@ impl IdentityStore for PgStore {
         .bind(password_hash)
         .execute(&self.pool)
         .await
-        .map_err(conflict("a user with this email already exists"))?;
+        .map_err(conflict("a user with this e-mail already exists in this organisation"))?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound("user"));
         }

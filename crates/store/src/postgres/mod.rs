@@ -59,6 +59,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/postgres/0008_org_cps.sql")),
     (9, include_str!("../../migrations/postgres/0009_outbox_retention.sql")),
     (10, include_str!("../../migrations/postgres/0010_conversations.sql")),
+    (11, include_str!("../../migrations/postgres/0011_user_email_per_org.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -103,6 +103,7 @@ fn end_call(c: &Connection, call: Call, status: CallStatus, outcome: &str, at: T
         status: Some(status),
         outcome: Some(outcome.to_owned()),
         at: Some(at),
+        carrier_clock: true,
         ..Default::default()
     };
     apply_report(c, call, &report, false)?;
@@ -208,6 +209,7 @@ fn dial_calls(c: &Connection, org: &OrgId, p: &DialParams, only: Option<&[CallId
         let report = CallReport {
             status: (call.status == CallStatus::Scheduled).then_some(CallStatus::Queued),
             at: Some(p.now),
+            carrier_clock: true,
             ..Default::default()
         };
         let call = if report.status.is_some() {

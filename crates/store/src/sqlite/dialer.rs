@@ -41,6 +41,7 @@ pub(super) fn dial(c: &Connection, org: &OrgId, id: &CampaignId, p: &DialParams)
                 status: Some(CallStatus::Failed),
                 outcome: Some("not_placed".into()),
                 at: Some(p.now),
+                carrier_clock: true,
                 ..Default::default()
             };
             apply_report(c, call, &report, false)?;

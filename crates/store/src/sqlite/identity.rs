@@ -67,7 +67,7 @@ impl IdentityStore for SqliteStore {
                 ms(user.updated_at),
                 password_hash
             ])
-            .map_err(conflict("a user with this email already exists"))?;
+            .map_err(conflict("a user with this e-mail already exists in this organisation"))?;
             Ok(user)
         })
         .await
@@ -84,14 +84,15 @@ impl IdentityStore for SqliteStore {
         .await
     }
 
-    async fn user_by_email(&self, email: &str) -> Result<Option<(User, String)>> {
-        let email = email.to_owned();
+    async fn user_by_email(&self, email: &str, org: Option<&OrgId>) -> Result<Option<(User, String)>> {
+        let (email, org) = (email.to_owned(), org.map(|o| o.to_string()));
         self.read(move |c| {
-            Ok(
-                c.prepare_cached(static_sql!("SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1"))?
-                    .query_row([email], |r| Ok((user_from_row(r)?, r.get(12)?)))
-                    .optional()?,
-            )
+            Ok(c.prepare_cached(static_sql!(
+                "SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = ?1 AND (?2 IS NULL OR org_id = ?2) \
+                 ORDER BY created_at, id LIMIT 1"
+            ))?
+            .query_row(params![email, org], |r| Ok((user_from_row(r)?, r.get(12)?)))
+            .optional()?)
         })
         .await
     }
@@ -117,7 +118,7 @@ impl IdentityStore for SqliteStore {
                     ms(user.updated_at),
                     password_hash
                 ])
-                .map_err(conflict("a user with this email already exists"))?;
+                .map_err(conflict("a user with this e-mail already exists in this organisation"))?;
             if n == 0 {
                 return Err(StoreError::NotFound("user"));
             }

@@ -36,6 +36,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/sqlite/0007_org_cps.sql")),
     (8, include_str!("../../migrations/sqlite/0008_outbox_retention.sql")),
     (9, include_str!("../../migrations/sqlite/0009_conversations.sql")),
+    (10, include_str!("../../migrations/sqlite/0010_user_email_per_org.sql")),
 ];
 
 /// Most writes committed in one transaction.

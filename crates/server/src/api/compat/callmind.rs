@@ -18,7 +18,7 @@ use crate::api::fields;
 use crate::api::v1::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::core::calls::{self as core, NewCall};
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{JsonBody, QueryMap, path_id};
+use crate::extract::{JsonBody, Lenient, QueryMap, path_id};
 use crate::identity::auth::Auth;
 use crate::state::AppState;
 
@@ -142,12 +142,18 @@ fn sentiment(v: Option<&str>) -> ApiResult<Option<switchboard_domain::call::Sent
 
 /// The report part of a Callmind body.
 fn report(b: &CallmindIn, status: Option<CallStatus>) -> ApiResult<CallReport> {
-    let started = fields::instant("startedAt", b.started_at.as_deref())?;
+    let started = fields::reported("startedAt", b.started_at.as_deref())?;
+    let ended = fields::reported("endedAt", b.ended_at.as_deref())?;
+    if let (Some(s), Some(e)) = (started, ended)
+        && e < s
+    {
+        return Err(ApiError::pair("endedAt", "startedAt", "must not be before startedAt"));
+    }
     Ok(CallReport {
         status,
         // Callmind updates merge and may change an earlier final status.
         correction: true,
-        at: fields::instant("endedAt", b.ended_at.as_deref())?,
+        at: ended,
         duration: fields::duration("duration", b.duration)?,
         recording_url: fields::url("recordingUrl", b.recording_url.as_deref())?,
         transcript: fields::transcript("transcript", b.transcript.as_deref())?,
@@ -178,7 +184,7 @@ fn new_call(auth: &Auth, b: &CallmindIn) -> ApiResult<NewCall> {
         customer_name: fields::short("callerName", b.caller_name.as_deref())?,
         agent_id: fields::short("agentId", b.agent_id.as_deref())?,
         metadata: (!metadata.is_empty()).then_some(Value::Object(metadata)),
-        initiated_at: fields::instant("startedAt", b.started_at.as_deref())?,
+        initiated_at: fields::reported("startedAt", b.started_at.as_deref())?,
         ..Default::default()
     })
 }
@@ -188,12 +194,16 @@ async fn upsert(state: &AppState, auth: &Auth, b: &CallmindIn, status: Option<Ca
     let spec = new_call(auth, b)?;
     let report = report(b, status)?;
     let outcome: ReportOutcome = match fields::short("callSid", b.call_sid.as_deref())? {
-        Some(sid) => core::report_external(state, &auth.org, sid, spec, "callerNumber", report, None).await?,
+        Some(sid) => core::report_external(state, &auth.org, sid, spec, "callerNumber", report, None)
+            .await
+            .map_err(|e| callmind_names(e.into()))?,
         None => {
             let mut spec = spec;
             spec.report = report.clone();
             spec.status = report.status;
-            let call = core::create(state, &auth.org, spec, "callerNumber", None).await?;
+            let call = core::create(state, &auth.org, spec, "callerNumber", None)
+                .await
+                .map_err(|e| callmind_names(e.into()))?;
             ReportOutcome {
                 call,
                 transition: None,
@@ -208,9 +218,29 @@ async fn upsert(state: &AppState, auth: &Auth, b: &CallmindIn, status: Option<Ca
 
 #[utoipa::path(post, path = "/api/call-history", tag = "callmind", request_body = CallmindIn,
     responses((status = 201, body = CallRecordOut), (status = 200, body = CallRecordOut), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn create(State(state): State<AppState>, auth: Auth, body: JsonBody<CallmindIn>) -> ApiResult<Response> {
-    let status = status_in("status", body.value.status.as_deref())?;
-    upsert(&state, &auth, &body.value, status.or(Some(CallStatus::InProgress))).await
+pub async fn create(State(state): State<AppState>, auth: Auth, body: JsonBody<CallmindIn, Lenient>) -> ApiResult<Response> {
+    // The spec's field table makes `status` required here (the webhook
+    // routes imply theirs).
+    let status = status_in("status", body.value.status.as_deref())?.ok_or_else(|| ApiError::field("status", STATUS_REQUIRED))?;
+    upsert(&state, &auth, &body.value, Some(status)).await
+}
+
+const STATUS_REQUIRED: &str = "is required: one of in-progress, completed, missed, failed";
+
+/// Callmind's names for the call's times, in errors from the core's order rule.
+fn callmind_names(e: ApiError) -> ApiError {
+    let rename = |f: &str| match f {
+        "initiatedAt" | "ringingAt" | "answeredAt" => "startedAt".to_owned(),
+        other => other.to_owned(),
+    };
+    match e
+        .details
+        .as_ref()
+        .and_then(|d| Some((d["field"].as_str()?, d["related"].as_str()?, d["reason"].as_str()?)))
+    {
+        Some((field, related, reason)) => ApiError::pair(rename(field), rename(related), reason),
+        None => e,
+    }
 }
 
 #[utoipa::path(patch, path = "/api/call-history/{id}/status", tag = "callmind", params(("id" = String, Path)), request_body = CallmindIn,
@@ -219,11 +249,13 @@ pub async fn update_status(
     State(state): State<AppState>,
     auth: Auth,
     Path(id): Path<String>,
-    body: JsonBody<CallmindIn>,
+    body: JsonBody<CallmindIn, Lenient>,
 ) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;
-    let status = status_in("status", body.value.status.as_deref())?.ok_or_else(|| ApiError::field("status", "is required"))?;
-    let outcome = core::report(&state, &auth.org, &id, report(&body.value, Some(status))?, None).await?;
+    let status = status_in("status", body.value.status.as_deref())?.ok_or_else(|| ApiError::field("status", STATUS_REQUIRED))?;
+    let outcome = core::report(&state, &auth.org, &id, report(&body.value, Some(status))?, None)
+        .await
+        .map_err(|e| callmind_names(e.into()))?;
     Ok(respond(StatusCode::OK, false, &CallRecordOut::from_call(&outcome.call)))
 }
 
@@ -258,7 +290,7 @@ pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Api
 
 #[utoipa::path(post, path = "/api/webhooks/calls/started", tag = "callmind", request_body = CallmindIn,
     responses((status = 201, body = CallRecordOut), (status = 200, body = CallRecordOut), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn started(State(state): State<AppState>, auth: Auth, body: JsonBody<CallmindIn>) -> ApiResult<Response> {
+pub async fn started(State(state): State<AppState>, auth: Auth, body: JsonBody<CallmindIn, Lenient>) -> ApiResult<Response> {
     if body.value.call_sid.is_none() {
         return Err(ApiError::field("callSid", "is required"));
     }
@@ -267,7 +299,7 @@ pub async fn started(State(state): State<AppState>, auth: Auth, body: JsonBody<C
 
 #[utoipa::path(post, path = "/api/webhooks/calls/completed", tag = "callmind", request_body = CallmindIn,
     responses((status = 201, body = CallRecordOut), (status = 200, body = CallRecordOut), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn completed(State(state): State<AppState>, auth: Auth, body: JsonBody<CallmindIn>) -> ApiResult<Response> {
+pub async fn completed(State(state): State<AppState>, auth: Auth, body: JsonBody<CallmindIn, Lenient>) -> ApiResult<Response> {
     if body.value.call_sid.is_none() {
         return Err(ApiError::field("callSid", "is required"));
     }

@@ -10,13 +10,13 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::Value;
-use switchboard_analytics::query::{self, Dim, Filter, Order, Query};
+use switchboard_analytics::query::{self, Dim, Filter, Order, Query, QueryError};
 use switchboard_domain::{Call, CallStatus};
 use switchboard_store::{CallFilter, Page};
 use utoipa::ToSchema;
 
 use crate::api::fields;
-use crate::api::v1::analytics::{analytics_filter, request_tz, summary_of};
+use crate::api::v1::analytics::{analytics_filter, refused, request_tz, summary_of};
 use crate::api::v1::export::{csv_record, json_element, paged_body};
 use crate::api::v1::{ErrorBody, respond};
 use crate::error::{ApiError, ApiResult};
@@ -154,28 +154,11 @@ pub async fn customer_calls(State(state): State<AppState>, auth: Auth, Path(cust
         ..Default::default()
     };
     let (calls, _) = state.store.list_calls(&auth.org.id, &filter, Page { page: 1, limit }).await?;
-    let f = Filter::default();
-    let wanted = customer.clone();
-    let stats = state
-        .analytics
-        .query(&auth.org.id, move |t| {
-            query::breakdown(
-                t,
-                &Query {
-                    filter: f,
-                    dim: Dim::Customer,
-                    tz: chrono_tz::UTC,
-                    bins: Default::default(),
-                    order: Order::Calls,
-                    limit: None,
-                },
-            )
-            .into_iter()
-            .find(|g| g.key.as_deref() == Some(wanted.as_str()))
-            .map(|g| g.stats)
-        })
-        .await?
-        .unwrap_or_default();
+    let f = Filter {
+        customer: Some(customer.clone()),
+        ..Filter::default()
+    };
+    let stats = state.analytics.query(&auth.org.id, move |t| query::totals(t, &f)).await?;
     let out = CustomerCallsOut {
         customer_id: customer,
         calls: calls.iter().map(LogOut::from_call).collect(),
@@ -259,7 +242,8 @@ pub async fn analytics(State(state): State<AppState>, auth: Auth, q: QueryMap) -
     let by_date = state
         .analytics
         .query(&auth.org.id, move |t| query::breakdown(t, &Query::new(filter, Dim::Date, tz.0)))
-        .await?;
+        .await?
+        .map_err(|e| refused(e, "startDate"))?;
     let out = RibbonAnalyticsOut {
         summary,
         calls_by_date: by_date
@@ -314,14 +298,15 @@ pub async fn detailed(State(state): State<AppState>, auth: Auth, q: QueryMap) ->
                 limit: Some(10),
                 ..q(Dim::Customer)
             };
-            (
-                query::breakdown(t, &q(Dim::Hour)),
-                query::breakdown(t, &q(Dim::DayOfWeek)),
-                query::breakdown(t, &top),
-                query::breakdown(t, &q(Dim::DurationBucket)),
-            )
+            Ok::<_, QueryError>((
+                query::breakdown(t, &q(Dim::Hour))?,
+                query::breakdown(t, &q(Dim::DayOfWeek))?,
+                query::breakdown(t, &top)?,
+                query::breakdown(t, &q(Dim::DurationBucket))?,
+            ))
         })
-        .await?;
+        .await?
+        .map_err(|e| refused(e, "startDate"))?;
     // In the dimension's own order (hours, days, buckets), as the spec shows them.
     let counts = |groups: Vec<query::Group>| {
         groups

@@ -16,7 +16,7 @@ use crate::api::fields;
 use crate::api::v1::{ErrorBody, respond};
 use crate::core::calls::NewCall;
 use crate::error::{ApiError, ApiResult, ErrorKind};
-use crate::extract::{JsonBody, path_id};
+use crate::extract::{JsonBody, Lenient, path_id};
 use crate::identity::auth::Auth;
 use crate::state::AppState;
 use switchboard_telephony::LiveAction;
@@ -70,7 +70,7 @@ fn required(field: &str, v: Option<&str>) -> ApiResult<String> {
 
 #[utoipa::path(post, path = "/api/ribbon/calls", tag = "call-ribbon", request_body = RibbonCallIn,
     responses((status = 201, body = LogOut), (status = 400, body = ErrorBody), (status = 402, body = ErrorBody), (status = 429, body = ErrorBody), (status = 502, body = ErrorBody)), security(("apiKey" = [])))]
-pub async fn place(State(state): State<AppState>, auth: Auth, body: JsonBody<RibbonCallIn>) -> ApiResult<Response> {
+pub async fn place(State(state): State<AppState>, auth: Auth, body: JsonBody<RibbonCallIn, Lenient>) -> ApiResult<Response> {
     let b = body.value;
     let phone = fields::phone("phoneNumber", &required("phoneNumber", b.phone_number.as_deref())?, &auth.org)?;
     let spec = NewCall {
@@ -104,6 +104,7 @@ pub async fn status(State(state): State<AppState>, auth: Auth, Path(id): Path<St
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = RibbonActionIn)]
 pub struct ActionIn {
     /// hangup, mute, unmute, hold or unhold.
     pub action: Option<String>,
@@ -111,7 +112,12 @@ pub struct ActionIn {
 
 #[utoipa::path(post, path = "/api/ribbon/calls/{id}/actions", tag = "call-ribbon", params(("id" = String, Path)), request_body = ActionIn,
     responses((status = 200, body = LogOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("apiKey" = [])))]
-pub async fn act(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, body: JsonBody<ActionIn>) -> ApiResult<Response> {
+pub async fn act(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: JsonBody<ActionIn, Lenient>,
+) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;
     let action = body.value.action.as_deref().map(str::trim).unwrap_or("");
     if !["hangup", "mute", "unmute", "hold", "unhold"].contains(&action) {

@@ -10,7 +10,7 @@ use chrono::Datelike;
 use chrono_tz::Tz;
 use serde::Serialize;
 use switchboard_analytics::Stats;
-use switchboard_analytics::query::{self, Bins, Dim, Filter, Group, Order, Query};
+use switchboard_analytics::query::{self, Bins, Dim, Filter, Group, Order, Query, QueryError};
 use switchboard_domain::{Organisation, TimeZone};
 use utoipa::ToSchema;
 
@@ -47,7 +47,24 @@ pub fn analytics_filter(q: &QueryMap, tz: TimeZone) -> ApiResult<Filter> {
         agent: fields::short("agentId", q.get("agentId"))?,
         call_type: fields::short("callType", q.get("callType"))?,
         direction: fields::direction("direction", q.get("direction"))?,
+        customer: None,
     })
+}
+
+/// A query refused for its size, naming the parameter that shapes it
+/// (`groupBy`/`by`) and what to change.
+pub fn refused(e: QueryError, field: &str) -> ApiError {
+    let QueryError::TooManyGroups { groups, max, time } = e;
+    let advice = if time {
+        "narrow startDate..endDate or use a coarser granularity"
+    } else {
+        "filter the calls or ask for fewer groups with limit"
+    };
+    ApiError::field(
+        field,
+        format!("would answer {groups} groups, more than the {max} one answer may hold: {advice}"),
+    )
+    .with_details(serde_json::json!({"field": field, "reason": "too many groups", "groups": groups, "max": max}))
 }
 
 async fn run<R: Send + 'static>(
@@ -101,14 +118,14 @@ pub async fn call_stats(State(state): State<AppState>, auth: Auth, q: QueryMap) 
         _ => return Err(ApiError::field("groupBy", "must be 'day', 'week' or 'month'")),
     };
     let (totals, outcomes, by_time) = run(&state, &auth.org, move |t| {
-        let outcomes = query::breakdown(t, &Query::new(filter.clone(), Dim::Outcome, tz.0));
-        let by_time = query::breakdown(t, &Query::new(filter.clone(), dim, tz.0));
+        let by_time = query::breakdown(t, &Query::new(filter.clone(), dim, tz.0)).map_err(|e| refused(e, "groupBy"))?;
+        let outcomes = query::breakdown(t, &Query::new(filter.clone(), Dim::Outcome, tz.0)).map_err(|e| refused(e, "startDate"))?;
         // Every call in the window falls in one time bucket.
         let mut totals = switchboard_analytics::Stats::default();
         by_time.iter().for_each(|g| totals.merge(&g.stats));
-        (totals, outcomes, by_time)
+        Ok::<_, ApiError>((totals, outcomes, by_time))
     })
-    .await?;
+    .await??;
     let out = CallStatsOut {
         total_calls: totals.calls,
         completed_calls: totals.completed,
@@ -173,7 +190,8 @@ pub async fn campaign_stats(State(state): State<AppState>, auth: Auth, q: QueryM
     let groups = run(&state, &auth.org, move |t| {
         query::breakdown(t, &Query::new(filter, Dim::Campaign, tz.0))
     })
-    .await?;
+    .await?
+    .map_err(|e| refused(e, "campaignIds"))?;
     let campaigns: Vec<CampaignStatsOut> = groups
         .into_iter()
         .filter_map(|g| {
@@ -270,7 +288,8 @@ pub async fn agent_stats(State(state): State<AppState>, auth: Auth, q: QueryMap)
     let groups = run(&state, &auth.org, move |t| {
         query::breakdown(t, &Query::new(filter, Dim::Agent, tz.0))
     })
-    .await?;
+    .await?
+    .map_err(|e| refused(e, "agentId"))?;
     let agents: Vec<AgentStatsOut> = groups.iter().filter_map(agent_out).collect();
     let top = groups
         .iter()
@@ -388,7 +407,9 @@ pub async fn breakdown(State(state): State<AppState>, auth: Auth, q: QueryMap) -
         order,
         limit,
     };
-    let groups = run(&state, &auth.org, move |t| query::breakdown(t, &query)).await?;
+    let groups = run(&state, &auth.org, move |t| query::breakdown(t, &query))
+        .await?
+        .map_err(|e| refused(e, "by"))?;
     let out = BreakdownOut {
         by,
         time_zone: tz.name().to_owned(),

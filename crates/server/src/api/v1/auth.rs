@@ -16,11 +16,12 @@ use utoipa::ToSchema;
 
 use super::users::UserOut;
 use super::{ErrorBody, respond};
+use crate::api::fields;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::JsonBody;
 use crate::identity::audit;
 use crate::identity::auth::{Actor, Auth, hash_key};
-use crate::identity::login::{Locked, verify_decoy, verify_password};
+use crate::identity::login::{Throttled, verify_decoy, verify_password};
 use crate::identity::tokens::{ACCESS_TTL_SECS, REFRESH_TTL_SECS, new_refresh_token};
 use crate::state::AppState;
 
@@ -28,6 +29,9 @@ use crate::state::AppState;
 pub struct LoginIn {
     pub email: Option<String>,
     pub password: Option<String>,
+    /// The organisation to log into (its slug or id), for an e-mail with
+    /// accounts in several; without it, the e-mail's first account.
+    pub organization: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -48,8 +52,8 @@ pub struct RefreshIn {
     pub refresh_token: Option<String>,
 }
 
-fn locked(l: Locked, now: switchboard_domain::Timestamp) -> Response {
-    let wait = (l.until - now).num_seconds().max(1);
+fn throttled(l: Throttled, now: switchboard_domain::Timestamp) -> Response {
+    let wait = ((l.until - now).num_milliseconds() + 999).div_euclid(1000).max(1);
     let mut r = ApiError::new(ErrorKind::RateLimited, format!("Too many failed logins; try again in {wait} s"))
         .with_details(json!({ "retryAfter": wait }))
         .into_response();
@@ -86,7 +90,28 @@ async fn issue(state: &AppState, user: &User, session: SessionId) -> ApiResult<T
 }
 
 fn bad_login() -> ApiError {
-    ApiError::new(ErrorKind::Unauthorized, "Wrong e-mail or password")
+    ApiError::new(
+        ErrorKind::Unauthorized,
+        "Wrong e-mail or password (an e-mail with accounts in several organisations logs into its first unless 'organization' names one)",
+    )
+}
+
+/// The organisation a login names, if it exists.
+async fn named_org(state: &AppState, name: Option<&str>) -> ApiResult<Option<Option<switchboard_domain::OrgId>>> {
+    let Some(name) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(Some(None));
+    };
+    if let Some(org) = state.store.org_by_slug(name).await? {
+        return Ok(Some(Some(org.id)));
+    }
+    match name.parse::<switchboard_domain::OrgId>() {
+        Ok(id) => match state.store.get_org(&id).await {
+            Ok(org) => Ok(Some(Some(org.id))),
+            Err(switchboard_store::StoreError::NotFound(_)) => Ok(None),
+            Err(e) => Err(e.into()),
+        },
+        Err(_) => Ok(None),
+    }
 }
 
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginIn,
@@ -103,48 +128,54 @@ pub async fn login(
             "is required",
         ));
     };
+    fields::short("organization", body.value.organization.as_deref())?;
     let email = email.trim().to_lowercase();
     let now = state.clock.now();
-    if let Err(l) = state.logins.check_ip(ip, now).await {
-        return Ok(locked(l, now));
-    }
-    let Some((mut user, hash)) = state.store.user_by_email(&email).await? else {
+    // Throttled by the e-mail given, known or not, so that the answer
+    // never tells whether an account exists.
+    let attempt = match state.logins.attempt(&email, ip, now).await {
+        Ok(a) => a,
+        Err(t) => {
+            if let Some((user, _)) = state.store.user_by_email(&email, None).await? {
+                audit::record(
+                    &state,
+                    &user.org_id,
+                    &user.id.to_string(),
+                    "auth.login_refused",
+                    Some(user.id.to_string()),
+                    Some(json!({"reason": "throttled"})),
+                    Some(ip),
+                )
+                .await;
+            }
+            return Ok(throttled(t, now));
+        }
+    };
+    let found = match named_org(&state, body.value.organization.as_deref()).await? {
+        Some(org) => state.store.user_by_email(&email, org.as_ref()).await?,
+        None => None,
+    };
+    let Some((mut user, hash)) = found else {
         verify_decoy(password);
-        let delay = state.logins.failed(ip, None, now).await;
-        tokio::time::sleep(delay).await;
         return Err(bad_login());
     };
-    if let Err(l) = state.logins.check_user(&user, now) {
-        audit::record(
-            &state,
-            &user.org_id,
-            &user.id.to_string(),
-            "auth.login_refused",
-            Some(user.id.to_string()),
-            Some(json!({"reason": "locked"})),
-            Some(ip),
-        )
-        .await;
-        return Ok(locked(l, now));
-    }
     if !verify_password(password, &hash) || user.status != UserStatus::Active {
-        let delay = state.logins.failed(ip, Some(&mut user), now).await;
-        let now_locked = user.locked_until.is_some();
-        state.store.update_user(user.clone(), None).await?;
         audit::record(
             &state,
             &user.org_id,
             &user.id.to_string(),
             "auth.login_failed",
             Some(user.id.to_string()),
-            Some(json!({"locked": now_locked})),
+            None,
             Some(ip),
         )
         .await;
-        tokio::time::sleep(delay).await;
         return Err(bad_login());
     }
-    state.logins.succeeded(&mut user, now);
+    state.logins.succeeded(&attempt).await;
+    user.failed_logins = 0;
+    user.locked_until = None;
+    user.last_login_at = Some(now);
     let user = state.store.update_user(user, None).await?;
     let out = issue(&state, &user, SessionId::new()).await?;
     audit::record(
@@ -177,6 +208,10 @@ pub async fn refresh(State(state): State<AppState>, body: JsonBody<RefreshIn>) -
             Ok(respond(StatusCode::OK, false, &out))
         }
         Spent::Reused(session) => {
+            // The store revoked the login; its access tokens stop working
+            // here at once, as after a logout (other nodes: within the auth
+            // cache's time).
+            state.keys.clear();
             tracing::warn!(%session, "refresh token reused: session revoked");
             Err(invalid())
         }

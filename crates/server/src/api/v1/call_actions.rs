@@ -259,7 +259,9 @@ pub struct TranscriptOut {
 
 #[utoipa::path(get, path = "/v1/calls/{id}/transcript", tag = "calls",
     params(("id" = String, Path), ("format" = Option<String>, Query, description = "`json` (default) or `txt` (\"Agent: …\\nCustomer: …\")")),
-    responses((status = 200, body = TranscriptOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "The transcript: JSON, or plain text with format=txt",
+            content((TranscriptOut = "application/json"), (String = "text/plain"))),
+        (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = []), ("apiKey" = [])))]
 pub async fn transcript(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, q: QueryMap) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;

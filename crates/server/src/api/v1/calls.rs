@@ -160,8 +160,54 @@ pub struct ExternalEventIn {
     pub campaign_id: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub metadata: Option<Value>,
-    #[serde(flatten)]
-    pub event: CallEventIn,
+    // What any report carries, as in `CallEventIn` (spelt out rather than
+    // flattened, so that unknown fields are seen and refused).
+    pub status: Option<String>,
+    pub correction: Option<bool>,
+    pub timestamp: Option<String>,
+    pub duration: Option<i64>,
+    pub outcome: Option<String>,
+    pub notes: Option<String>,
+    pub recording: Option<String>,
+    pub transcript: Option<String>,
+    pub sentiment: Option<String>,
+    pub topics: Option<Vec<String>>,
+    pub summary: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub collected_data: Option<Value>,
+    pub cost: Option<f64>,
+    pub agent_id: Option<String>,
+    pub agent_name: Option<String>,
+    pub answered_at: Option<String>,
+    pub event: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+}
+
+impl ExternalEventIn {
+    /// The report part, as `/v1/calls/{id}/events` takes it.
+    fn report(&self) -> CallEventIn {
+        CallEventIn {
+            status: self.status.clone(),
+            correction: self.correction,
+            timestamp: self.timestamp.clone(),
+            duration: self.duration,
+            outcome: self.outcome.clone(),
+            notes: self.notes.clone(),
+            recording: self.recording.clone(),
+            transcript: self.transcript.clone(),
+            sentiment: self.sentiment.clone(),
+            topics: self.topics.clone(),
+            summary: self.summary.clone(),
+            collected_data: self.collected_data.clone(),
+            cost: self.cost,
+            agent_id: self.agent_id.clone(),
+            agent_name: self.agent_name.clone(),
+            answered_at: self.answered_at.clone(),
+            event: self.event.clone(),
+            data: self.data.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -365,7 +411,7 @@ fn parse_report(e: &CallEventIn) -> ApiResult<CallReport> {
     Ok(CallReport {
         status: fields::status("status", e.status.as_deref())?,
         correction: e.correction.unwrap_or(false),
-        at: fields::instant("timestamp", e.timestamp.as_deref())?,
+        at: fields::reported("timestamp", e.timestamp.as_deref())?,
         duration: fields::duration("duration", e.duration)?,
         outcome: fields::short("outcome", e.outcome.as_deref())?,
         notes: fields::long("notes", e.notes.as_deref())?,
@@ -378,7 +424,7 @@ fn parse_report(e: &CallEventIn) -> ApiResult<CallReport> {
         cost: fields::cost("cost", e.cost)?,
         agent_id: fields::short("agentId", e.agent_id.as_deref())?,
         agent_name: fields::short("agentName", e.agent_name.as_deref())?,
-        answered_at: fields::instant("answeredAt", e.answered_at.as_deref())?,
+        answered_at: fields::reported("answeredAt", e.answered_at.as_deref())?,
         event: fields::short("event", e.event.as_deref())?,
         event_data: fields::object("data", e.data.as_ref())?,
         ..Default::default()
@@ -387,7 +433,7 @@ fn parse_report(e: &CallEventIn) -> ApiResult<CallReport> {
 
 fn parse_new_call(input: &CallIn, org: &Organisation) -> ApiResult<NewCall> {
     let report = CallReport {
-        at: fields::instant("endedAt", input.ended_at.as_deref())?,
+        at: fields::reported("endedAt", input.ended_at.as_deref())?,
         duration: fields::duration("duration", input.duration)?,
         outcome: fields::short("outcome", input.outcome.as_deref())?,
         notes: fields::long("notes", input.notes.as_deref())?,
@@ -398,7 +444,7 @@ fn parse_new_call(input: &CallIn, org: &Organisation) -> ApiResult<NewCall> {
         summary: fields::long("summary", input.summary.as_deref())?,
         collected_data: fields::object("collectedData", input.collected_data.as_ref())?,
         cost: fields::cost("cost", input.cost)?,
-        answered_at: fields::instant("answeredAt", input.answered_at.as_deref())?,
+        answered_at: fields::reported("answeredAt", input.answered_at.as_deref())?,
         ..Default::default()
     };
     Ok(NewCall {
@@ -412,7 +458,7 @@ fn parse_new_call(input: &CallIn, org: &Organisation) -> ApiResult<NewCall> {
             .map(|c| c.parse().map_err(|_| ApiError::field("contactId", "no contact with this id")))
             .transpose()?,
         contact_field: "contactId",
-        scheduled_at: fields::instant("scheduled", input.scheduled.as_deref())?,
+        scheduled_at: fields::scheduled("scheduled", input.scheduled.as_deref())?,
         status: fields::status("status", input.status.as_deref())?,
         customer_name: fields::short("customerName", input.customer_name.as_deref())?,
         customer_external_id: fields::short("customerId", input.customer_id.as_deref())?,
@@ -425,7 +471,7 @@ fn parse_new_call(input: &CallIn, org: &Organisation) -> ApiResult<NewCall> {
         variables: fields::object("variables", input.variables.as_ref())?,
         metadata: fields::object("metadata", input.metadata.as_ref())?,
         external_id: fields::short("externalId", input.external_id.as_deref())?,
-        initiated_at: fields::instant("initiatedAt", input.initiated_at.as_deref())?,
+        initiated_at: fields::reported("initiatedAt", input.initiated_at.as_deref())?,
         report,
     })
 }
@@ -619,7 +665,7 @@ pub async fn report_external_event(
     let Some(external_id) = fields::short("externalId", input.external_id.as_deref())? else {
         return Err(ApiError::field("externalId", "is required"));
     };
-    let report = parse_report(&input.event)?;
+    let report = parse_report(&input.report())?;
     let spec = NewCall {
         direction: fields::direction("direction", input.direction.as_deref())?.unwrap_or_default(),
         customer_number: input

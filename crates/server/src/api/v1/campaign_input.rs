@@ -111,8 +111,8 @@ pub(super) fn parse_schedule(input: Option<&ScheduleIn>, org: &Organisation) -> 
     days.sort_unstable();
     days.dedup();
     let schedule = Schedule {
-        start_date: fields::instant("schedule.startDate", s.start_date.as_deref())?,
-        end_date: fields::instant("schedule.endDate", s.end_date.as_deref())?,
+        start_date: fields::planned("schedule.startDate", s.start_date.as_deref())?,
+        end_date: fields::planned("schedule.endDate", s.end_date.as_deref())?,
         time_zone: fields::time_zone("schedule.timeZone", s.time_zone.as_deref())?.unwrap_or(org.time_zone),
         call_start: start,
         call_end: end,

@@ -186,19 +186,45 @@ where
     Body::from_stream(s)
 }
 
-/// One CSV record, quoted as RFC 4180 wants.
-pub fn csv_record<I: IntoIterator<Item = S>, S: AsRef<[u8]>>(fields: I) -> Vec<u8> {
+/// One CSV record, quoted as RFC 4180 wants, every cell passed through
+/// [`neutralise`]. Every CSV the server writes is made of these records.
+pub fn csv_record<I: IntoIterator<Item = S>, S: AsRef<str>>(fields: I) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
     // Writing to memory cannot fail.
-    let _ = w.write_record(fields);
+    let _ = w.write_record(fields.into_iter().map(|f| neutralise(f.as_ref()).into_owned()));
     w.into_inner().unwrap_or_default()
 }
 
-/// A JSON array element: a comma before all but the first.
-pub fn json_element<T: serde::Serialize>(value: &T, first: bool) -> Vec<u8> {
-    let mut out = if first { Vec::new() } else { vec![b','] };
-    out.extend_from_slice(&serde_json::to_vec(value).unwrap_or_default());
-    out
+/// Characters a spreadsheet may read as the start of a formula (ASCII and
+/// their full-width forms), and the control characters OWASP lists.
+const FORMULA_START: &[char] = &['=', '+', '-', '@', '\t', '\r', '\n', '＝', '＋', '－', '＠'];
+
+/// Makes a CSV cell safe to open in a spreadsheet (OWASP's advice against
+/// CSV injection): a cell whose first character — or first character after
+/// leading spaces, which some spreadsheets drop — could start a formula
+/// (`=`, `+`, `-`, `@`, tab, CR, LF) gets a `'` in front, so it is shown
+/// as the text it is. A plain number (`-12`, `+15551234567`, `3.5`) is
+/// left as it is: it can only ever read as that number.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    let first = cell.chars().next();
+    let after_spaces = cell.trim_start_matches(' ').chars().next();
+    let risky = first.is_some_and(|c| FORMULA_START.contains(&c)) || after_spaces.is_some_and(|c| FORMULA_START.contains(&c));
+    if risky && !is_plain_number(cell) {
+        std::borrow::Cow::Owned(format!("'{cell}"))
+    } else {
+        std::borrow::Cow::Borrowed(cell)
+    }
+}
+
+/// An optional sign, digits, and at most one decimal point between digits.
+fn is_plain_number(s: &str) -> bool {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    let mut parts = digits.splitn(2, '.');
+    let whole = parts.next().unwrap_or("");
+    let frac = parts.next();
+    !whole.is_empty()
+        && whole.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// Streams every call matching `filter` as the native CSV or JSON.
@@ -242,4 +268,50 @@ pub async fn export_calls(State(state): State<AppState>, auth: Auth, q: QueryMap
         body,
     )
         .into_response())
+}
+
+/// A JSON array element: a comma before all but the first.
+pub fn json_element<T: serde::Serialize>(value: &T, first: bool) -> Vec<u8> {
+    let mut out = if first { Vec::new() } else { vec![b','] };
+    out.extend_from_slice(&serde_json::to_vec(value).unwrap_or_default());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_starts_are_neutralised_and_numbers_kept() {
+        for (cell, want) in [
+            (
+                "=HYPERLINK(\"http://evil.example\",\"x\")",
+                "'=HYPERLINK(\"http://evil.example\",\"x\")",
+            ),
+            ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(1,2)", "'@SUM(1,2)"),
+            ("\t=1+1", "'\t=1+1"),
+            ("\r=1+1", "'\r=1+1"),
+            ("\n=1+1", "'\n=1+1"),
+            ("   =1+1", "'   =1+1"),
+            ("＝1+1", "'＝1+1"),
+            ("John Smith", "John Smith"),
+            ("a=b", "a=b"),
+            ("", ""),
+            ("+15551234567", "+15551234567"),
+            ("-12", "-12"),
+            ("3.25", "3.25"),
+            ("-", "'-"),
+            ("+1 555", "'+1 555"),
+        ] {
+            assert_eq!(neutralise(cell), want, "{cell:?}");
+        }
+    }
+
+    #[test]
+    fn records_are_neutralised_and_quoted() {
+        let rec = csv_record(["=1+1", "plain", "a,b"]);
+        assert_eq!(String::from_utf8(rec).unwrap(), "'=1+1,plain,\"a,b\"\n");
+    }
 }

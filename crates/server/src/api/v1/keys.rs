@@ -114,7 +114,7 @@ pub async fn create_key(State(state): State<AppState>, auth: Auth, body: JsonBod
     let input = body.value;
     let name = fields::short("name", input.name.as_deref())?.ok_or_else(|| ApiError::field("name", "is required"))?;
     let scopes = scopes(&auth, input.scopes.as_deref())?;
-    let expires_at = fields::instant("expiresAt", input.expires_at.as_deref())?;
+    let expires_at = fields::planned("expiresAt", input.expires_at.as_deref())?;
     if expires_at.is_some_and(|e| e <= state.clock.now()) {
         return Err(ApiError::field("expiresAt", "must be in the future"));
     }

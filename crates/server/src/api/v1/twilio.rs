@@ -47,15 +47,16 @@ impl Signed {
 
 /// Checks `X-Twilio-Signature` (form or JSON body) and reads the request.
 async fn signed(state: &AppState, req: Request) -> ApiResult<Signed> {
-    let Some(tw) = state.cfg.telephony.twilio.clone() else {
-        return Err(ApiError::new(ErrorKind::NotFound, "Twilio is not configured on this server"));
-    };
+    // An unsigned request is refused before anything else is told.
     let sig = req
         .headers()
         .get("x-twilio-signature")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned)
         .ok_or_else(forbidden)?;
+    let Some(tw) = state.cfg.telephony.twilio.clone() else {
+        return Err(ApiError::new(ErrorKind::NotFound, "Twilio is not configured on this server"));
+    };
     let json = req
         .headers()
         .get(axum::http::header::CONTENT_TYPE)
@@ -117,7 +118,9 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
         .ok_or_else(|| ApiError::field("CallStatus", format!("'{raw_status}' is not a Twilio call status")))?;
     let at = get("Timestamp")
         .and_then(|t| chrono::DateTime::parse_from_rfc2822(&t).ok())
-        .map(|t| switchboard_domain::truncate(t.with_timezone(&chrono::Utc)));
+        .map(|t| switchboard_domain::truncate(t.with_timezone(&chrono::Utc)))
+        .map(|t| switchboard_domain::validate::TimeWindow::Reported.check("Timestamp", t, switchboard_domain::now()))
+        .transpose()?;
     let duration = get("CallDuration").and_then(|d| d.parse::<i64>().ok());
     if let Some(sid) = get("CallSid") {
         match state.store.set_call_external_id(&org, &call, &sid).await {
@@ -130,6 +133,8 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
         status: Some(status),
         at,
         duration: duration.filter(|_| status.is_terminal()),
+        // Twilio's clock, to the second: a moment behind ours is no error.
+        carrier_clock: true,
         ..Default::default()
     };
     state.store.report_call(&org, CallTarget::Id(call), report, None).await?;
@@ -240,6 +245,7 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
             event: Some("gathered".into()),
             event_data: Some(data),
             at: Some(switchboard_domain::now()),
+            carrier_clock: true,
             ..Default::default()
         };
         state

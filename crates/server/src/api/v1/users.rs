@@ -63,7 +63,7 @@ impl UserOut {
 pub struct UserIn {
     pub email: Option<String>,
     pub name: Option<String>,
-    /// At least 10 characters mixing three of: lower case, upper case, digits, symbols.
+    /// 15 to 256 characters of any kind (NIST SP 800-63B); not a common or breached password.
     pub password: Option<String>,
     /// owner, admin, manager, agent (default) or viewer.
     pub role: Option<String>,
@@ -262,14 +262,16 @@ fn me(auth: &Auth) -> ApiResult<UserId> {
     }
 }
 
-#[utoipa::path(get, path = "/v1/users/me", tag = "users", responses((status = 200, body = UserOut), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/v1/users/me", tag = "users",
+    responses((status = 200, body = UserOut), (status = 404, description = "An API key has no user profile", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn get_me(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     let user = state.store.get_user(&auth.org.id, &me(&auth)?).await?;
     Ok(respond(StatusCode::OK, false, &UserOut::from_user(&user)))
 }
 
 #[utoipa::path(patch, path = "/v1/users/me", tag = "users", request_body = UserPatchIn,
-    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = UserOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 404, description = "An API key has no user profile", body = ErrorBody)), security(("bearer" = [])))]
 pub async fn update_me(State(state): State<AppState>, auth: Auth, body: JsonBody<UserPatchIn>) -> ApiResult<Response> {
     let user = state.store.get_user(&auth.org.id, &me(&auth)?).await?;
     let user = patch(&state, &auth, user, body.value, false).await?;

@@ -1,6 +1,8 @@
 //! The OpenAPI document, generated from the route annotations and served
 //! at `/openapi.json`.
 
+pub mod contract;
+
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
