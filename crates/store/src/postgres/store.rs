@@ -677,6 +677,10 @@ impl OutboxStore for PgStore {
             .await?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
+
+    fn outbox_bell(&self) -> crate::OutboxBell {
+        self.bell()
+    }
 }
 
 #[async_trait]

@@ -603,6 +603,10 @@ impl OutboxStore for SqliteStore {
         })
         .await
     }
+
+    fn outbox_bell(&self) -> crate::OutboxBell {
+        self.bell()
+    }
 }
 
 #[async_trait]
