@@ -14,6 +14,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod identity;
 pub mod in_flight;
+pub mod live;
 pub mod logs;
 pub mod openapi;
 pub mod state;
@@ -40,7 +41,7 @@ use utoipa_axum::routes;
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
 use crate::api::v1::{analytics, auth as auth_routes, calls, contacts, export, keys, org, usage, users};
 use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
-use crate::api::v1::{webhook_ops, webhooks};
+use crate::api::v1::{stream as live_routes, webhook_ops, webhooks, ws};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -123,6 +124,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(calls::cancel_call))
         .routes(routes!(calls::report_event))
         .routes(routes!(calls::report_external_event))
+        .routes(routes!(live_routes::stream))
+        .routes(routes!(live_routes::call_stream))
+        .routes(routes!(live_routes::active_calls))
+        .routes(routes!(live_routes::active_stream))
+        .routes(routes!(live_routes::realtime))
+        .routes(routes!(ws::ws))
         .routes(routes!(export::export_calls))
         .routes(routes!(analytics::call_stats))
         .routes(routes!(analytics::campaign_stats))

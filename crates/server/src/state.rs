@@ -36,6 +36,8 @@ pub struct Services {
     jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Live events, active calls and real-time metrics (see [`crate::live`]).
+    pub streams: crate::live::Streams,
 }
 
 impl Deref for AppState {
@@ -55,6 +57,14 @@ impl AppState {
         let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
         let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
+        let streams = crate::live::Streams::new(
+            store.clone(),
+            crate::live::Limits {
+                buffer_events: cfg.stream_buffer_events.max(1),
+                buffer_bytes: cfg.stream_buffer_bytes.max(1024),
+                poll: std::time::Duration::from_millis(cfg.stream_poll_ms.max(10)),
+            },
+        );
         let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
         AppState(Arc::new(Services {
             store,
@@ -68,6 +78,7 @@ impl AppState {
             telephony,
             jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            streams,
         }))
     }
 
