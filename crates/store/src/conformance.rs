@@ -731,7 +731,7 @@ pub async fn outbox_order_and_scope(s: DynStore) {
 /// events are readable.
 pub async fn outbox_bell_rings_after_commit(s: DynStore) {
     let a = new_org(&s, "a").await;
-    let mut bell = s.outbox_bell();
+    let mut bell = s.outbox_bell().await.unwrap();
     bell.borrow_and_update();
     let head = s.outbox_head().await.unwrap();
     let c = s.create_call(call(&a, 0), None).await.unwrap();

@@ -31,6 +31,9 @@ use super::StreamEvent;
 /// service level.
 pub const SERVICE_LEVEL_SECS: i64 = 20;
 
+/// Most live calls whose timeline a seed reads back (for the script step).
+const MAX_TIMELINES_READ: usize = 10_000;
+
 /// Agents' presence, from whatever feature knows it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -516,6 +519,21 @@ impl Board {
             }
             if !full {
                 break;
+            }
+        }
+        // A live call's script step is in its timeline (bounded by the
+        // plan's cap on live calls).
+        for t in rows.iter_mut().filter(|t| t.live()).take(MAX_TIMELINES_READ) {
+            let Ok(id) = t.id.parse() else { continue };
+            if let Ok(call) = self.store.get_call(org, &id).await {
+                t.step = call
+                    .timeline
+                    .iter()
+                    .rev()
+                    .find(|e| e.kind == "script.step")
+                    .and_then(|e| e.data.as_ref())
+                    .map(|d| d["step"].clone())
+                    .filter(|s| !s.is_null());
             }
         }
         let mut campaigns = HashSet::new();

@@ -71,7 +71,7 @@ impl TypeFilter {
     /// outbox event.
     pub fn parse(list: Option<&str>) -> Result<TypeFilter, BadPattern> {
         let mut f = TypeFilter::default();
-        let Some(list) = list else { return Ok(f) };
+        let Some(list) = list else { return Ok(TypeFilter::all()) };
         let cats = categories();
         for raw in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
             if f.patterns.len() >= MAX_PATTERNS {

@@ -62,6 +62,8 @@ const TAIL_PAGE: u32 = 1000;
 const REPLAY_PAGE: u32 = 500;
 /// Events a subscriber copies out of the ring at once.
 const TAKE: usize = 256;
+/// Bytes a subscriber copies out of the ring at once.
+const TAKE_BYTES: usize = 64 * 1024;
 
 /// One outbox event as streams carry it, serialised once for everyone.
 #[derive(Debug)]
@@ -225,10 +227,12 @@ impl Streams {
         self.hub
             .started
             .get_or_try_init(|| async {
+                // The bell first: every commit after the head is read rings it.
+                let bell = self.hub.store.outbox_bell().await?;
                 let head = self.hub.store.outbox_head().await?;
                 self.hub.published.store(head, Ordering::SeqCst);
                 self.hub.board.set_position(head);
-                tokio::spawn(tail(Arc::downgrade(&self.hub), self.hub.store.outbox_bell(), head));
+                tokio::spawn(tail(Arc::downgrade(&self.hub), bell, head));
                 tokio::spawn(board::tick(Arc::downgrade(&self.hub.board)));
                 Ok::<(), StoreError>(())
             })
@@ -545,7 +549,20 @@ impl Subscription {
             return true;
         }
         let from = ring.events.partition_point(|e| e.seq <= self.pos);
-        let batch: Vec<Arc<StreamEvent>> = ring.events.iter().skip(from).take(TAKE).cloned().collect();
+        // A bounded copy: at most TAKE events or TAKE_BYTES (one event at least).
+        let mut bytes = 0;
+        let batch: Vec<Arc<StreamEvent>> = ring
+            .events
+            .iter()
+            .skip(from)
+            .take(TAKE)
+            .take_while(|e| {
+                let first = bytes == 0;
+                bytes += e.size();
+                first || bytes <= TAKE_BYTES
+            })
+            .cloned()
+            .collect();
         drop(ring);
         let Some(last) = batch.last().map(|e| e.seq) else { return false };
         for e in &batch {

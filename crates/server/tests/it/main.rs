@@ -14,6 +14,7 @@ mod crash;
 mod dialer;
 mod dialer_restart;
 mod identity;
+mod live;
 mod openapi;
 mod receiver;
 mod ribbon;

@@ -38,7 +38,7 @@ mod webhook_rows;
 mod webhooks;
 
 use std::str::FromStr;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
@@ -234,8 +234,8 @@ impl PgStore {
         &self.bell.channel
     }
 
-    pub(crate) fn bell(&self) -> watch::Receiver<u64> {
-        self.bell.subscribe(&self.pool)
+    pub(crate) async fn bell(&self) -> watch::Receiver<u64> {
+        self.bell.subscribe(&self.pool).await
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
@@ -301,8 +301,8 @@ struct Bell {
     /// The newest insertion position committed here; the notifier task
     /// sends one `NOTIFY` per change it sees.
     written: watch::Sender<i64>,
-    /// Set once the listening task runs.
-    listening: OnceLock<()>,
+    /// Set once the listening task runs and listens.
+    listening: tokio::sync::OnceCell<()>,
 }
 
 impl Bell {
@@ -313,7 +313,7 @@ impl Bell {
             channel,
             ring: Arc::new(watch::channel(0u64).0),
             written,
-            listening: OnceLock::new(),
+            listening: tokio::sync::OnceCell::new(),
         })
     }
 
@@ -325,11 +325,19 @@ impl Bell {
         self.written.send_modify(|p| *p = (*p).max(pos));
     }
 
-    /// A receiver of the bell; the first one starts listening to other nodes.
-    fn subscribe(&self, pool: &PgPool) -> watch::Receiver<u64> {
-        self.listening.get_or_init(|| {
-            tokio::spawn(listener(pool.clone(), self.channel.clone(), Arc::downgrade(&self.ring)));
-        });
+    /// A receiver of the bell; the first one starts listening to other
+    /// nodes and waits (a bounded while) until the node listens, so that
+    /// every commit after this returns rings it.
+    async fn subscribe(&self, pool: &PgPool) -> watch::Receiver<u64> {
+        self.listening
+            .get_or_init(|| async {
+                let (ready, listening) = tokio::sync::oneshot::channel();
+                tokio::spawn(listener(pool.clone(), self.channel.clone(), Arc::downgrade(&self.ring), ready));
+                if tokio::time::timeout(Duration::from_secs(10), listening).await.is_err() {
+                    tracing::warn!("the outbox listener is not listening yet; other nodes' events wait for the poll");
+                }
+            })
+            .await;
         self.ring.subscribe()
     }
 }
@@ -358,7 +366,8 @@ const LISTEN_IDLE: Duration = Duration::from_secs(10);
 /// Listens for other nodes' notifications and rings the bell for each, until
 /// the store is dropped. Reconnects after a lost connection (ringing once,
 /// since notifications sent meanwhile are gone).
-async fn listener(pool: PgPool, channel: String, ring: Weak<watch::Sender<u64>>) {
+async fn listener(pool: PgPool, channel: String, ring: Weak<watch::Sender<u64>>, ready: tokio::sync::oneshot::Sender<()>) {
+    let mut ready = Some(ready);
     let ding = |ring: &Weak<watch::Sender<u64>>| match ring.upgrade() {
         Some(r) => {
             r.send_modify(|n| *n = n.wrapping_add(1));
@@ -385,6 +394,9 @@ async fn listener(pool: PgPool, channel: String, ring: Weak<watch::Sender<u64>>)
         }
         if !ding(&ring) {
             return;
+        }
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
         }
         loop {
             match tokio::time::timeout(LISTEN_IDLE, l.try_recv()).await {

@@ -678,8 +678,8 @@ impl OutboxStore for PgStore {
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
 
-    fn outbox_bell(&self) -> crate::OutboxBell {
-        self.bell()
+    async fn outbox_bell(&self) -> Result<crate::OutboxBell> {
+        Ok(self.bell().await)
     }
 }
 

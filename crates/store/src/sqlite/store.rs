@@ -604,8 +604,8 @@ impl OutboxStore for SqliteStore {
         .await
     }
 
-    fn outbox_bell(&self) -> crate::OutboxBell {
-        self.bell()
+    async fn outbox_bell(&self) -> Result<crate::OutboxBell> {
+        Ok(self.bell())
     }
 }
 

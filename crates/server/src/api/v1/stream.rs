@@ -256,11 +256,11 @@ pub async fn call_stream(
     q: QueryMap,
     Path(id): Path<String>,
 ) -> ApiResult<Response> {
-    let id: CallId = path_id(&id, "call")?;
     let types = match q.get("types") {
         Some(list) => parse_types(Some(list))?,
         None => parse_types(Some("call.*,transcript.*,transcription.*,recording.*"))?,
     };
+    let id: CallId = path_id(&id, "call")?;
     let after = parse_last_event_id(&headers, &q)?;
     // Another organisation's call is a 404, like every read.
     state.store.get_call(&auth.org.id, &id).await?;
