@@ -136,7 +136,8 @@ pub struct Filter {
     pub types: TypeFilter,
     /// Only this call's events.
     pub call_id: Option<String>,
-    /// Also `transcript.*` events of these calls, whatever `types` says.
+    /// Also `transcript.*` and `transcription.*` events of these calls,
+    /// whatever `types` says.
     pub transcripts: BTreeSet<String>,
 }
 
@@ -151,7 +152,7 @@ impl Filter {
 
     pub fn matches(&self, event_type: &str, call_id: Option<&str>) -> bool {
         if !self.transcripts.is_empty()
-            && event_type.starts_with("transcript.")
+            && (event_type.starts_with("transcript.") || event_type.starts_with("transcription."))
             && call_id.is_some_and(|c| self.transcripts.contains(c))
         {
             return true;

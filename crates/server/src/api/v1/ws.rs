@@ -18,7 +18,7 @@
 //! - `{"type":"subscribe","types":"call.*,transcript.*","callId":…,"lastEventId":…}` starts (or restarts) the stream;
 //! - `{"type":"resume","lastEventId":N}` restarts it right after N with the same filter;
 //! - `{"type":"transcripts.subscribe","callId":…}` / `{"type":"transcripts.unsubscribe","callId":…}`
-//!   add or drop one call's `transcript.*` events whatever the filter;
+//!   add or drop one call's `transcript.*` and `transcription.*` events whatever the filter;
 //! - `{"type":"ping"}` → `{"type":"pong"}`.
 //!
 //! Server messages: events as `{"id":N,"type":"call.answered","createdAt":…,"data":{…}}` (as the SSE
