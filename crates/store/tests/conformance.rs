@@ -230,9 +230,14 @@ async fn postgres_bell_rings_across_nodes() {
     };
     let a: DynStore = Arc::new(PgStore::connect_fresh_schema(&url, &schema).await.unwrap());
     let sep = if url.contains('?') { '&' } else { '?' };
-    let b_store = PgStore::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}")).await.unwrap();
+    let b_store = PgStore::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+        .await
+        .unwrap();
     let b: DynStore = Arc::new(b_store);
-    let org = a.create_org(Organisation::new("bell", "Bell", switchboard_domain::now())).await.unwrap();
+    let org = a
+        .create_org(Organisation::new("bell", "Bell", switchboard_domain::now()))
+        .await
+        .unwrap();
     // Once the bell is handed out, node B listens.
     let mut bell = b.outbox_bell().await.unwrap();
     bell.borrow_and_update();

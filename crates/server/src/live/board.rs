@@ -193,7 +193,10 @@ fn contribution(t: &Tracked, start: Timestamp, end: Timestamp) -> Sums {
     if let (Some(c), Some(a)) = (t.created_at, t.answered_at) {
         s.within_service_level = i64::from((a - c).num_seconds() <= SERVICE_LEVEL_SECS);
     }
-    if ended && answered && let Some(d) = t.duration {
+    if ended
+        && answered
+        && let Some(d) = t.duration
+    {
         s.handle_secs = d.max(0);
         s.handled = 1;
     }
@@ -326,7 +329,8 @@ impl OrgBoard {
             None => {
                 // A call's first event without `previousStatus` is its
                 // creation; any other first sight is of an older call.
-                let created = is_call && e.event_type != "call.updated" && e.event_type != "call.event" && d.get("previousStatus").is_none();
+                let created =
+                    is_call && e.event_type != "call.updated" && e.event_type != "call.event" && d.get("previousStatus").is_none();
                 Tracked {
                     id: call_id.to_owned(),
                     status: CallStatus::Queued,
@@ -496,7 +500,9 @@ impl Board {
         let head = self.store.outbox_head().await?;
         let now = switchboard_domain::now();
         let day = day_bounds(tz, now);
-        let since = day.0.min(now - chrono::Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS));
+        let since = day
+            .0
+            .min(now - chrono::Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS));
         let filter = CallFilter {
             start: Some(since),
             ..Default::default()
@@ -541,7 +547,11 @@ impl Board {
         loop {
             let (list, total) = self
                 .store
-                .list_campaigns(org, Some(switchboard_domain::campaign::CampaignStatus::Active), Page { page, limit: 100 })
+                .list_campaigns(
+                    org,
+                    Some(switchboard_domain::campaign::CampaignStatus::Active),
+                    Page { page, limit: 100 },
+                )
                 .await?;
             campaigns.extend(list.iter().map(|c| c.id.to_string()));
             if list.is_empty() || u64::from(page) * 100 >= total {
@@ -622,7 +632,7 @@ impl Board {
     pub async fn watch_metrics(&self, org: &OrgId) -> Result<watch::Receiver<Arc<Value>>, StoreError> {
         let current = Arc::new(self.metrics(org).await?);
         let mut orgs = self.orgs.lock().expect("board lock");
-        let b = orgs.get_mut(org).ok_or_else(|| StoreError::NotFound("organisation".into()))?;
+        let b = orgs.get_mut(org).ok_or(StoreError::NotFound("organisation"))?;
         Ok(match &b.metrics {
             Some(tx) => {
                 let mut rx = tx.subscribe();
@@ -699,13 +709,33 @@ mod tests {
         };
         b.apply(&ev(1, "call.ringing", call("ringing", json!({})), 10));
         assert_eq!((b.sums.active, b.sums.calls_today), (1, 1));
-        b.apply(&ev(2, "call.answered", call("in_progress", json!({"previousStatus": "ringing"})), 25));
-        b.apply(&ev(2, "call.answered", call("in_progress", json!({"previousStatus": "ringing"})), 25));
+        b.apply(&ev(
+            2,
+            "call.answered",
+            call("in_progress", json!({"previousStatus": "ringing"})),
+            25,
+        ));
+        b.apply(&ev(
+            2,
+            "call.answered",
+            call("in_progress", json!({"previousStatus": "ringing"})),
+            25,
+        ));
         assert_eq!(b.sums.answered_today, 1);
         assert_eq!(b.sums.within_service_level, 1, "answered 15 s after creation");
-        b.apply(&ev(3, "call.event", json!({"callId": "call_1", "event": {"kind": "script.step", "data": {"step": "greeting"}}}), 26));
+        b.apply(&ev(
+            3,
+            "call.event",
+            json!({"callId": "call_1", "event": {"kind": "script.step", "data": {"step": "greeting"}}}),
+            26,
+        ));
         assert_eq!(b.calls["call_1"].step, Some(json!("greeting")));
-        b.apply(&ev(4, "call.completed", call("completed", json!({"duration": 90, "previousStatus": "in_progress"})), 120));
+        b.apply(&ev(
+            4,
+            "call.completed",
+            call("completed", json!({"duration": 90, "previousStatus": "in_progress"})),
+            120,
+        ));
         assert_eq!((b.sums.active, b.sums.handled, b.sums.handle_secs), (0, 1, 90));
         assert_eq!((b.sums.inbound_ended, b.sums.inbound_abandoned), (1, 0));
         // An old event replayed changes nothing.
@@ -725,7 +755,12 @@ mod tests {
         b.seeded_through = Some(10);
         b.apply(&ev(5, "call.queued", json!({"callId": "call_x", "status": "queued"}), 1));
         assert!(b.calls.is_empty());
-        b.apply(&ev(11, "call.answered", json!({"callId": "call_y", "status": "in_progress", "previousStatus": "ringing"}), 2));
+        b.apply(&ev(
+            11,
+            "call.answered",
+            json!({"callId": "call_y", "status": "in_progress", "previousStatus": "ringing"}),
+            2,
+        ));
         assert_eq!((b.sums.active, b.sums.calls_today), (1, 0));
     }
 }

@@ -108,10 +108,16 @@ pub enum Item {
     /// Events after `after` up to `resume_after` were pruned from the
     /// outbox (retention) before the subscriber asked for them; the stream
     /// continues after `resume_after`. `oldest` is the oldest id still held.
-    Gap { after: i64, resume_after: i64, oldest: Option<i64> },
+    Gap {
+        after: i64,
+        resume_after: i64,
+        oldest: Option<i64>,
+    },
     /// The subscriber fell further behind than the buffer holds and is cut
     /// off: resume after `resume_after` (the last id it was given).
-    CutOff { resume_after: i64 },
+    CutOff {
+        resume_after: i64,
+    },
 }
 
 /// Why a subscription could not start.
@@ -356,15 +362,15 @@ fn publish(hub: &Hub, events: &[Arc<StreamEvent>], last: i64) {
     feeds.retain(|_, f| f.strong_count() > 0);
     let mut touched: Vec<Arc<Feed>> = Vec::new();
     for e in events {
-        let Some(feed) = feeds.get(&e.org_id).and_then(Weak::upgrade) else { continue };
+        let Some(feed) = feeds.get(&e.org_id).and_then(Weak::upgrade) else {
+            continue;
+        };
         {
             let mut ring = feed.ring.write().expect("ring lock");
             ring.bytes += e.size();
             ring.events.push_back(e.clone());
             let mut evicted = false;
-            while ring.events.len() > hub.limits.buffer_events
-                || (ring.bytes > hub.limits.buffer_bytes && ring.events.len() > 1)
-            {
+            while ring.events.len() > hub.limits.buffer_events || (ring.bytes > hub.limits.buffer_bytes && ring.events.len() > 1) {
                 let Some(old) = ring.events.pop_front() else { break };
                 ring.bytes -= old.size();
                 ring.covered_after = old.seq;
@@ -628,6 +634,10 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.feed.subs.lock().expect("subs lock").retain(|s| s.strong_count() > 0 && !std::ptr::eq(s.as_ptr(), Arc::as_ptr(&self.state)));
+        self.feed
+            .subs
+            .lock()
+            .expect("subs lock")
+            .retain(|s| s.strong_count() > 0 && !std::ptr::eq(s.as_ptr(), Arc::as_ptr(&self.state)));
     }
 }

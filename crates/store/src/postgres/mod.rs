@@ -42,9 +42,9 @@ use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
-use tokio::sync::watch;
 use sqlx::{Connection, Executor, PgConnection, PgPool, Postgres, Transaction};
 use switchboard_domain::DomainEvent;
+use tokio::sync::watch;
 
 use crate::{Result, StoreError};
 

@@ -85,7 +85,11 @@ fn control_frame(out: &mut Vec<u8>, id: Option<i64>, kind: &str, data: Value) {
 pub fn control_of(item: &Item, limits: &crate::live::Limits) -> Option<(Option<i64>, &'static str, Value)> {
     match item {
         Item::Event(_) => None,
-        Item::Gap { after, resume_after, oldest } => Some((
+        Item::Gap {
+            after,
+            resume_after,
+            oldest,
+        } => Some((
             Some(*resume_after),
             "stream.gap",
             json!({ "lastEventId": after, "resumeAfter": resume_after, "oldestAvailableId": oldest,
@@ -108,7 +112,9 @@ fn write_item(out: &mut Vec<u8>, item: &Item, limits: &crate::live::Limits) -> b
             false
         }
         other => {
-            let Some((id, kind, data)) = control_of(other, limits) else { return false };
+            let Some((id, kind, data)) = control_of(other, limits) else {
+                return false;
+            };
             control_frame(out, id, kind, data);
             matches!(other, Item::CutOff { .. })
         }
@@ -178,7 +184,12 @@ fn event_stream(st: SseState) -> impl Stream<Item = Result<Bytes, std::convert::
             Step::Item(Ok(None)) => return None,
             Step::Item(Err(e)) => {
                 tracing::warn!(error = %e, "live stream cannot read the outbox");
-                control_frame(&mut out, None, "stream.error", json!({ "message": "The event store is unavailable; reconnect with Last-Event-ID", "resumeAfter": st.sub.position() }));
+                control_frame(
+                    &mut out,
+                    None,
+                    "stream.error",
+                    json!({ "message": "The event store is unavailable; reconnect with Last-Event-ID", "resumeAfter": st.sub.position() }),
+                );
                 st.done = true;
             }
             Step::Metrics(true) => {
@@ -203,15 +214,21 @@ fn heartbeat(state: &AppState) -> tokio::time::Interval {
 
 async fn open(state: &AppState, auth: &Auth, filter: Filter, after: Option<i64>) -> ApiResult<Response> {
     if filter.types.wants_metrics() && !auth.allows("analytics.view") {
-        return Err(ApiError::new(ErrorKind::Forbidden, "The metrics event requires the 'analytics.view' permission")
-            .with_details(json!({ "permission": "analytics.view" })));
+        return Err(
+            ApiError::new(ErrorKind::Forbidden, "The metrics event requires the 'analytics.view' permission")
+                .with_details(json!({ "permission": "analytics.view" })),
+        );
     }
     let metrics = if filter.types.wants_metrics() {
         Some(state.streams.board().watch_metrics(&auth.org.id).await?)
     } else {
         None
     };
-    let sub = state.streams.subscribe(&auth.org.id, filter, after).await.map_err(subscribe_error)?;
+    let sub = state
+        .streams
+        .subscribe(&auth.org.id, filter, after)
+        .await
+        .map_err(subscribe_error)?;
     Ok(sse_response(event_stream(SseState {
         sub,
         metrics,
@@ -277,7 +294,11 @@ pub async fn active_calls(State(state): State<AppState>, auth: Auth) -> ApiResul
     let board = state.streams.board();
     board.ensure_seeded(&auth.org.id).await?;
     let (position, calls) = board.active_now(&auth.org.id);
-    Ok(super::respond(StatusCode::OK, false, &json!({ "data": calls, "position": position })))
+    Ok(super::respond(
+        StatusCode::OK,
+        false,
+        &json!({ "data": calls, "position": position }),
+    ))
 }
 
 /// The live calls as a stream: `active.snapshot` first, then
@@ -295,10 +316,19 @@ pub async fn active_stream(State(state): State<AppState>, auth: Auth) -> ApiResu
     // there, so none is missed between the two.
     let (position, calls) = board.active_now(&org);
     let filter = Filter::new(TypeFilter::categories_of(&["call", "transcript", "transcription"]), None);
-    let sub = state.streams.subscribe(&org, filter, Some(position)).await.map_err(subscribe_error)?;
+    let sub = state
+        .streams
+        .subscribe(&org, filter, Some(position))
+        .await
+        .map_err(subscribe_error)?;
     let mut first = Vec::new();
     first.extend_from_slice(b": connected\nretry: 2000\n\n");
-    control_frame(&mut first, Some(position), "active.snapshot", json!({ "calls": calls, "position": position }));
+    control_frame(
+        &mut first,
+        Some(position),
+        "active.snapshot",
+        json!({ "calls": calls, "position": position }),
+    );
     let limits = state.streams.limits();
     let beat = heartbeat(&state);
     let head = stream::once(async move { Ok::<_, std::convert::Infallible>(Bytes::from(first)) });

@@ -28,8 +28,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::Response;
 use serde_json::{Value, json};
@@ -104,7 +104,10 @@ enum Outcome {
 }
 
 async fn send(socket: &mut WebSocket, text: String) -> bool {
-    matches!(tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await, Ok(Ok(())))
+    matches!(
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(Message::Text(text.into()))).await,
+        Ok(Ok(()))
+    )
 }
 
 async fn run(state: AppState, auth: Result<Auth, ApiError>, mut socket: WebSocket, initial: Option<Value>) {
@@ -184,7 +187,9 @@ async fn run(state: AppState, auth: Result<Auth, ApiError>, mut socket: WebSocke
                 let limits = conn.state.streams.limits();
                 let mut batch = vec![item];
                 while batch.len() < 256 {
-                    let Some(more) = conn.sub.as_mut().and_then(Subscription::try_recv) else { break };
+                    let Some(more) = conn.sub.as_mut().and_then(Subscription::try_recv) else {
+                        break;
+                    };
                     batch.push(more);
                 }
                 for item in batch {
@@ -242,7 +247,11 @@ impl Conn {
                 };
                 let types = match parse_types(types.as_deref()) {
                     Ok(t) => t,
-                    Err(e) => return Ok(json!({ "type": "error", "field": "types", "message": e.native_body()["error"]["message"], "validPatterns": crate::live::filter::valid_patterns() })),
+                    Err(e) => {
+                        return Ok(
+                            json!({ "type": "error", "field": "types", "message": e.native_body()["error"]["message"], "validPatterns": crate::live::filter::valid_patterns() }),
+                        );
+                    }
                 };
                 let call_id = match msg["callId"].as_str() {
                     Some(id) => match id.parse::<CallId>() {
