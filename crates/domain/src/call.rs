@@ -392,6 +392,18 @@ pub struct CallReport {
     /// An in-call event for the timeline (`mute`, `hold`, `transfer`, ...).
     pub event: Option<String>,
     pub event_data: Option<Value>,
+    /// More timeline entries (the conversation runtime's path through its
+    /// script), appended in order after `event`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+    /// Transcript segments heard or spoken live, appended to the call's
+    /// transcript (a `transcript` text instead replaces the transcript by
+    /// its segments).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub segments: Vec<crate::transcript::Segment>,
+    /// The call's place in its script, stored with the report.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conversation: Option<Value>,
 }
 
 /// What applying a report changed.
@@ -492,6 +504,9 @@ impl Call {
                 applied.timeline.push(entry);
             }
         }
+        applied
+            .timeline
+            .extend(report.timeline.iter().filter(|e| !known.contains(e)).cloned());
         applied.fields = changed;
         if applied.changed() {
             self.updated_at = now;

@@ -4,11 +4,13 @@
 pub mod call;
 pub mod campaign;
 pub mod contact;
+pub mod conversation;
 pub mod error;
 pub mod event;
 pub mod id;
 pub mod org;
 pub mod phone;
+pub mod script;
 pub mod template;
 pub mod transcript;
 pub mod tz;

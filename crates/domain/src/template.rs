@@ -10,54 +10,10 @@ use crate::Timestamp;
 use crate::error::FieldError;
 use crate::id::{OrgId, TemplateId};
 
-/// Most steps in one template.
-pub const MAX_STEPS: usize = 50;
-/// Longest step text.
-pub const MAX_STEP_CHARS: usize = 4_000;
+pub use crate::script::{MAX_STEP_CHARS, MAX_STEPS, Step, StepType};
+
 /// Most declared variables.
 pub const MAX_VARIABLES: usize = 100;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum StepType {
-    Greeting,
-    Information,
-    Question,
-    Response,
-    Closing,
-}
-
-impl StepType {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Greeting => "greeting",
-            Self::Information => "information",
-            Self::Question => "question",
-            Self::Response => "response",
-            Self::Closing => "closing",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s.trim().to_ascii_lowercase().as_str() {
-            "greeting" => Self::Greeting,
-            "information" => Self::Information,
-            "question" => Self::Question,
-            "response" => Self::Response,
-            "closing" => Self::Closing,
-            _ => return None,
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Step {
-    /// "1", "2", ... in order.
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: StepType,
-    pub content: String,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Template {
@@ -143,14 +99,10 @@ pub fn render(content: &str, vars: &Value) -> String {
 }
 
 impl Template {
-    /// Checks steps and declared variables; every placeholder must be declared.
+    /// Checks steps (their shape and the graph they form, see
+    /// [`crate::script::check`]) and declared variables; every placeholder
+    /// must be declared.
     pub fn check(steps: &[Step], variables: &[String]) -> Result<(), FieldError> {
-        if steps.is_empty() {
-            return Err(FieldError::new("steps", "must have at least one step"));
-        }
-        if steps.len() > MAX_STEPS {
-            return Err(FieldError::new("steps", format!("must have at most {MAX_STEPS} steps")));
-        }
         if variables.len() > MAX_VARIABLES {
             return Err(FieldError::new("variables", format!("must have at most {MAX_VARIABLES} names")));
         }
@@ -162,19 +114,15 @@ impl Template {
                 ));
             }
         }
+        crate::script::check(steps)?;
         for (i, s) in steps.iter().enumerate() {
-            let field = format!("steps[{i}].content");
-            if s.content.trim().is_empty() {
-                return Err(FieldError::new(field, "must not be empty"));
-            }
-            if s.content.chars().count() > MAX_STEP_CHARS {
-                return Err(FieldError::new(field, format!("must be at most {MAX_STEP_CHARS} characters")));
-            }
-            if let Some(undeclared) = placeholders(&s.content).into_iter().find(|p| !variables.contains(p)) {
-                return Err(FieldError::new(
-                    field,
-                    format!("uses {{{undeclared}}}, which is not listed in variables"),
-                ));
+            for (name, text) in s.texts() {
+                if let Some(undeclared) = placeholders(text).into_iter().find(|p| !variables.contains(p)) {
+                    return Err(FieldError::new(
+                        format!("steps[{i}].{name}"),
+                        format!("uses {{{undeclared}}}, which is not listed in variables"),
+                    ));
+                }
             }
         }
         Ok(())
@@ -185,9 +133,17 @@ impl Template {
         missing_from(&self.variables, vars, &BTreeSet::new())
     }
 
-    /// The script with `vars` filled in, one text per step.
-    pub fn render(&self, vars: &Value) -> Vec<(StepType, String)> {
-        self.steps.iter().map(|s| (s.kind, render(&s.content, vars))).collect()
+    /// The steps with `vars` filled in (content, no-input prompt, transfer target).
+    pub fn render(&self, vars: &Value) -> Vec<Step> {
+        self.steps
+            .iter()
+            .map(|s| Step {
+                content: render(&s.content, vars),
+                no_input_prompt: s.no_input_prompt.as_deref().map(|p| render(p, vars)),
+                to: s.to.as_deref().map(|t| render(t, vars)),
+                ..s.clone()
+            })
+            .collect()
     }
 }
 
@@ -216,11 +172,7 @@ mod tests {
     use serde_json::json;
 
     fn step(kind: StepType, content: &str) -> Step {
-        Step {
-            id: "1".into(),
-            kind,
-            content: content.into(),
-        }
+        Step::new("", kind, content)
     }
 
     #[test]
@@ -240,7 +192,8 @@ mod tests {
 
     #[test]
     fn undeclared_placeholders_and_bad_names_are_refused() {
-        let steps = vec![step(StepType::Greeting, "Hi {a}"), step(StepType::Closing, "Bye {b}")];
+        let mut steps = vec![step(StepType::Greeting, "Hi {a}"), step(StepType::Closing, "Bye {b}")];
+        crate::script::assign_ids(&mut steps);
         let e = Template::check(&steps, &["a".into()]).unwrap_err();
         assert_eq!(e.field, "steps[1].content");
         assert!(e.reason.contains("{b}"));

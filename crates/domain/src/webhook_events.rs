@@ -21,6 +21,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("calls.imported", "A batch of calls was imported"),
     ("recording.ready", "A call's recording is available"),
     ("transcription.complete", "A call's transcript is available"),
+    (
+        "transcript.updated",
+        "A call's transcript gained a segment (live, as it is spoken or heard)",
+    ),
     ("contact.created", "A contact was created"),
     ("contact.updated", "A contact changed"),
     ("contact.deleted", "A contact was deleted"),
@@ -133,6 +137,11 @@ pub fn example_data(event_type: &str) -> Value {
             "transcript": "Agent: Hello, am I speaking with Rajesh? Customer: Yes ...",
             "sentiment": "positive",
             "summary": "Customer agreed to pay the overdue amount on Friday."
+        }),
+        "transcript.updated" => json!({
+            "callId": "call_0696bc5xqk7ht3g6s9bb8qjv2r",
+            "seq": 3,
+            "segment": {"speaker": "customer", "text": "Can you call me back tomorrow at 3?", "startMs": 8200, "endMs": 10400, "confidence": 0.92, "isFinal": true}
         }),
         "contact.created" | "contact.updated" | "contact.deleted" => contact(),
         "campaign.started" => campaign("active"),

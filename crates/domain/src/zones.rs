@@ -120,3 +120,66 @@ mod tests {
         assert_eq!(callee_zone(None, &unknown, ny).name(), "America/New_York");
     }
 }
+
+/// Is `now` inside the legal calling window (08:00–21:00 local) in `zone`?
+pub fn window_open(zone: TimeZone, now: crate::Timestamp) -> bool {
+    use chrono::Timelike;
+    let local = now.with_timezone(&zone.0);
+    let minute = (local.hour() * 60 + local.minute()) as u16;
+    (crate::campaign::LEGAL_START..crate::campaign::LEGAL_END).contains(&minute)
+}
+
+/// The first instant at or after `now` inside the legal calling window in
+/// `zone` (`now` itself when open). DST-safe: a local 08:00 that does not
+/// exist that day becomes the first minute after it that does.
+pub fn next_window_open(zone: TimeZone, now: crate::Timestamp) -> crate::Timestamp {
+    use chrono::{Duration, TimeZone as _, Timelike};
+    if window_open(zone, now) {
+        return now;
+    }
+    let local = now.with_timezone(&zone.0);
+    let day = if (local.hour() * 60 + local.minute()) as u16 >= crate::campaign::LEGAL_END {
+        local.date_naive() + Duration::days(1)
+    } else {
+        local.date_naive()
+    };
+    let start = u32::from(crate::campaign::LEGAL_START);
+    for extra in 0..180 {
+        let naive = day.and_hms_opt(start / 60, start % 60, 0).expect("valid time") + Duration::minutes(extra);
+        if let Some(t) = zone.0.from_local_datetime(&naive).earliest() {
+            return t.with_timezone(&chrono::Utc);
+        }
+    }
+    now + Duration::hours(12)
+}
+
+#[cfg(test)]
+mod window_tests {
+    use super::*;
+
+    fn at(s: &str) -> crate::Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_window_is_local_eight_to_nine() {
+        let ny = TimeZone::parse("z", "America/New_York").unwrap();
+        assert!(!window_open(ny, at("2025-05-21T11:59:00Z"))); // 07:59 EDT
+        assert!(window_open(ny, at("2025-05-21T12:00:00Z"))); // 08:00
+        assert!(window_open(ny, at("2025-05-22T00:59:00Z"))); // 20:59
+        assert!(!window_open(ny, at("2025-05-22T01:00:00Z"))); // 21:00
+        assert_eq!(next_window_open(ny, at("2025-05-21T03:00:00Z")), at("2025-05-21T12:00:00Z"));
+        assert_eq!(next_window_open(ny, at("2025-05-22T02:00:00Z")), at("2025-05-22T12:00:00Z"));
+        let now = at("2025-05-21T15:00:00Z");
+        assert_eq!(next_window_open(ny, now), now);
+    }
+
+    #[test]
+    fn next_open_crosses_dst_and_half_hour_zones() {
+        // The night before the US spring-forward (2025-03-09): 08:00 EDT = 12:00 UTC.
+        let ny = TimeZone::parse("z", "America/New_York").unwrap();
+        assert_eq!(next_window_open(ny, at("2025-03-09T03:00:00Z")), at("2025-03-09T12:00:00Z"));
+        let kolkata = TimeZone::parse("z", "Asia/Kolkata").unwrap();
+        assert_eq!(next_window_open(kolkata, at("2025-05-21T16:00:00Z")), at("2025-05-22T02:30:00Z"));
+    }
+}

@@ -173,8 +173,9 @@ pub trait CampaignStore: Send + Sync {
     async fn active_campaigns(&self) -> Result<Vec<(OrgId, CampaignId)>>;
     /// One dialer pass over one campaign (see the module docs).
     async fn dial(&self, org: &OrgId, id: &CampaignId, params: DialParams) -> Result<DialOutcome>;
-    /// Campaign calls not yet final (every organisation), for a carrier
-    /// resuming after a restart.
+    /// Placed calls not yet final (every organisation; campaign calls and
+    /// claimed single calls, whose `created_at` is their claim time), for a
+    /// carrier resuming after a restart.
     async fn live_campaign_calls(&self) -> Result<Vec<LiveCall>>;
     /// Records the carrier's id of a call placed without one; writes `call.updated`.
     async fn set_call_external_id(&self, org: &OrgId, id: &CallId, external_id: &str) -> Result<()>;

@@ -374,7 +374,8 @@ pub async fn call_reports_follow_state_machine(s: DynStore) {
             "call.answered",
             "call.completed",
             "recording.ready",
-            "transcription.complete"
+            "transcription.complete",
+            "transcript.updated"
         ]
     );
     // Completed → failed is illegal and changes nothing.

@@ -54,11 +54,7 @@ fn template(org: &Organisation, name: &str, industry: &str) -> Template {
         name: name.into(),
         description: Some(format!("{name} calls")),
         industry: Some(industry.into()),
-        steps: vec![Step {
-            id: "1".into(),
-            kind: StepType::Greeting,
-            content: "Hello {contactName}".into(),
-        }],
+        steps: vec![Step::new("1", StepType::Greeting, "Hello {contactName}")],
         variables: vec!["contactName".into()],
         usage_count: 0,
         created_at: t0(),

@@ -10,6 +10,8 @@
 pub mod campaigns;
 pub mod conformance;
 pub mod conformance_campaigns;
+pub mod conformance_conversations;
+pub mod conversations;
 mod error;
 mod logic;
 pub mod postgres;
@@ -29,6 +31,7 @@ use switchboard_domain::{
 };
 
 pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
+pub use conversations::{ConversationStore, DialRequest, Placement, SingleDialOutcome};
 pub use error::StoreError;
 pub use types::*;
 pub use webhooks::*;
@@ -203,6 +206,7 @@ pub trait Store:
     + AnalyticsSource
     + IdentityStore
     + CampaignStore
+    + ConversationStore
     + WebhookStore
 {
     /// `"sqlite"` or `"postgres"`.

@@ -87,3 +87,40 @@ pub(crate) fn contact_event(kind: &str, contact: &Contact, now: Timestamp) -> Do
 pub(crate) fn now() -> Timestamp {
     switchboard_domain::now()
 }
+
+/// How a report changes a call's transcript segments.
+pub(crate) enum SegmentWrite {
+    Nothing,
+    /// Live segments after the ones stored.
+    Append(Vec<switchboard_domain::transcript::Segment>),
+    /// A transcript sent as text: its segments replace the stored ones.
+    Replace(Vec<switchboard_domain::transcript::Segment>),
+}
+
+/// What `report` does to the transcript of a call that went from
+/// `before` (None when new) to `after`: a changed text transcript is split
+/// into segments by its speaker prefixes; live segments are appended.
+pub(crate) fn segment_write(before: Option<&Call>, after: &Call, live: &[switchboard_domain::transcript::Segment]) -> SegmentWrite {
+    use switchboard_domain::transcript::{MAX_SEGMENTS, split_text};
+    let text_changed = after.transcript.is_some() && before.map(|b| &b.transcript) != Some(&after.transcript);
+    if text_changed {
+        let mut segs = split_text(after.transcript.as_deref().unwrap_or(""));
+        segs.truncate(MAX_SEGMENTS);
+        return SegmentWrite::Replace(segs);
+    }
+    if live.is_empty() {
+        SegmentWrite::Nothing
+    } else {
+        SegmentWrite::Append(live.to_vec())
+    }
+}
+
+/// `transcript.updated` for one stored segment.
+pub(crate) fn segment_event(call: &Call, seq: i64, seg: &switchboard_domain::transcript::Segment, now: Timestamp) -> DomainEvent {
+    DomainEvent::new(
+        &call.org_id,
+        "transcript.updated",
+        json!({ "callId": call.id, "seq": seq, "segment": seg }),
+        now,
+    )
+}

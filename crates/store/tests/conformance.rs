@@ -9,6 +9,7 @@ use switchboard_domain::call::CallReport;
 use switchboard_domain::{Call, CallStatus, Direction, Organisation};
 use switchboard_store::conformance::CHECKS;
 use switchboard_store::conformance_campaigns::CAMPAIGN_CHECKS;
+use switchboard_store::conformance_conversations::CONVERSATION_CHECKS;
 use switchboard_store::postgres::PgStore;
 use switchboard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchboard_store::webhook_conformance::WEBHOOK_CHECKS;
@@ -19,7 +20,12 @@ where
     F: Fn(String) -> Fut,
     Fut: std::future::Future<Output = (DynStore, Box<dyn std::any::Any + Send>)>,
 {
-    for (name, check) in CHECKS.iter().chain(CAMPAIGN_CHECKS).chain(WEBHOOK_CHECKS) {
+    for (name, check) in CHECKS
+        .iter()
+        .chain(CAMPAIGN_CHECKS)
+        .chain(CONVERSATION_CHECKS)
+        .chain(WEBHOOK_CHECKS)
+    {
         let (store, guard) = open(name.to_string()).await;
         let outcome = tokio::spawn(check(store)).await;
         drop(guard);

@@ -21,7 +21,6 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use switchboard_domain::template::StepType;
 use switchboard_domain::{Call, CallId, OrgId, Timestamp};
 use thiserror::Error;
 
@@ -47,7 +46,7 @@ pub struct PlaceCall {
     pub attempt: u32,
     /// The callee's IANA zone.
     pub zone: String,
-    pub script: Vec<(StepType, String)>,
+    pub script: Vec<switchboard_domain::template::Step>,
     /// A number to transfer to after the script, when the campaign has one.
     pub transfer_to: Option<String>,
 }

@@ -8,7 +8,7 @@
 //! (`POST /v1/carriers/twilio/gather`) is the script from the next step on.
 //! Without input Twilio falls through to the next verb here, as before.
 
-use switchboard_domain::template::StepType;
+use switchboard_domain::template::{Step, StepType};
 
 /// Escapes text for an XML element or attribute.
 pub fn escape(s: &str) -> String {
@@ -34,10 +34,11 @@ fn say(text: &str) -> String {
 
 /// The TwiML document for a call's script from step `first` on; question
 /// steps gather to `action` with `&step=N` appended (see the module docs).
-pub fn script(steps: &[(StepType, String)], first: usize, transfer_to: Option<&str>, action: Option<&str>) -> String {
+pub fn script(steps: &[Step], first: usize, transfer_to: Option<&str>, action: Option<&str>) -> String {
     let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
-    for (i, (kind, text)) in steps.iter().enumerate().skip(first) {
-        if *kind == StepType::Question {
+    for (i, step) in steps.iter().enumerate().skip(first) {
+        let text = &step.content;
+        if step.kind == StepType::Question {
             out.push_str(r#"<Gather input="dtmf speech" numDigits="1" timeout="5""#);
             if let Some(action) = action {
                 out.push_str(&format!(r#" action="{}""#, escape(&format!("{action}&step={i}"))));
@@ -101,9 +102,9 @@ mod tests {
     fn steps_become_say_and_gather_and_dial() {
         let doc = script(
             &[
-                (StepType::Greeting, "Hello Ann & <Bob>".into()),
-                (StepType::Question, "Press 1?".into()),
-                (StepType::Closing, "Bye".into()),
+                Step::new("", StepType::Greeting, "Hello Ann & <Bob>"),
+                Step::new("", StepType::Question, "Press 1?"),
+                Step::new("", StepType::Closing, "Bye"),
             ],
             0,
             Some("+15550001111"),
@@ -116,7 +117,7 @@ mod tests {
              <Say>Press 1?</Say></Gather><Say>Bye</Say><Dial>+15550001111</Dial></Response>"
         );
         // The rest of the script after the question, for the gather's answer.
-        let steps = [(StepType::Question, "Q".to_owned()), (StepType::Closing, "Bye".to_owned())];
+        let steps = [Step::new("", StepType::Question, "Q"), Step::new("", StepType::Closing, "Bye")];
         assert_eq!(
             script(&steps, 1, None, None),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Bye</Say></Response>"

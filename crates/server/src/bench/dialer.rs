@@ -121,11 +121,7 @@ pub async fn run(args: DialerArgs) -> anyhow::Result<()> {
                 name: "bench".into(),
                 description: None,
                 industry: None,
-                steps: vec![Step {
-                    id: "1".into(),
-                    kind: StepType::Greeting,
-                    content: "Hello {contactName}".into(),
-                }],
+                steps: vec![Step::new("1", StepType::Greeting, "Hello {contactName}")],
                 variables: vec!["contactName".into()],
                 usage_count: 0,
                 created_at: start,

@@ -12,7 +12,7 @@ use base64::Engine as _;
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard_domain::template::StepType;
+use switchboard_domain::template::{Step, StepType};
 use switchboard_domain::{CallId, CallStatus};
 use switchboard_server::config::Secret;
 use switchboard_server::workers::dialer::{Dialer, DialerOptions};
@@ -214,8 +214,8 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
     let id = t.a.new_call(json!({"phone": "+15551234567", "callerId": "+15559876543"})).await;
     let call = t.store.get_call(&t.a.org.id, &id.parse().unwrap()).await.unwrap();
     let script = vec![
-        (StepType::Greeting, "Hi Ann & co".to_owned()),
-        (StepType::Question, "Press 1 to confirm".to_owned()),
+        Step::new("", StepType::Greeting, "Hi Ann & co"),
+        Step::new("", StepType::Question, "Press 1 to confirm"),
     ];
     let sid = tw
         .place(PlaceCall {

@@ -30,6 +30,7 @@
 
 mod campaign_rows;
 mod campaigns;
+mod conversations;
 mod dialer;
 mod identity;
 mod rows;
@@ -66,6 +67,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/postgres/0007_webhook_log_age.sql")),
     (8, include_str!("../../migrations/postgres/0008_org_cps.sql")),
     (9, include_str!("../../migrations/postgres/0009_outbox_retention.sql")),
+    (10, include_str!("../../migrations/postgres/0010_conversations.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -184,7 +184,8 @@ pub(super) async fn live_room(c: &mut PgConnection, org: &OrgId, now: switchboar
     };
     let since = now - chrono::Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS);
     let live: i64 = sqlx::query_scalar(&format!(
-        "SELECT COUNT(*) FROM calls WHERE org_id = $1 AND status IN {} AND created_at >= $2",
+        "SELECT COUNT(*) FROM calls WHERE org_id = $1 AND status IN {} AND created_at >= $2 \
+         AND NOT EXISTS (SELECT 1 FROM dial_requests d WHERE d.call_id = calls.id AND d.state = 0)",
         switchboard_domain::org::LIVE_STATUSES
     ))
     .bind(org.as_str())
@@ -247,6 +248,7 @@ async fn created(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainE
     let entry = logic::created_entry(call);
     insert_timeline(c, &call.id, std::slice::from_ref(&entry)).await?;
     events.extend(logic::call_created_events(call));
+    super::conversations::write_segments(c, call, logic::segment_write(None, call, &[]), call.created_at, events).await?;
     call.timeline = vec![entry];
     Ok(())
 }
@@ -302,9 +304,14 @@ pub(super) async fn apply_report(
         insert_timeline(c, &call.id, &applied.timeline).await?;
         events.extend(logic::call_changed_events(&before, &call, &applied, at));
     }
+    let write = logic::segment_write(Some(&before), &call, &report.segments);
+    let transcribed = super::conversations::write_segments(c, &call, write, at, events).await?;
+    if let Some(state) = &report.conversation {
+        super::conversations::save_conversation(c, &call, state, at).await?;
+    }
     call.timeline = Vec::new();
     Ok(ReportOutcome {
-        changed: applied.changed() || created,
+        changed: applied.changed() || created || transcribed,
         transition: applied.transition.map(|t| transition_name(t).to_owned()),
         call,
         created,
@@ -445,6 +452,10 @@ impl CallStore for PgStore {
             ..Default::default()
         };
         let outcome = apply_report(&mut tx, call, &report, false, &mut events).await?;
+        sqlx::query("DELETE FROM dial_requests WHERE call_id = $1")
+            .bind(id.as_str())
+            .execute(&mut *tx)
+            .await?;
         insert_idem(&mut tx, org, &idem, &outcome).await?;
         self.commit(tx, &events).await?;
         Ok(outcome)
@@ -460,6 +471,7 @@ impl CallStore for PgStore {
             .bind(id.as_str())
             .execute(&mut *tx)
             .await?;
+        super::conversations::delete_extras(&mut tx, id).await?;
         sqlx::query("DELETE FROM calls WHERE id = $1 AND org_id IS NOT DISTINCT FROM $2")
             .bind(id.as_str())
             .bind(org.as_str())

@@ -455,7 +455,10 @@ impl CampaignStore for SqliteStore {
             let sql = format!(
                 "SELECT cl.org_id, cl.id, cl.external_id, cc.phone, cc.attempts, cc.zone, cl.status, cl.created_at \
                  FROM campaign_contacts cc JOIN calls cl ON cl.id = cc.last_call_id \
-                 WHERE cc.state = {LIVE} AND cl.status IN ('queued','initiated','ringing','in_progress') ORDER BY cl.id"
+                 WHERE cc.state = {LIVE} AND cl.status IN ('queued','initiated','ringing','in_progress') \
+                 UNION ALL SELECT cl.org_id, cl.id, cl.external_id, d.phone, 1, d.zone, cl.status, d.claimed_at \
+                 FROM dial_requests d JOIN calls cl ON cl.id = d.call_id \
+                 WHERE d.state = 1 AND cl.status IN ('queued','initiated','ringing','in_progress') ORDER BY 2"
             );
             Ok(c.prepare(&sql)?
                 .query_map([], |r| {

@@ -8,6 +8,7 @@
 
 mod campaign_rows;
 mod campaigns;
+mod conversations;
 mod dialer;
 mod identity;
 mod rows;
@@ -34,6 +35,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (6, include_str!("../../migrations/sqlite/0006_webhook_log_age.sql")),
     (7, include_str!("../../migrations/sqlite/0007_org_cps.sql")),
     (8, include_str!("../../migrations/sqlite/0008_outbox_retention.sql")),
+    (9, include_str!("../../migrations/sqlite/0009_conversations.sql")),
 ];
 
 /// Most writes committed in one transaction.

@@ -230,7 +230,8 @@ pub(super) fn live_room(c: &rusqlite::Connection, org: &OrgId, now: switchboard_
     let since = now - chrono::Duration::seconds(switchboard_domain::org::LIVE_WINDOW_SECS);
     let live: i64 = c
         .prepare_cached(&format!(
-            "SELECT COUNT(*) FROM calls WHERE org_id = ?1 AND status IN {} AND created_at >= ?2",
+            "SELECT COUNT(*) FROM calls WHERE org_id = ?1 AND status IN {} AND created_at >= ?2 \
+             AND NOT EXISTS (SELECT 1 FROM dial_requests d WHERE d.call_id = calls.id AND d.state = 0)",
             switchboard_domain::org::LIVE_STATUSES
         ))?
         .query_row(params![org.as_str(), ms(since)], |r| r.get(0))?;
@@ -244,6 +245,8 @@ pub(super) fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Resul
     let entry = logic::created_entry(call);
     insert_timeline(c, &call.id, std::slice::from_ref(&entry))?;
     insert_events(c, &logic::call_created_events(call))?;
+    let segments = super::conversations::write_segments(c, call, logic::segment_write(None, call, &[]), call.created_at)?;
+    insert_events(c, &segments)?;
     call.timeline = vec![entry];
     Ok(())
 }
@@ -260,14 +263,22 @@ pub(super) fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &Ca
     };
     let before = call.clone();
     let applied = call.apply(report, at, &known)?;
+    let mut events = Vec::new();
     if applied.changed() {
         update_call(c, &call)?;
         insert_timeline(c, &call.id, &applied.timeline)?;
-        insert_events(c, &logic::call_changed_events(&before, &call, &applied, at))?;
+        events = logic::call_changed_events(&before, &call, &applied, at);
     }
+    let segments = super::conversations::write_segments(c, &call, logic::segment_write(Some(&before), &call, &report.segments), at)?;
+    let transcribed = !segments.is_empty();
+    events.extend(segments);
+    if let Some(state) = &report.conversation {
+        super::conversations::save_conversation(c, &call, state, at)?;
+    }
+    insert_events(c, &events)?;
     call.timeline = Vec::new();
     Ok(ReportOutcome {
-        changed: applied.changed() || created,
+        changed: applied.changed() || created || transcribed,
         transition: applied.transition.map(|t| transition_name(t).to_owned()),
         call,
         created,
@@ -400,6 +411,8 @@ impl CallStore for SqliteStore {
                 ..Default::default()
             };
             let outcome = apply_report(c, call, &report, false)?;
+            c.prepare_cached("DELETE FROM dial_requests WHERE call_id = ?1")?
+                .execute([id.as_str()])?;
             insert_idem(c, &org, &idem, &outcome)?;
             Ok(outcome)
         })
@@ -412,6 +425,7 @@ impl CallStore for SqliteStore {
             let call = load_call(c, &org, id.as_str())?.ok_or(StoreError::NotFound("call"))?;
             c.prepare_cached("DELETE FROM call_timeline WHERE call_id = ?1")?
                 .execute([id.as_str()])?;
+            super::conversations::delete_extras(c, &id)?;
             c.prepare_cached("DELETE FROM calls WHERE id = ?1 AND org_id = ?2")?
                 .execute(params![id.as_str(), org.as_str()])?;
             insert_events(c, &[logic::call_deleted_event(&call, now())])?;

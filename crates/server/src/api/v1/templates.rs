@@ -5,7 +5,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::template::{Step, StepType};
+use switchboard_domain::script::{Branch, InputMode, Step, StepType, TransferMode};
 use switchboard_domain::{Organisation, Template, TemplateId};
 use switchboard_store::TemplateFilter;
 use utoipa::ToSchema;
@@ -18,14 +18,59 @@ use crate::idempotency;
 use crate::identity::auth::Auth;
 use crate::state::AppState;
 
+/// Where an answer leads: exactly one of `digits`, `intent`, `keywords`, `default`, `noInput`, with `goto`.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchIn {
+    /// Key presses that select this branch, e.g. "1".
+    pub digits: Option<String>,
+    /// An intent name (built-in, e.g. `interested`, `callback_request`, or one of the organisation's own).
+    pub intent: Option<String>,
+    /// Words or phrases, any of which in a spoken answer selects this branch.
+    pub keywords: Option<Vec<String>>,
+    /// Taken when no other branch matched an answer.
+    pub default: Option<bool>,
+    /// Taken when the callee said nothing after every retry.
+    pub no_input: Option<bool>,
+    /// The id of the step to go to.
+    pub goto: Option<String>,
+}
+
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct StepIn {
-    /// `greeting`, `information`, `question`, `response` or `closing`.
+    /// Optional; assigned "1", "2", ... by position when absent.
+    pub id: Option<String>,
+    /// `greeting`, `information`, `question`, `response`, `closing`, `transfer`, `hangup`, `voicemail`, `pause` or `agent`.
     #[serde(rename = "type")]
     pub kind: Option<String>,
-    /// Text spoken; `{name}` placeholders must be listed in `variables`.
+    /// Text spoken; `{name}` placeholders must be listed in `variables`. For `agent` steps: the model's instructions.
     pub content: Option<String>,
+    /// The key the answer is stored under in the call's `collectedData` (default: the step id).
+    pub save_as: Option<String>,
+    pub branches: Option<Vec<BranchIn>>,
+    /// The step after this one (default: the next in order).
+    pub next: Option<String>,
+    /// The call's outcome once this step is reached (`successful`, `callback`, `refused`, ...).
+    pub outcome: Option<String>,
+    /// One of the platform's voices for this step's prompts.
+    pub voice: Option<String>,
+    /// Questions: `dtmf`, `speech` or `both` (default).
+    pub input: Option<String>,
+    pub num_digits: Option<u8>,
+    /// Questions: seconds to wait for an answer (1-60, default 5).
+    pub timeout_secs: Option<u32>,
+    /// Questions: how often to ask again after no usable answer (0-5, default 1).
+    pub max_retries: Option<u32>,
+    pub no_input_prompt: Option<String>,
+    /// Transfers: a number (E.164), a queue id or an agent id.
+    pub to: Option<String>,
+    /// Transfers: `cold` (default) or `warm`.
+    pub mode: Option<String>,
+    /// Pauses: seconds (1-60).
+    pub secs: Option<u32>,
+    /// Agent steps: most model turns (1-20, default 8).
+    pub max_turns: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
@@ -39,14 +84,6 @@ pub struct TemplateIn {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct StepOut {
-    pub id: String,
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub content: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TemplateOut {
     pub id: String,
@@ -55,7 +92,9 @@ pub struct TemplateOut {
     pub description: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub industry: Option<String>,
-    pub steps: Vec<StepOut>,
+    /// The steps as stored (optional fields omitted when unset).
+    #[schema(value_type = Vec<Object>)]
+    pub steps: Vec<Step>,
     pub variables: Vec<String>,
     pub usage_count: i64,
     pub created_at: DateTime<Utc>,
@@ -69,15 +108,7 @@ impl TemplateOut {
             name: t.name.clone(),
             description: t.description.clone(),
             industry: t.industry.clone(),
-            steps: t
-                .steps
-                .iter()
-                .map(|s| StepOut {
-                    id: s.id.clone(),
-                    kind: s.kind.as_str(),
-                    content: s.content.clone(),
-                })
-                .collect(),
+            steps: t.steps.clone(),
             variables: t.variables.clone(),
             usage_count: t.usage_count,
             created_at: t.created_at,
@@ -101,33 +132,88 @@ pub struct TemplateSummaryOut {
     pub created_at: DateTime<Utc>,
 }
 
+fn parse_branch(field: &str, b: &BranchIn) -> ApiResult<Branch> {
+    Ok(Branch {
+        digits: b.digits.as_deref().map(|d| d.trim().to_owned()),
+        intent: b.intent.as_deref().map(|d| d.trim().to_owned()),
+        keywords: b.keywords.clone().unwrap_or_default(),
+        default: b.default.unwrap_or(false),
+        no_input: b.no_input.unwrap_or(false),
+        goto: b
+            .goto
+            .as_deref()
+            .map(|g| g.trim().to_owned())
+            .ok_or_else(|| ApiError::field(format!("{field}.goto"), "is required"))?,
+    })
+}
+
+fn parse_step(i: usize, s: &StepIn) -> ApiResult<Step> {
+    let f = |name: &str| format!("steps[{i}].{name}");
+    let kind = s.kind.as_deref().ok_or_else(|| ApiError::field(f("type"), "is required"))?;
+    let kind = StepType::parse(kind).ok_or_else(|| {
+        let all: Vec<&str> = StepType::ALL.iter().map(|t| t.as_str()).collect();
+        ApiError::field(f("type"), format!("must be one of {}", all.join(", ")))
+    })?;
+    let content = match (&s.content, kind) {
+        (Some(c), _) => c.trim().to_owned(),
+        (None, StepType::Transfer | StepType::Hangup | StepType::Pause) => String::new(),
+        (None, _) => return Err(ApiError::field(f("content"), "is required")),
+    };
+    let input = s
+        .input
+        .as_deref()
+        .map(|v| InputMode::parse(v).ok_or_else(|| ApiError::field(f("input"), "must be dtmf, speech or both")))
+        .transpose()?;
+    let mode = s
+        .mode
+        .as_deref()
+        .map(|v| TransferMode::parse(v).ok_or_else(|| ApiError::field(f("mode"), "must be cold or warm")))
+        .transpose()?;
+    let branches = s
+        .branches
+        .iter()
+        .flatten()
+        .enumerate()
+        .map(|(j, b)| parse_branch(&f(&format!("branches[{j}]")), b))
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(Step {
+        id: s.id.as_deref().map(|v| v.trim().to_owned()).unwrap_or_default(),
+        kind,
+        content,
+        save_as: s.save_as.as_deref().map(|v| v.trim().to_owned()),
+        branches,
+        next: s.next.as_deref().map(|v| v.trim().to_owned()),
+        outcome: fields::short(&f("outcome"), s.outcome.as_deref())?,
+        voice: fields::short(&f("voice"), s.voice.as_deref())?,
+        input,
+        num_digits: s.num_digits,
+        timeout_secs: s.timeout_secs,
+        max_retries: s.max_retries,
+        no_input_prompt: s.no_input_prompt.as_deref().map(|v| v.trim().to_owned()),
+        to: s.to.as_deref().map(|v| v.trim().to_owned()),
+        mode,
+        secs: s.secs,
+        max_turns: s.max_turns,
+    })
+}
+
 fn parse_template(input: &TemplateIn, org: &Organisation) -> ApiResult<Template> {
     let name = fields::short("name", input.name.as_deref())?.ok_or_else(|| ApiError::field("name", "is required"))?;
     let Some(steps_in) = &input.steps else {
         return Err(ApiError::field("steps", "is required"));
     };
-    let mut steps = Vec::with_capacity(steps_in.len());
-    for (i, s) in steps_in.iter().enumerate() {
-        let kind = s
-            .kind
-            .as_deref()
-            .ok_or_else(|| ApiError::field(format!("steps[{i}].type"), "is required"))?;
-        let kind = StepType::parse(kind).ok_or_else(|| {
-            ApiError::field(
-                format!("steps[{i}].type"),
-                "must be one of greeting, information, question, response, closing",
-            )
-        })?;
-        let content = s
-            .content
-            .clone()
-            .ok_or_else(|| ApiError::field(format!("steps[{i}].content"), "is required"))?;
-        steps.push(Step {
-            id: (i + 1).to_string(),
-            kind,
-            content: content.trim().to_owned(),
-        });
+    if steps_in.len() > switchboard_domain::template::MAX_STEPS {
+        return Err(ApiError::field(
+            "steps",
+            format!("must have at most {} steps", switchboard_domain::template::MAX_STEPS),
+        ));
     }
+    let mut steps = steps_in
+        .iter()
+        .enumerate()
+        .map(|(i, s)| parse_step(i, s))
+        .collect::<ApiResult<Vec<Step>>>()?;
+    switchboard_domain::script::assign_ids(&mut steps);
     let mut variables: Vec<String> = Vec::new();
     for v in input.variables.iter().flatten() {
         let v = v.trim().to_owned();

@@ -162,8 +162,8 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
         if let Some(i) = step {
             // Template step ids count from 1; `step` in the URL from 0.
             data.insert("step".into(), (i + 1).into());
-            if let Some((_, prompt)) = script.get(i) {
-                data.insert("prompt".into(), prompt.clone().into());
+            if let Some(step) = script.get(i) {
+                data.insert("prompt".into(), step.content.clone().into());
             }
         }
         // The answer to a script question also lands in collectedData, under
