@@ -8,7 +8,6 @@ use switchboard_domain::webhook_events::EVENT_TYPES;
 
 /// Event types the stream carries besides the webhook catalogue's.
 pub const STREAM_TYPES: &[(&str, &str)] = &[
-    ("transcript.updated", "A transcript segment of a live call was heard or revised"),
     ("template.created", "A call script template was created"),
     ("contact_list.created", "A contact list was created"),
     ("dnc.added", "Numbers were added to the do-not-call list"),

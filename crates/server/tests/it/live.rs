@@ -278,9 +278,14 @@ async fn websocket_delivers_a_call_in_order_and_resumes() {
     assert_eq!(ws_next(&mut ws).await["transcripts"], json!([other]));
     report(&t.a, &call, json!({"transcript": "Customer: not followed"})).await;
     report(&t.a, &other, json!({"transcript": "Customer: followed"})).await;
+    // The whole transcript, then its one segment: both of the followed call.
     let m = ws_next(&mut ws).await;
     assert_eq!(m["type"], "transcription.complete");
     assert_eq!(m["data"]["callId"], other.as_str(), "only the followed call's transcript: {m}");
+    let m = ws_next(&mut ws).await;
+    assert_eq!(m["type"], "transcript.updated");
+    assert_eq!(m["data"]["callId"], other.as_str(), "only the followed call's transcript: {m}");
+    assert_eq!(m["data"]["segment"]["text"], "followed");
     ws_send(&mut ws, json!({"type": "ping"})).await;
     assert_eq!(ws_next(&mut ws).await["type"], "pong", "nothing else came in between");
 }
@@ -456,7 +461,7 @@ async fn a_subscriber_that_never_reads_is_cut_off_and_others_keep_up() {
             let idle_sub = stats.subscribers.iter().find(|s| s.cut_off).unwrap();
             let reader_sub = stats.subscribers.iter().find(|s| !s.cut_off).expect("the reader was cut off too");
             assert_eq!(stats.cut_offs, 1);
-            assert_eq!(reader_sub.position, received.last().unwrap().id.unwrap());
+            assert!(reader_sub.position >= received.last().unwrap().id.unwrap());
             assert!(idle_sub.position < reader_sub.position);
             break;
         }
@@ -504,7 +509,10 @@ async fn a_subscriber_that_never_reads_is_cut_off_and_others_keep_up() {
     let cut: Value = serde_json::from_str(cut.trim()).unwrap();
     assert_eq!(cut["type"], "stream.cutoff");
     let resume = cut["data"]["resumeAfter"].as_i64().unwrap();
-    assert_eq!(Some(&resume), ids.last().or(Some(&start)), "resume after the last id it was given");
+    // At or after the last id it was given (it may have passed over
+    // events its filter does not want); the union check below proves
+    // nothing wanted lies between.
+    assert!(resume >= *ids.last().unwrap_or(&start), "resume {resume} before the last id given");
     let mut again = Sse::open(&t.a, "/v1/stream?types=transcription.*", Some(resume)).await;
     let mut union: Vec<i64> = ids.clone();
     while union.len() < want.len() {
