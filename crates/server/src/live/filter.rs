@@ -192,6 +192,15 @@ mod tests {
         assert!(valid_patterns().contains(&"transcript.*".to_owned()));
     }
 
+    /// docs/live.md has a catalogue entry for every type a stream carries.
+    #[test]
+    fn the_catalogue_documents_every_type() {
+        let doc = include_str!("../../../../docs/live.md");
+        for t in known_types() {
+            assert!(doc.contains(&format!("### `{t}`")), "docs/live.md lacks an entry for {t}");
+        }
+    }
+
     #[test]
     fn call_filter_and_transcript_follows() {
         let mut f = Filter::new(TypeFilter::parse(Some("call.*")).unwrap(), Some("call_a".into()));
