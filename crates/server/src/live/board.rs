@@ -10,6 +10,10 @@
 //! call remembers the outbox position it reflects), so events older than
 //! the seed are ignored. Day boundaries are checked once a second.
 //!
+//! Only organisations someone asked about (active calls, metrics) have a
+//! board; the others cost nothing. A board holds the organisation's live
+//! calls and the calls created today, a few hundred bytes each.
+//!
 //! Agents' figures come from an [`AgentSource`]; until an agents feature
 //! provides one, they are zero.
 
@@ -460,12 +464,14 @@ impl Board {
         self.position.load(std::sync::atomic::Ordering::SeqCst)
     }
 
-    /// Applies a batch from the tailer.
+    /// Applies a batch from the tailer to the organisations watched (the
+    /// others cost nothing).
     pub(super) fn apply(&self, events: &[Arc<StreamEvent>]) {
-        let now = switchboard_domain::now();
         let mut orgs = self.orgs.lock().expect("board lock");
         for e in events {
-            orgs.entry(e.org_id.clone()).or_insert_with(|| OrgBoard::new(now)).apply(e);
+            if let Some(b) = orgs.get_mut(&e.org_id) {
+                b.apply(e);
+            }
         }
         if let Some(last) = events.last() {
             self.set_position(last.seq);
@@ -496,8 +502,22 @@ impl Board {
         }
         let record = self.store.get_org(org).await?;
         let tz = record.time_zone.0;
-        // The head first: every change at or below it is in the rows read next.
-        let head = self.store.outbox_head().await?;
+        // Watch first: from here on the tailer applies the organisation's
+        // events, and every event it applied before is at or below the head
+        // read next.
+        self.orgs
+            .lock()
+            .expect("board lock")
+            .entry(org.clone())
+            .or_insert_with(|| OrgBoard::new(switchboard_domain::now()));
+        // The head next: every change at or below it is in the rows read after.
+        let head = match self.store.outbox_head().await {
+            Ok(h) => h,
+            Err(e) => {
+                self.orgs.lock().expect("board lock").remove(org);
+                return Err(e);
+            }
+        };
         let now = switchboard_domain::now();
         let day = day_bounds(tz, now);
         let since = day
