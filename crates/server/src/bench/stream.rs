@@ -1,7 +1,9 @@
 //! `switchboard bench stream`: many SSE subscribers on a server while calls
 //! are written at a fixed rate; reports the delay from an event's creation
-//! (its `createdAt`, stamped in the writing transaction just before commit)
-//! to its arrival at each subscriber, whether every subscriber got every
+//! (its `createdAt`, stamped before the write's commit, so the commit and
+//! its fsync are included) and from the write's acknowledgement (after its
+//! commit) to its arrival at each subscriber — commit→subscriber lies
+//! between the two — whether every subscriber got every
 //! event of its organisation exactly once and in order, and the server's
 //! CPU and peak memory. With `--nodes 2` (PostgreSQL) the subscribers are on
 //! a second server and the writes on the first: cross-node delivery.
@@ -41,6 +43,9 @@ pub struct StreamArgs {
     /// Servers: 2 puts the subscribers on a second node (PostgreSQL only).
     #[arg(long, default_value_t = 1)]
     pub nodes: usize,
+    /// SQLite durability for the server: full (fsync per group commit) or normal.
+    #[arg(long, default_value = "full")]
+    pub durability: String,
 }
 
 /// What one subscriber saw.
@@ -49,6 +54,8 @@ struct Seen {
     events: u64,
     out_of_order: u64,
     latencies_us: Vec<u32>,
+    /// (write index, arrival in µs since the bench's epoch).
+    arrivals: Vec<(u32, u64)>,
 }
 
 /// CPU seconds (user + system) a process used so far.
@@ -103,10 +110,11 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
     };
     let keys = prepare(&store, args.orgs).await?;
     drop(store);
-    let writer = Server::start_prepared(&[], db_url.clone(), dir.path())?;
+    let extra = ["--durability".to_owned(), args.durability.clone()];
+    let writer = Server::start_prepared(&extra, db_url.clone(), dir.path())?;
     let reader = if args.nodes > 1 {
         let other = tempfile::tempdir()?;
-        Some((Server::start_prepared(&[], db_url.clone(), other.path())?, other))
+        Some((Server::start_prepared(&extra, db_url.clone(), other.path())?, other))
     } else {
         None
     };
@@ -119,6 +127,7 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
     // Subscribers first; each answers what it saw once its organisation's
     // last event (a marker call) arrives.
     let started_subs = Instant::now();
+    let epoch = Instant::now();
     let mut subs = Vec::new();
     for i in 0..args.subscribers {
         let (_, key) = &keys[i % args.orgs];
@@ -139,6 +148,7 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
             while let Some(chunk) = body.next().await {
                 let Ok(chunk) = chunk else { break };
                 let now = chrono::Utc::now();
+                let arrived = epoch.elapsed().as_micros() as u64;
                 buf.extend_from_slice(&chunk);
                 let mut done = false;
                 let mut start = 0;
@@ -164,6 +174,14 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
                         let us = (now - at.with_timezone(&chrono::Utc)).num_microseconds().unwrap_or(0).max(0);
                         seen.latencies_us.push(us.min(u32::MAX as i64) as u32);
                     }
+                    if let Some(i) = text
+                        .split("\"customerId\":\"C")
+                        .nth(1)
+                        .and_then(|r| r.split('"').next())
+                        .and_then(|v| v.parse::<u32>().ok())
+                    {
+                        seen.arrivals.push((i, arrived));
+                    }
                     if text.contains("\"customerId\":\"END\"") {
                         done = true;
                     }
@@ -183,18 +201,21 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
     let next = Arc::new(AtomicU64::new(0));
     let failures = Arc::new(AtomicU64::new(0));
     let per_org: Arc<Vec<AtomicU64>> = Arc::new((0..args.orgs).map(|_| AtomicU64::new(0)).collect());
+    // When each write was acknowledged (µs since the epoch; 0: not).
+    let acks: Arc<Vec<AtomicU64>> = Arc::new((0..total).map(|_| AtomicU64::new(0)).collect());
     let cpu_before = cpu_seconds(writer.pid());
     let cpu_before_b = reader.as_ref().map(|(s, _)| cpu_seconds(s.pid()));
     let t0 = Instant::now();
     let mut writers = Vec::new();
     for _ in 0..args.concurrency {
-        let (client, next, failures, per_org, keys, base) = (
+        let (client, next, failures, per_org, keys, base, acks) = (
             client.clone(),
             next.clone(),
             failures.clone(),
             per_org.clone(),
             keys.clone(),
             writer.base.clone(),
+            acks.clone(),
         );
         let (rate, orgs) = (args.rate, args.orgs);
         writers.push(tokio::spawn(async move {
@@ -221,6 +242,7 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
                     .map(|r| r.status().as_u16() == 201)
                     .unwrap_or(false);
                 if ok {
+                    acks[i as usize].store(epoch.elapsed().as_micros() as u64, Ordering::Relaxed);
                     per_org[o].fetch_add(1, Ordering::Relaxed);
                 } else {
                     failures.fetch_add(1, Ordering::Relaxed);
@@ -263,6 +285,8 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
     let mut complete = 0usize;
     let mut dup_or_disorder = 0u64;
     let mut lat: Vec<u32> = Vec::new();
+    let mut after_ack: Vec<u32> = Vec::new();
+    let mut before_ack = 0u64;
     for (i, s) in seen.iter().enumerate() {
         let want = per_org[i % args.orgs].load(Ordering::Relaxed) + 1;
         if s.events >= want && s.out_of_order == 0 {
@@ -271,13 +295,26 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
         missing += want.saturating_sub(s.events);
         dup_or_disorder += s.out_of_order + s.events.saturating_sub(want);
         lat.extend_from_slice(&s.latencies_us);
+        for (i, at) in &s.arrivals {
+            let ack = acks.get(*i as usize).map_or(0, |a| a.load(Ordering::Relaxed));
+            if ack == 0 {
+                continue;
+            }
+            if *at <= ack {
+                before_ack += 1;
+                after_ack.push(0);
+            } else {
+                after_ack.push((*at - ack).min(u64::from(u32::MAX)) as u32);
+            }
+        }
     }
     lat.sort_unstable();
+    after_ack.sort_unstable();
     let written: u64 = per_org.iter().map(|c| c.load(Ordering::Relaxed)).sum();
     let backend = if args.database_url.is_some() { "postgres" } else { "sqlite" };
     println!(
-        "bench stream: backend={backend} nodes={} subscribers={} orgs={} rate={}/s seconds={}",
-        args.nodes, args.subscribers, args.orgs, args.rate, args.seconds
+        "bench stream: backend={backend} durability={} nodes={} subscribers={} orgs={} rate={}/s seconds={}",
+        args.durability, args.nodes, args.subscribers, args.orgs, args.rate, args.seconds
     );
     println!("  subscribers opened   {:>10.2} s", subs_ready.as_secs_f64());
     println!(
@@ -296,6 +333,13 @@ pub async fn run(args: StreamArgs) -> anyhow::Result<()> {
         percentile(&lat, 0.5),
         percentile(&lat, 0.99),
         percentile(&lat, 1.0)
+    );
+    println!(
+        "  latency acknowledged→subscriber  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms  ({:.1} % arrived before the writer's HTTP answer)",
+        percentile(&after_ack, 0.5),
+        percentile(&after_ack, 0.99),
+        percentile(&after_ack, 1.0),
+        100.0 * before_ack as f64 / after_ack.len().max(1) as f64
     );
     println!(
         "  server CPU           {:>10.1} s  ({:.0}% of one core over {:.1} s)",
