@@ -265,6 +265,11 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
 /// Serves `state` on `listener` until `shutdown` resolves.
 pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let (app, _) = router(state);
+    // Live streams write many small frames: without TCP_NODELAY one can wait
+    // for the client's delayed acknowledgement of the one before.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await
