@@ -666,6 +666,30 @@ fn model_reply(steps: &[Step], state: &mut State, r: &mut Reaction, reply: Model
     state.waiting = Waiting::Answer;
 }
 
+/// The actions that put a call back where its script waits (after a hold,
+/// an interruption or a carrier restart): the current question asked
+/// again, the pause again, the model asked again; nothing before the
+/// answer or after the end.
+pub fn resume_actions(steps: &[Step], state: &State) -> Vec<Action> {
+    let Some(s) = state.step.and_then(|i| steps.get(i)) else {
+        return Vec::new();
+    };
+    match state.waiting {
+        Waiting::Answer if s.kind == StepType::Agent => vec![gather(s, "")],
+        Waiting::Answer => vec![gather(s, s.no_input_prompt.as_deref().unwrap_or(&s.content))],
+        Waiting::Pause => vec![Action::Pause {
+            step: s.id.clone(),
+            secs: s.secs.unwrap_or(1),
+        }],
+        Waiting::Model => vec![Action::AskModel {
+            step: s.id.clone(),
+            instructions: s.content.clone(),
+            turn: state.turns,
+        }],
+        Waiting::Start | Waiting::Transfer | Waiting::Done => Vec::new(),
+    }
+}
+
 /// Call-centre intents read from phrases: the fallback understanding when
 /// no classifier is configured.
 pub struct KeywordIntents {
@@ -994,6 +1018,18 @@ mod tests {
         let b = react(&steps, &mut copy, speech("no thanks"), &nlu);
         assert_eq!(a, b);
         assert_eq!(st, copy);
+    }
+
+    #[test]
+    fn resume_asks_the_waiting_question_again() {
+        let steps = sales();
+        let nlu = KeywordIntents::default();
+        let mut st = State::default();
+        assert!(resume_actions(&steps, &st).is_empty());
+        react(&steps, &mut st, Event::Answered, &nlu);
+        assert!(matches!(&resume_actions(&steps, &st)[..], [Action::Gather { step, .. }] if step == "ask"));
+        react(&steps, &mut st, Event::Hangup, &nlu);
+        assert!(resume_actions(&steps, &st).is_empty());
     }
 
     #[test]

@@ -210,7 +210,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    let (stop_recordings, recordings_stop) = tokio::sync::watch::channel(false);
+    let recordings = tokio::spawn(crate::workers::recordings::RecordingsWorker::run(state.clone(), recordings_stop));
     let served = crate::run(state, listener, crate::shutdown_signal()).await;
+    let _ = stop_recordings.send(true);
+    let _ = recordings.await;
     let _ = stop_telephony.send(true);
     let _ = stop_webhooks.send(true);
     let _ = telephony.await;

@@ -102,6 +102,11 @@ struct FileConfig {
     stream_buffer_bytes: Option<usize>,
     stream_poll_ms: Option<u64>,
     stream_heartbeat_secs: Option<u64>,
+    speech: Option<switchboard_speech::SpeechSettings>,
+    recording_retention_days: Option<u32>,
+    recording_max_bytes: Option<u64>,
+    public_url: Option<String>,
+    intelligence: Option<crate::llm::IntelligenceFile>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +159,19 @@ pub struct Config {
     pub stream_poll_ms: u64,
     /// Seconds between heartbeats on an idle stream.
     pub stream_heartbeat_secs: u64,
+    /// Speech engines (`[speech]`; see docs/speech.md). When the settings
+    /// file has no `[speech]` table, `DATA_DIR/speech/speech.toml` (written
+    /// by scripts/install-speech) is read if it exists.
+    pub speech: switchboard_speech::SpeechSettings,
+    /// Days call recordings are kept (0: forever).
+    pub recording_retention_days: u32,
+    /// Largest recording upload or fetch, in bytes.
+    pub recording_max_bytes: u64,
+    /// This server's base URL as clients reach it, for links it hands out
+    /// (transcripts, audio); links are relative without it.
+    pub public_url: Option<String>,
+    /// The optional language model (`[intelligence]`).
+    pub llm: Option<crate::llm::LlmSettings>,
 }
 
 impl Default for Config {
@@ -186,6 +204,11 @@ impl Default for Config {
             stream_buffer_bytes: 8 << 20,
             stream_poll_ms: 2000,
             stream_heartbeat_secs: 15,
+            speech: Default::default(),
+            recording_retention_days: 90,
+            recording_max_bytes: 50 * 1024 * 1024,
+            public_url: None,
+            llm: None,
         }
     }
 }
@@ -202,6 +225,16 @@ fn read_file(path: Option<&Path>) -> anyhow::Result<FileConfig> {
     }
 }
 
+/// The `[speech]` settings scripts/install-speech wrote under the data
+/// folder, or none (no engines) when it has not run.
+fn installed_speech(data_dir: &Path) -> anyhow::Result<switchboard_speech::SpeechSettings> {
+    let path = data_dir.join("speech").join("speech.toml");
+    if !path.is_file() {
+        return Ok(Default::default());
+    }
+    switchboard_speech::SpeechSettings::from_toml_file(&path).map_err(|e| anyhow::anyhow!("invalid speech settings: {e}"))
+}
+
 /// The lease must outlast at least one request (15 s timeout) and a write.
 fn webhook_lease_ms(ms: u64) -> anyhow::Result<u64> {
     if !(1_000..=3_600_000).contains(&ms) {
@@ -210,7 +243,24 @@ fn webhook_lease_ms(ms: u64) -> anyhow::Result<u64> {
     Ok(ms)
 }
 
+fn public_url(v: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(v) = v else { return Ok(None) };
+    let u = url::Url::parse(&v).map_err(|e| anyhow::anyhow!("public_url is not a URL: {e}"))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        bail!("public_url must be an http or https URL");
+    }
+    Ok(Some(v.trim_end_matches('/').to_owned()))
+}
+
 impl Config {
+    /// A link to `path` on this server: absolute when `public_url` is set.
+    pub fn link(&self, path: &str) -> String {
+        match &self.public_url {
+            Some(base) => format!("{base}{path}"),
+            None => path.to_owned(),
+        }
+    }
+
     /// Resolves settings for `serve`.
     pub fn resolve(args: &ServeArgs) -> anyhow::Result<Config> {
         let file = read_file(args.store.config.as_deref())?;
@@ -241,9 +291,18 @@ impl Config {
         if switchboard_domain::org::plan(&bootstrap_plan).is_none() {
             bail!("bootstrap_plan must be one of standard, professional, enterprise, unlimited, not '{bootstrap_plan}'");
         }
+        let data_dir = args.store.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir);
+        let speech = match file.speech {
+            Some(s) => s,
+            None => installed_speech(&data_dir)?,
+        };
+        let recording_max_bytes = file.recording_max_bytes.unwrap_or(d.recording_max_bytes);
+        if recording_max_bytes < 1024 {
+            bail!("recording_max_bytes must be at least 1024");
+        }
         Ok(Config {
             listen: args.listen.or(file.listen).unwrap_or(d.listen),
-            data_dir: args.store.data_dir.clone().or(file.data_dir).unwrap_or(d.data_dir),
+            data_dir,
             database_url: args.store.database_url.clone().or(file.database_url),
             body_limit,
             durability,
@@ -272,6 +331,11 @@ impl Config {
             stream_buffer_bytes: file.stream_buffer_bytes.unwrap_or(d.stream_buffer_bytes).clamp(1024, 1 << 30),
             stream_poll_ms: file.stream_poll_ms.unwrap_or(d.stream_poll_ms).clamp(10, 60_000),
             stream_heartbeat_secs: file.stream_heartbeat_secs.unwrap_or(d.stream_heartbeat_secs).clamp(1, 300),
+            speech,
+            recording_retention_days: file.recording_retention_days.unwrap_or(d.recording_retention_days),
+            recording_max_bytes,
+            public_url: public_url(file.public_url)?,
+            llm: file.intelligence.unwrap_or_default().llm()?,
         })
     }
 
@@ -337,5 +401,36 @@ mod tests {
             ..Default::default()
         };
         assert!(Config::resolve(&args).unwrap_err().to_string().contains("durability"));
+    }
+
+    #[test]
+    fn speech_settings_come_from_the_file_or_the_installed_data_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let args = |config: Option<PathBuf>| ServeArgs {
+            store: StoreArgs {
+                data_dir: Some(data.clone()),
+                config,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        // Nothing installed: no engines.
+        assert_eq!(Config::resolve(&args(None)).unwrap().speech, Default::default());
+        // What install-speech writes under the data dir is read...
+        std::fs::create_dir_all(data.join("speech")).unwrap();
+        std::fs::write(data.join("speech/speech.toml"), "[speech]\ntts = [\"espeak\"]\nstt = \"none\"\n").unwrap();
+        let cfg = Config::resolve(&args(None)).unwrap();
+        assert_eq!(cfg.speech.tts, vec![switchboard_speech::TtsEngine::Espeak]);
+        // ...unless switchboard.toml has its own [speech].
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(&file, "recording_retention_days = 7\n[speech]\nstt = \"whisper\"\n").unwrap();
+        let cfg = Config::resolve(&args(Some(file.clone()))).unwrap();
+        assert!(cfg.speech.tts.is_empty());
+        assert_eq!(cfg.speech.stt, switchboard_speech::SttEngine::Whisper);
+        assert_eq!(cfg.recording_retention_days, 7);
+        // A misspelt key is refused by name.
+        std::fs::write(&file, "[speech]\nttss = []\n").unwrap();
+        assert!(format!("{:#}", Config::resolve(&args(Some(file))).unwrap_err()).contains("ttss"));
     }
 }

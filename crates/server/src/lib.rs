@@ -15,8 +15,10 @@ pub mod idempotency;
 pub mod identity;
 pub mod in_flight;
 pub mod live;
+pub mod llm;
 pub mod logs;
 pub mod openapi;
+pub mod speech;
 pub mod state;
 pub mod workers;
 
@@ -39,7 +41,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
-use crate::api::v1::{analytics, auth as auth_routes, calls, contacts, export, keys, org, usage, users};
+use crate::api::v1::recordings;
+use crate::api::v1::speech as speech_routes;
+use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
 use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
 use crate::api::v1::{stream as live_routes, webhook_ops, webhooks, ws};
 use crate::config::{Config, Durability};
@@ -130,6 +134,8 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(live_routes::active_stream))
         .routes(routes!(live_routes::realtime))
         .routes(routes!(ws::ws))
+        .routes(routes!(call_actions::call_action))
+        .routes(routes!(call_actions::transcript))
         .routes(routes!(export::export_calls))
         .routes(routes!(analytics::call_stats))
         .routes(routes!(analytics::campaign_stats))
@@ -180,6 +186,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(dnc::remove))
         .routes(routes!(twilio::status_callback))
         .routes(routes!(twilio::gather))
+        .routes(routes!(twilio::voice))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(webhooks::get_webhook, webhooks::update_webhook, webhooks::delete_webhook))
         .routes(routes!(webhooks::rotate_secret))
@@ -188,6 +195,10 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(webhook_ops::list_deliveries))
         .routes(routes!(webhook_ops::replay))
         .routes(routes!(webhook_ops::redeliver))
+        .routes(routes!(speech_routes::list_voices))
+        .routes(routes!(speech_routes::synthesize))
+        .routes(routes!(speech_routes::get_audio))
+        .routes(routes!(recordings::upload, recordings::download))
 }
 
 /// Wakes the webhook worker after a request that may have written events,

@@ -38,6 +38,14 @@ pub struct Services {
     pub webhook_wake: Arc<tokio::sync::Notify>,
     /// Live events, active calls and real-time metrics (see [`crate::live`]).
     pub streams: crate::live::Streams,
+    /// Speech engines, the audio cache and the recordings folder.
+    pub speech: Arc<crate::speech::SpeechService>,
+    /// Claims and places calls (campaigns and single calls).
+    pub dialer: Arc<crate::workers::dialer::Dialer>,
+    /// Poked when a call to place now is stored, so the dialer need not wait a tick.
+    pub dialer_wake: Arc<tokio::sync::Notify>,
+    /// Runs scripts on answered calls.
+    pub conversations: Arc<crate::workers::runtime::ConversationRuntime>,
 }
 
 impl Deref for AppState {
@@ -54,6 +62,13 @@ impl AppState {
     }
 
     pub fn with_limiter(store: DynStore, cfg: Config, limiter: RateLimiter) -> Self {
+        let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
+        Self::assemble(store, cfg, limiter, telephony)
+    }
+
+    /// State around a carrier built by the caller (tests drive a simulator
+    /// on a clock they move by hand).
+    pub fn assemble(store: DynStore, cfg: Config, limiter: RateLimiter, telephony: Arc<switchboard_telephony::Runtime>) -> Self {
         let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
         let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
@@ -65,7 +80,26 @@ impl AppState {
                 poll: std::time::Duration::from_millis(cfg.stream_poll_ms.max(10)),
             },
         );
-        let telephony = Arc::new(switchboard_telephony::Runtime::new(&cfg.carrier, &cfg.telephony, store.clone()));
+        let t = &cfg.telephony;
+        let dialer = Arc::new(crate::workers::dialer::Dialer::new(
+            store.clone(),
+            telephony.carrier.clone(),
+            telephony.clock.clone(),
+            crate::workers::dialer::DialerOptions {
+                calls_per_second: t.dialer_cps,
+                batch: t.dialer_batch,
+                stale_queued_secs: t.dialer_stale_queued_secs,
+            },
+        ));
+        let conversations = Arc::new(crate::workers::runtime::ConversationRuntime::new(
+            store.clone(),
+            Arc::new(switchboard_domain::conversation::KeywordIntents::default()),
+            cfg.llm.clone().map(crate::llm::Llm::new),
+        ));
+        if let Some(sim) = &telephony.simulator {
+            sim.set_conversations(conversations.clone());
+        }
+        let speech = crate::speech::SpeechService::start(&cfg);
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
@@ -79,6 +113,10 @@ impl AppState {
             jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
             streams,
+            speech,
+            dialer,
+            dialer_wake: Arc::new(tokio::sync::Notify::new()),
+            conversations,
         }))
     }
 

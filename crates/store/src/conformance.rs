@@ -34,6 +34,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     }),
     ("call_cancel", |s| Box::pin(call_cancel(s))),
     ("call_delete", |s| Box::pin(call_delete(s))),
+    ("call_media_events", |s| Box::pin(call_media_events(s))),
     ("contacts_crud", |s| Box::pin(contacts_crud(s))),
     ("contacts_list_tag_and_search", |s| Box::pin(contacts_list_tag_and_search(s))),
     ("idempotency_in_same_transaction", |s| Box::pin(idempotency_in_same_transaction(s))),
@@ -530,6 +531,44 @@ pub async fn call_delete(s: DynStore) {
     assert!(matches!(s.get_call(&org.id, &c.id).await, Err(StoreError::NotFound(_))));
     assert!(matches!(s.delete_call(&org.id, &c.id).await, Err(StoreError::NotFound(_))));
     assert_eq!(event_types(&s, &org.id).await, vec!["call.queued", "call.deleted"]);
+}
+
+pub async fn call_media_events(s: DynStore) {
+    use crate::MediaEvent;
+    let org = new_org(&s, "acme").await;
+    let other = new_org(&s, "other").await;
+    let c = s.create_call(call(&org, 0), None).await.unwrap();
+    s.record_media_event(
+        &org.id,
+        &c.id,
+        MediaEvent::RecordingReady,
+        json!({"callId": c.id.to_string(), "duration": 12.5}),
+    )
+    .await
+    .unwrap();
+    s.record_media_event(
+        &org.id,
+        &c.id,
+        MediaEvent::TranscriptionComplete,
+        json!({"callId": c.id.to_string(), "transcript": "Agent: hi\n"}),
+    )
+    .await
+    .unwrap();
+    // Another organisation's call, and a deleted call, are not found; nothing is written.
+    assert!(matches!(
+        s.record_media_event(&other.id, &c.id, MediaEvent::RecordingReady, json!({})).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(event_types(&s, &other.id).await.is_empty());
+    let events = s.org_events_after(&org.id, 0, 100).await.unwrap();
+    let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+    assert_eq!(types, vec!["call.queued", "recording.ready", "transcription.complete"]);
+    assert_eq!(events[1].data["duration"], json!(12.5));
+    s.delete_call(&org.id, &c.id).await.unwrap();
+    assert!(matches!(
+        s.record_media_event(&org.id, &c.id, MediaEvent::RecordingReady, json!({})).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 pub async fn contacts_crud(s: DynStore) {

@@ -56,6 +56,8 @@ async fn request(s: &DynStore, o: &Organisation, phone: &str, zone: &str, due: T
         due_at: due,
         override_window: false,
         claimed: false,
+        options: Some(json!({"simulation": {"persona": "interested"}})),
+        immediate: false,
     };
     s.create_dial_call(call, req, None).await.unwrap().id
 }
@@ -71,6 +73,7 @@ pub async fn single_calls_are_claimed_once(s: DynStore) {
     let placed = &out.placed[0];
     assert_eq!(placed.call.id, id);
     assert_eq!(placed.zone, "America/New_York");
+    assert_eq!(placed.options, Some(json!({"simulation": {"persona": "interested"}})));
     let ext = placed.call.external_id.clone().unwrap();
     assert!(ext.starts_with("SIM"), "{ext}");
     let req = s.dial_request(&o.id, &id).await.unwrap().unwrap();

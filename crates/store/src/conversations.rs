@@ -37,6 +37,11 @@ pub struct DialRequest {
     pub override_window: bool,
     /// Claimed by a dialer pass: placed, or being placed.
     pub claimed: bool,
+    /// How to place it (e.g. a simulated callee's persona), as the caller gave it.
+    pub options: Option<Value>,
+    /// To be placed at once (click-to-call): refused with `TooManyLiveCalls`
+    /// when the plan's live-call cap is reached, instead of waiting.
+    pub immediate: bool,
 }
 
 /// A claimed call the carrier must now place.
@@ -44,6 +49,8 @@ pub struct DialRequest {
 pub struct Placement {
     pub call: Call,
     pub zone: String,
+    /// The request's options.
+    pub options: Option<Value>,
 }
 
 /// What one pass over an organisation's single calls did.
@@ -65,7 +72,8 @@ pub struct SingleDialOutcome {
 #[async_trait]
 pub trait ConversationStore: Send + Sync {
     /// Stores a new call (as `create_call`, quota included) together with
-    /// its dial request.
+    /// its dial request; an `immediate` one is refused beyond the plan's
+    /// live-call cap (checked in the writing transaction).
     async fn create_dial_call(&self, call: Call, req: DialRequest, idem: Option<IdemKey>) -> Result<Call>;
     /// The dial request of a call, if it has one.
     async fn dial_request(&self, org: &OrgId, id: &CallId) -> Result<Option<DialRequest>>;

@@ -93,6 +93,27 @@ pub trait CallStore: Send + Sync {
     /// Cancels a call that has not been dialled yet.
     async fn cancel_call(&self, org: &OrgId, id: &CallId, idem: Option<IdemKey>) -> Result<ReportOutcome>;
     async fn delete_call(&self, org: &OrgId, id: &CallId) -> Result<()>;
+    /// Writes a recording or transcript event of an existing call into the
+    /// outbox (`NotFound` when the call is not this organisation's).
+    async fn record_media_event(&self, org: &OrgId, id: &CallId, event: MediaEvent, data: serde_json::Value) -> Result<()>;
+}
+
+/// Events about a call's media, written after the fact by the recordings worker.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaEvent {
+    /// `recording.ready`
+    RecordingReady,
+    /// `transcription.complete`
+    TranscriptionComplete,
+}
+
+impl MediaEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::RecordingReady => "recording.ready",
+            Self::TranscriptionComplete => "transcription.complete",
+        }
+    }
 }
 
 #[async_trait]

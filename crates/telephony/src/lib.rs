@@ -10,6 +10,7 @@
 
 pub mod secret;
 pub use secret::Secret;
+pub mod personas;
 pub mod settings;
 pub mod signature;
 pub mod simulator;
@@ -21,6 +22,8 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Instant;
 
 use async_trait::async_trait;
+use switchboard_domain::conversation::{Action, Event};
+use switchboard_domain::script::{InputMode, TransferMode};
 use switchboard_domain::{Call, CallId, OrgId, Timestamp};
 use thiserror::Error;
 
@@ -39,16 +42,34 @@ pub enum CarrierError {
     Store(#[from] switchboard_store::StoreError),
 }
 
-/// A call to place, with its script already filled in.
+/// A call to place.
 #[derive(Debug, Clone)]
 pub struct PlaceCall {
     pub call: Call,
     pub attempt: u32,
     /// The callee's IANA zone.
     pub zone: String,
-    pub script: Vec<switchboard_domain::template::Step>,
-    /// A number to transfer to after the script, when the campaign has one.
-    pub transfer_to: Option<String>,
+    /// When the dialer claimed the call (its clock), which the simulator
+    /// places it at.
+    pub placed_at: Timestamp,
+    /// The call runs a script: on answer, the carrier hands the call to the
+    /// conversation runtime ([`Conversations`]).
+    pub conversation: bool,
+    /// Simulator only: the callee's persona and pinned answers.
+    pub simulation: Option<Simulation>,
+}
+
+/// How a simulated callee behaves on one call (`simulation` on `POST /v1/calls`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Simulation {
+    /// One of [`simulator::PERSONAS`]; chosen by the seed when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persona: Option<String>,
+    /// Answers to the script's questions, in order: digits are key presses,
+    /// `""` is silence, `"<hangup>"` hangs up, anything else is speech.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub answers: Vec<String>,
 }
 
 /// A call the carrier is handling.
@@ -60,13 +81,74 @@ pub struct CallRef {
     pub external_id: Option<String>,
 }
 
-/// Something to play into a live call.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Media {
-    /// Text to speak.
-    Speech(String),
-    /// An audio file URL.
-    Audio(String),
+/// An action on a live call (`POST /v1/calls/{id}/actions`), carried out
+/// by the carrier.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "action", rename_all = "camelCase")]
+pub enum LiveAction {
+    Hangup,
+    Hold,
+    Unhold,
+    Mute,
+    Unmute,
+    /// Sends key presses; `w` waits half a second.
+    Dtmf {
+        digits: String,
+    },
+    Say {
+        text: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        voice: Option<String>,
+    },
+    Play {
+        url: String,
+    },
+    Gather {
+        input: InputMode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        num_digits: Option<u8>,
+        timeout_secs: u32,
+    },
+    Transfer {
+        to: String,
+        mode: TransferMode,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
+}
+
+impl LiveAction {
+    pub const NAMES: [&'static str; 10] = [
+        "hangup", "hold", "unhold", "mute", "unmute", "dtmf", "say", "play", "gather", "transfer",
+    ];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Hangup => "hangup",
+            Self::Hold => "hold",
+            Self::Unhold => "unhold",
+            Self::Mute => "mute",
+            Self::Unmute => "unmute",
+            Self::Dtmf { .. } => "dtmf",
+            Self::Say { .. } => "say",
+            Self::Play { .. } => "play",
+            Self::Gather { .. } => "gather",
+            Self::Transfer { .. } => "transfer",
+        }
+    }
+}
+
+/// The conversation runtime as carriers see it: what the callee did goes
+/// in, what the carrier must do next comes out (never `AskModel`: the
+/// runtime asks the model itself).
+#[async_trait]
+pub trait Conversations: Send + Sync {
+    async fn on_event(&self, call: &CallRef, event: Event, at: Timestamp) -> Vec<Action>;
+    /// The actions that put a call back where its script waits (after a
+    /// hold, an interruption or a restart).
+    async fn resume(&self, call: &CallRef, at: Timestamp) -> Vec<Action>;
+    /// Whether the call runs a script (a restarted carrier asks).
+    async fn scripted(&self, call: &CallRef) -> bool;
 }
 
 #[async_trait]
@@ -80,10 +162,8 @@ pub trait Carrier: Send + Sync {
     /// Cancels a call that has not been answered.
     async fn cancel(&self, call: &CallRef) -> Result<(), CarrierError>;
     async fn hang_up(&self, call: &CallRef) -> Result<(), CarrierError>;
-    async fn transfer(&self, call: &CallRef, to: &str) -> Result<(), CarrierError>;
-    async fn play(&self, call: &CallRef, media: &Media) -> Result<(), CarrierError>;
-    /// Asks the callee for `digits` key presses after `prompt`.
-    async fn collect_dtmf(&self, call: &CallRef, prompt: &str, digits: u8) -> Result<(), CarrierError>;
+    /// Carries out an action on a live call (hang-ups go to [`Carrier::hang_up`]).
+    async fn act(&self, call: &CallRef, action: &LiveAction) -> Result<(), CarrierError>;
 }
 
 /// Where the dialer and the simulator read the time.
@@ -170,6 +250,16 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The simulator on a clock of the caller's (tests and benchmarks move it by hand).
+    pub fn simulated(settings: simulator::SimSettings, store: switchboard_store::DynStore, clock: Arc<dyn TimeSource>) -> Self {
+        let sim = simulator::Simulator::new(settings, store, clock.clone());
+        Self {
+            clock,
+            carrier: sim.clone(),
+            simulator: Some(sim),
+        }
+    }
+
     /// Builds the carrier named `carrier`: Twilio when chosen (and
     /// configured), else the simulator on a clock sped up by `sim_time_scale`.
     pub fn new(carrier: &str, t: &settings::Telephony, store: switchboard_store::DynStore) -> Self {

@@ -53,6 +53,8 @@ pub struct TelephonyFile {
     sim_talk_mean_secs: Option<f64>,
     sim_ring_timeout_secs: Option<i64>,
     sim_answer_by_hour: Option<bool>,
+    /// A file the simulator appends a line to per placement.
+    sim_placement_log: Option<std::path::PathBuf>,
     dialer: Option<bool>,
     dialer_cps: Option<u32>,
     dialer_tick_ms: Option<u64>,
@@ -132,6 +134,7 @@ impl Telephony {
             talk_mean_secs: f.sim_talk_mean_secs.unwrap_or(sd.talk_mean_secs),
             ring_timeout_secs: f.sim_ring_timeout_secs.unwrap_or(sd.ring_timeout_secs),
             answer_by_hour: f.sim_answer_by_hour.unwrap_or(sd.answer_by_hour),
+            placement_log: f.sim_placement_log.clone(),
         };
         if sim.failed_rate + sim.busy_rate > 1.0 {
             bail!("sim_failed_rate + sim_busy_rate must be at most 1");

@@ -8,7 +8,7 @@
 use async_trait::async_trait;
 use switchboard_domain::CallStatus;
 
-use super::{CallRef, Carrier, CarrierError, Media, PlaceCall, twiml};
+use super::{CallRef, Carrier, CarrierError, LiveAction, PlaceCall, twiml};
 use crate::secret::Secret;
 
 /// Twilio's API version path segment.
@@ -102,6 +102,12 @@ impl Twilio {
         self.callback("gather", call)
     }
 
+    /// Where Twilio asks what to do when a scripted call is answered (and
+    /// after a hold or an action, to resume the script).
+    pub fn voice_url(&self, call: &CallRef) -> String {
+        self.callback("voice", call)
+    }
+
     fn callback(&self, route: &str, call: &CallRef) -> String {
         callback_url(&self.settings.public_url, route, &call.org_id, &call.call_id)
     }
@@ -177,16 +183,16 @@ impl Carrier for Twilio {
             .clone()
             .or_else(|| self.settings.from_number.clone())
             .ok_or_else(|| CarrierError::Refused("no caller id: set the campaign's callerId or twilio_from_number".into()))?;
-        let mut form: Vec<(&str, String)> = vec![
-            ("To", to),
-            ("From", from),
-            (
-                "Twiml",
-                twiml::script(&req.script, 0, req.transfer_to.as_deref(), Some(&self.gather_action(&call))),
-            ),
-            ("StatusCallback", self.status_callback(&call)),
-            ("StatusCallbackMethod", "POST".into()),
-        ];
+        let mut form: Vec<(&str, String)> = vec![("To", to), ("From", from)];
+        if req.conversation {
+            // The script runs turn by turn: Twilio asks our voice route on answer.
+            form.push(("Url", self.voice_url(&call)));
+            form.push(("Method", "POST".into()));
+        } else {
+            form.push(("Twiml", twiml::empty()));
+        }
+        form.push(("StatusCallback", self.status_callback(&call)));
+        form.push(("StatusCallbackMethod", "POST".into()));
         for event in ["initiated", "ringing", "answered", "completed"] {
             form.push(("StatusCallbackEvent", event.into()));
         }
@@ -208,21 +214,40 @@ impl Carrier for Twilio {
         self.modify(call, &[("Status", "completed".into())]).await
     }
 
-    async fn transfer(&self, call: &CallRef, to: &str) -> Result<(), CarrierError> {
-        self.modify(call, &[("Twiml", twiml::transfer(to))]).await
-    }
-
-    async fn play(&self, call: &CallRef, media: &Media) -> Result<(), CarrierError> {
-        let doc = match media {
-            Media::Speech(text) => twiml::speak(text),
-            Media::Audio(url) => twiml::play(url),
+    async fn act(&self, call: &CallRef, action: &LiveAction) -> Result<(), CarrierError> {
+        let voice = self.voice_url(call);
+        let doc = match action {
+            LiveAction::Hangup => return self.hang_up(call).await,
+            // Mute belongs to an agent's audio leg, which a call we place
+            // through Twilio does not have: the timeline records it.
+            LiveAction::Mute | LiveAction::Unmute => return Ok(()),
+            LiveAction::Hold => twiml::then_resume(r#"<Pause length="600"/>"#, &voice),
+            LiveAction::Unhold => twiml::then_resume("", &voice),
+            LiveAction::Dtmf { digits } => twiml::then_resume(&twiml::digits(digits), &voice),
+            LiveAction::Say { text, .. } => twiml::then_resume(&twiml::say_element(text), &voice),
+            LiveAction::Play { url } => twiml::then_resume(&format!("<Play>{}</Play>", twiml::escape(url)), &voice),
+            LiveAction::Gather {
+                input,
+                num_digits,
+                timeout_secs,
+            } => twiml::turn(
+                &[switchboard_domain::conversation::Action::Gather {
+                    step: "adhoc".into(),
+                    prompt: String::new(),
+                    voice: None,
+                    input: *input,
+                    num_digits: *num_digits,
+                    timeout_secs: *timeout_secs,
+                }],
+                twiml::Urls {
+                    gather: &self.gather_action(call),
+                    voice: &voice,
+                },
+                &|_, _| None,
+            ),
+            LiveAction::Transfer { to, .. } => twiml::transfer(to),
         };
         self.modify(call, &[("Twiml", doc)]).await
-    }
-
-    async fn collect_dtmf(&self, call: &CallRef, prompt: &str, digits: u8) -> Result<(), CarrierError> {
-        self.modify(call, &[("Twiml", twiml::gather(prompt, digits, &self.gather_action(call)))])
-            .await
     }
 }
 

@@ -1,14 +1,12 @@
-//! TwiML generated from a template's filled-in script: a `<Say>` per step,
-//! question steps inside a `<Gather>` that collects a key press, and a
-//! `<Dial>` when the call transfers.
+//! TwiML: the conversation runtime's turns ([`turn`]) and the documents of
+//! live-call actions.
 //!
-//! A `<Gather>` posts what the callee pressed or said to its `action` URL,
-//! and Twilio then runs the document that URL answers instead of the rest
-//! of this one; so each question's action names its step, and our answer
-//! (`POST /v1/carriers/twilio/gather`) is the script from the next step on.
-//! Without input Twilio falls through to the next verb here, as before.
+//! A `<Gather>` posts what the callee pressed or said (or, with
+//! `actionOnEmptyResult`, that they said nothing) to its `action` URL, and
+//! Twilio then runs the document that URL answers: the next turn.
 
-use switchboard_domain::template::{Step, StepType};
+use switchboard_domain::conversation::Action;
+use switchboard_domain::script::InputMode;
 
 /// Escapes text for an XML element or attribute.
 pub fn escape(s: &str) -> String {
@@ -32,29 +30,89 @@ fn say(text: &str) -> String {
     format!("<Say>{}</Say>", escape(text))
 }
 
-/// The TwiML document for a call's script from step `first` on; question
-/// steps gather to `action` with `&step=N` appended (see the module docs).
-pub fn script(steps: &[Step], first: usize, transfer_to: Option<&str>, action: Option<&str>) -> String {
+/// Where a conversation's TwiML sends Twilio back: the signed gather
+/// route (answers, silence, pause ends) and the voice route (answer,
+/// resume after hold).
+#[derive(Debug, Clone, Copy)]
+pub struct Urls<'a> {
+    pub gather: &'a str,
+    pub voice: &'a str,
+}
+
+fn redirect(url: &str) -> String {
+    format!(r#"<Redirect method="POST">{}</Redirect>"#, escape(url))
+}
+
+/// One turn of a conversation as a TwiML document: prompts as `<Say>` (or
+/// `<Play>` of our audio when `audio` gives a URL for the voice and text),
+/// a question as `<Gather>` posting to the gather route with the step id
+/// (also on silence, `actionOnEmptyResult`), a pause as `<Pause>` then a
+/// redirect announcing its end, a transfer as `<Dial>`, a hang-up as
+/// `<Hangup/>`.
+pub fn turn(actions: &[Action], urls: Urls<'_>, audio: &dyn Fn(Option<&str>, &str) -> Option<String>) -> String {
+    let speak = |voice: Option<&str>, text: &str| match audio(voice, text) {
+        Some(url) => format!("<Play>{}</Play>", escape(&url)),
+        None => say(text),
+    };
     let mut out = String::from(r#"<?xml version="1.0" encoding="UTF-8"?><Response>"#);
-    for (i, step) in steps.iter().enumerate().skip(first) {
-        let text = &step.content;
-        if step.kind == StepType::Question {
-            out.push_str(r#"<Gather input="dtmf speech" numDigits="1" timeout="5""#);
-            if let Some(action) = action {
-                out.push_str(&format!(r#" action="{}""#, escape(&format!("{action}&step={i}"))));
+    for a in actions {
+        match a {
+            Action::Say { text, voice, .. } => out.push_str(&speak(voice.as_deref(), text)),
+            Action::Gather {
+                step,
+                prompt,
+                voice,
+                input,
+                num_digits,
+                timeout_secs,
+            } => {
+                let kind = match input {
+                    InputMode::Dtmf => "dtmf",
+                    InputMode::Speech => "speech",
+                    InputMode::Both => "dtmf speech",
+                };
+                out.push_str(&format!(r#"<Gather input="{kind}""#));
+                if let Some(n) = num_digits {
+                    out.push_str(&format!(r#" numDigits="{n}""#));
+                }
+                out.push_str(&format!(
+                    r#" timeout="{timeout_secs}" speechTimeout="auto" actionOnEmptyResult="true" action="{}">"#,
+                    escape(&format!("{}&step={step}", urls.gather))
+                ));
+                if !prompt.is_empty() {
+                    out.push_str(&speak(voice.as_deref(), prompt));
+                }
+                out.push_str("</Gather>");
             }
-            out.push('>');
-            out.push_str(&say(text));
-            out.push_str("</Gather>");
-        } else {
-            out.push_str(&say(text));
+            Action::Pause { step, secs } => {
+                out.push_str(&format!(r#"<Pause length="{secs}"/>"#));
+                out.push_str(&redirect(&format!("{}&step={step}&event=pause", urls.gather)));
+            }
+            Action::Transfer { to, .. } => out.push_str(&dial(to)),
+            Action::Hangup { .. } => out.push_str("<Hangup/>"),
+            Action::AskModel { .. } => {}
         }
-    }
-    if let Some(to) = transfer_to {
-        out.push_str(&dial(to));
     }
     out.push_str("</Response>");
     out
+}
+
+/// A document that does `inner`, then returns to the conversation where it waits.
+pub fn then_resume(inner: &str, voice_url: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response>{inner}{}</Response>"#,
+        redirect(&format!("{voice_url}&resume=1"))
+    )
+}
+
+/// Key presses sent into the call (`w` waits half a second).
+pub fn digits(d: &str) -> String {
+    format!(r#"<Play digits="{}"/>"#, escape(d))
+}
+
+/// A `<Say>` element.
+pub fn say_element(text: &str) -> String {
+    say(text)
 }
 
 fn dial(to: &str) -> String {
@@ -97,31 +155,52 @@ pub fn empty() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_domain::script::TransferMode;
 
     #[test]
-    fn steps_become_say_and_gather_and_dial() {
-        let doc = script(
-            &[
-                Step::new("", StepType::Greeting, "Hello Ann & <Bob>"),
-                Step::new("", StepType::Question, "Press 1?"),
-                Step::new("", StepType::Closing, "Bye"),
-            ],
-            0,
-            Some("+15550001111"),
-            Some("https://sb.example/g?org=o&call=c"),
-        );
+    fn turns_become_say_gather_pause_dial_and_hangup() {
+        let urls = Urls {
+            gather: "https://sb.example/v1/carriers/twilio/gather?org=o&call=c",
+            voice: "https://sb.example/v1/carriers/twilio/voice?org=o&call=c",
+        };
+        let actions = vec![
+            Action::Say {
+                step: "hi".into(),
+                text: "Hello Ann & <Bob>".into(),
+                voice: None,
+            },
+            Action::Gather {
+                step: "ask".into(),
+                prompt: "Press 1?".into(),
+                voice: None,
+                input: InputMode::Both,
+                num_digits: Some(1),
+                timeout_secs: 5,
+            },
+        ];
+        let none = |_: Option<&str>, _: &str| None;
         assert_eq!(
-            doc,
+            turn(&actions, urls, &none),
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hello Ann &amp; &lt;Bob&gt;</Say>\
-             <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\" action=\"https://sb.example/g?org=o&amp;call=c&amp;step=1\">\
-             <Say>Press 1?</Say></Gather><Say>Bye</Say><Dial>+15550001111</Dial></Response>"
+             <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\" speechTimeout=\"auto\" actionOnEmptyResult=\"true\" \
+             action=\"https://sb.example/v1/carriers/twilio/gather?org=o&amp;call=c&amp;step=ask\"><Say>Press 1?</Say></Gather></Response>"
         );
-        // The rest of the script after the question, for the gather's answer.
-        let steps = [Step::new("", StepType::Question, "Q"), Step::new("", StepType::Closing, "Bye")];
-        assert_eq!(
-            script(&steps, 1, None, None),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Bye</Say></Response>"
-        );
+        let end = vec![
+            Action::Pause { step: "p".into(), secs: 3 },
+            Action::Transfer {
+                step: "t".into(),
+                to: "+15550001111".into(),
+                mode: TransferMode::Cold,
+                note: None,
+            },
+            Action::Hangup { step: None },
+        ];
+        let doc = turn(&end, urls, &|_, _| Some("https://sb.example/v1/audio/a1.wav".into()));
+        assert!(doc.contains("<Pause length=\"3\"/><Redirect method=\"POST\">https://sb.example/v1/carriers/twilio/gather?org=o&amp;call=c&amp;step=p&amp;event=pause</Redirect>"), "{doc}");
+        assert!(doc.contains("<Dial>+15550001111</Dial><Hangup/>"), "{doc}");
+        let said = turn(&actions[..1], urls, &|_, _| Some("https://sb.example/v1/audio/a1.wav".into()));
+        assert!(said.contains("<Play>https://sb.example/v1/audio/a1.wav</Play>"), "{said}");
+        assert!(then_resume(&digits("1w2"), urls.voice).contains("<Play digits=\"1w2\"/><Redirect method=\"POST\">https://sb.example/v1/carriers/twilio/voice?org=o&amp;call=c&amp;resume=1</Redirect>"));
         assert!(gather("Enter", 4, "https://x/g?a=1&b=2").contains("numDigits=\"4\" timeout=\"10\" action=\"https://x/g?a=1&amp;b=2\""));
         assert!(play("https://x/a.mp3?a=1&b=2").contains("a=1&amp;b=2"));
     }

@@ -3,6 +3,7 @@
 //! server's peak memory.
 
 mod analytics;
+mod conversations;
 mod dialer;
 mod stream;
 mod webhooks;
@@ -29,6 +30,8 @@ pub enum BenchCommand {
     Webhooks(webhooks::WebhooksArgs),
     /// Live events: SSE subscribers while calls are written at a fixed rate.
     Stream(stream::StreamArgs),
+    /// N scripted calls placed through the dial path and live at once on the simulator.
+    Conversations(conversations::ConversationsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -56,6 +59,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Dialer(args) => dialer::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Stream(args) => stream::run(args).await,
+        BenchCommand::Conversations(args) => conversations::run(args).await,
     }
 }
 

@@ -116,14 +116,6 @@ pub async fn create(
     state.store.create_call(call, idem).await
 }
 
-/// Creates a call the platform places through its carrier right after,
-/// within the plan's concurrent-call cap.
-pub async fn create_placed(state: &AppState, org: &Organisation, spec: NewCall, phone_field: &str) -> Result<Call, StoreError> {
-    let call = build(state, org, spec, phone_field).await?;
-    let now = call.created_at;
-    state.store.create_placed_call(call, now).await
-}
-
 /// Applies a report to a call found by id.
 pub async fn report(
     state: &AppState,

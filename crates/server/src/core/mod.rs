@@ -3,3 +3,4 @@
 //! the rules live here.
 
 pub mod calls;
+pub mod dial;

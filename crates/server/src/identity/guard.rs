@@ -34,11 +34,12 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("GET", "/health" | "/openapi.json" | "/ribbon/v1/ribbon.js" | "/ribbon/v1/ribbon.css") => Public,
         ("POST", "/v1/auth/login" | "/v1/auth/refresh") => Public,
         // Twilio authenticates its callbacks with X-Twilio-Signature, checked by the handler.
-        ("POST", "/v1/carriers/twilio/status" | "/v1/carriers/twilio/gather") => Public,
+        ("POST", "/v1/carriers/twilio/status" | "/v1/carriers/twilio/gather" | "/v1/carriers/twilio/voice") => Public,
         ("POST", "/v1/auth/logout") => Authenticated,
         ("GET" | "PATCH", "/v1/users/me") => Authenticated,
         ("POST", "/v1/calls") => Permission("calls.create"),
-        ("GET", "/v1/calls" | "/v1/calls/{id}") => Permission("calls.view"),
+        ("GET", "/v1/calls" | "/v1/calls/{id}" | "/v1/calls/{id}/transcript") => Permission("calls.view"),
+        ("POST", "/v1/calls/{id}/actions") => Permission("calls.update"),
         // Live: streams and the wallboard. The WebSocket authenticates in
         // its handler, so that a failure is a close code (4401), not a 401
         // before the upgrade.
@@ -47,7 +48,13 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("GET", "/v1/ws") => Public,
         ("GET", "/v1/calls/export") => Permission("calls.export"),
         ("DELETE", "/v1/calls/{id}") => Permission("calls.delete"),
-        ("POST", "/v1/calls/{id}/cancel" | "/v1/calls/{id}/events" | "/v1/calls/events") => Permission("calls.update"),
+        ("POST", "/v1/calls/{id}/cancel" | "/v1/calls/{id}/events" | "/v1/calls/events" | "/v1/calls/{id}/recording") => {
+            Permission("calls.update")
+        }
+        ("GET", "/v1/calls/{id}/recording") => Permission("calls.view"),
+        // Speech: synthesising is part of placing calls; listening is viewing them.
+        ("POST", "/v1/speech") => Permission("calls.create"),
+        ("GET", "/v1/voices" | "/v1/audio/{file}") => Permission("calls.view"),
         ("POST", "/v1/contacts") => Permission("contacts.create"),
         ("GET", "/v1/contacts" | "/v1/contacts/{id}") => Permission("contacts.view"),
         ("PATCH", "/v1/contacts/{id}") => Permission("contacts.update"),

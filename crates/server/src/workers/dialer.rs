@@ -9,15 +9,14 @@
 //! [`run`] repeats passes every `dialer_tick_ms` until shutdown, pumping
 //! the simulator's reports first when it is the carrier.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use futures::StreamExt;
 use switchboard_domain::call::CallReport;
-use switchboard_domain::{CallStatus, CampaignId, Template, TemplateId};
-use switchboard_store::{CallTarget, DialParams, Dialed, DynStore, StoreError};
+use switchboard_domain::{Call, CallStatus, CampaignId};
+use switchboard_store::{CallTarget, DialParams, DynStore, StoreError};
 
-use switchboard_telephony::{CallRef, Carrier, PlaceCall, TimeSource};
+use switchboard_telephony::{CallRef, Carrier, PlaceCall, Simulation, TimeSource};
 
 /// The dialer's knobs (see docs/campaigns.md).
 #[derive(Debug, Clone)]
@@ -52,6 +51,10 @@ pub struct Pass {
     pub busy: usize,
     /// Calls the carrier refused (reported as failed).
     pub carrier_errors: usize,
+    /// Single calls moved to the next opening of their calling window.
+    pub deferred: usize,
+    /// Due single calls left for a later pass by a cap.
+    pub held: usize,
 }
 
 pub struct Dialer {
@@ -59,7 +62,6 @@ pub struct Dialer {
     carrier: Arc<dyn Carrier>,
     clock: Arc<dyn TimeSource>,
     opts: DialerOptions,
-    templates: Mutex<HashMap<TemplateId, Arc<Template>>>,
 }
 
 impl Dialer {
@@ -69,18 +71,17 @@ impl Dialer {
             carrier,
             clock,
             opts,
-            templates: Mutex::new(HashMap::new()),
         }
     }
 
-    async fn template(&self, org: &switchboard_domain::OrgId, id: &TemplateId) -> Result<Arc<Template>, StoreError> {
-        if let Some(t) = self.templates.lock().expect("template cache").get(id) {
-            return Ok(t.clone());
+    fn params(&self, now: switchboard_domain::Timestamp) -> DialParams {
+        DialParams {
+            now,
+            org_calls_per_second: self.opts.calls_per_second,
+            batch: self.opts.batch,
+            external_prefix: self.carrier.id_prefix(),
+            stale_queued_secs: self.opts.stale_queued_secs,
         }
-        // Templates never change once created, so caching them is safe.
-        let t = Arc::new(self.store.get_template(org, id).await?);
-        self.templates.lock().expect("template cache").insert(id.clone(), t.clone());
-        Ok(t)
     }
 
     /// One pass over every active campaign.
@@ -88,14 +89,7 @@ impl Dialer {
         let mut pass = Pass::default();
         let now = self.clock.now();
         for (org, id) in self.store.active_campaigns().await? {
-            let params = DialParams {
-                now,
-                org_calls_per_second: self.opts.calls_per_second,
-                batch: self.opts.batch,
-                external_prefix: self.carrier.id_prefix(),
-                stale_queued_secs: self.opts.stale_queued_secs,
-            };
-            let out = match self.store.dial(&org, &id, params).await {
+            let out = match self.store.dial(&org, &id, self.params(now)).await {
                 Ok(out) => out,
                 // Deleted or cancelled between the listing and the pass.
                 Err(StoreError::NotFound(_)) => continue,
@@ -111,36 +105,68 @@ impl Dialer {
                 continue;
             }
             pass.dialed += out.dialed.len();
-            let template = match out.dialed[0].call.template_id.as_deref().and_then(|t| t.parse::<TemplateId>().ok()) {
-                Some(t) => self.template(&org, &t).await.ok(),
-                None => None,
-            };
-            let errors: usize = futures::stream::iter(out.dialed)
-                .map(|d| self.place(d, template.clone()))
-                .buffer_unordered(256)
-                .collect::<Vec<Result<bool, StoreError>>>()
-                .await
-                .into_iter()
-                .collect::<Result<Vec<bool>, _>>()?
-                .into_iter()
-                .filter(|ok| !ok)
-                .count();
-            pass.carrier_errors += errors;
+            let placed = out.dialed.into_iter().map(|d| (d.call, d.attempt, d.zone, None));
+            pass.carrier_errors += self.place_all(placed.collect()).await?;
+        }
+        for org in self.store.orgs_with_due_calls(now).await? {
+            let out = self.store.dial_calls(&org, self.params(now), None).await?;
+            pass.busy += usize::from(out.busy);
+            pass.blocked += out.blocked as usize;
+            pass.deferred += out.deferred as usize;
+            pass.held += out.held as usize;
+            pass.dialed += out.placed.len();
+            let placed = out.placed.into_iter().map(|p| (p.call, 1, p.zone, p.options));
+            pass.carrier_errors += self.place_all(placed.collect()).await?;
         }
         Ok(pass)
     }
 
-    /// Places one dialled call; a refusal fails the call (its attempt counts).
-    async fn place(&self, d: Dialed, template: Option<Arc<Template>>) -> Result<bool, StoreError> {
-        let vars = d.call.variables.clone().unwrap_or_default();
-        let script = template.map(|t| t.render(&vars)).unwrap_or_default();
-        let (org, call_id, known) = (d.call.org_id.clone(), d.call.id.clone(), d.call.external_id.clone());
+    /// Claims these single calls of `org` now (when the rules allow) and
+    /// places them: the widget's click-to-call. Answers what the claim did.
+    pub async fn place_now(
+        &self,
+        org: &switchboard_domain::OrgId,
+        ids: Vec<switchboard_domain::CallId>,
+    ) -> Result<switchboard_store::SingleDialOutcome, StoreError> {
+        let mut out = self.store.dial_calls(org, self.params(self.clock.now()), Some(ids)).await?;
+        let placed = std::mem::take(&mut out.placed);
+        let again = placed.clone();
+        self.place_all(placed.into_iter().map(|p| (p.call, 1, p.zone, p.options)).collect())
+            .await?;
+        out.placed = again;
+        Ok(out)
+    }
+
+    /// Places claimed calls, many at once; answers how many the carrier refused.
+    async fn place_all(&self, calls: Vec<(Call, u32, String, Option<serde_json::Value>)>) -> Result<usize, StoreError> {
+        let results = futures::stream::iter(calls)
+            .map(|(call, attempt, zone, options)| self.place(call, attempt, zone, options))
+            .buffer_unordered(256)
+            .collect::<Vec<Result<bool, StoreError>>>()
+            .await;
+        let mut errors = 0;
+        for r in results {
+            if !r? {
+                errors += 1;
+            }
+        }
+        Ok(errors)
+    }
+
+    /// Places one claimed call; a refusal fails the call (its attempt counts).
+    async fn place(&self, call: Call, attempt: u32, zone: String, options: Option<serde_json::Value>) -> Result<bool, StoreError> {
+        let (org, call_id, known) = (call.org_id.clone(), call.id.clone(), call.external_id.clone());
+        let simulation = options
+            .as_ref()
+            .and_then(|o| o.get("simulation"))
+            .and_then(|v| serde_json::from_value::<Simulation>(v.clone()).ok());
         let req = PlaceCall {
-            call: d.call,
-            attempt: d.attempt,
-            zone: d.zone,
-            script,
-            transfer_to: None,
+            conversation: call.template_id.as_deref().is_some_and(|t| t.starts_with("tpl_")),
+            call,
+            attempt,
+            zone,
+            placed_at: self.clock.now(),
+            simulation,
         };
         match self.carrier.place(req).await {
             Ok(sid) => {
@@ -203,7 +229,7 @@ pub async fn run(state: crate::AppState, mut stop: tokio::sync::watch::Receiver<
         catch_up(&state, rt.clock.as_ref()).await;
         match state.store.live_campaign_calls().await {
             Ok(live) => {
-                let n = sim.resume(&live);
+                let n = sim.resume(&live).await;
                 if n > 0 {
                     tracing::info!(calls = n, "simulator resumed live calls");
                 }
@@ -211,18 +237,7 @@ pub async fn run(state: crate::AppState, mut stop: tokio::sync::watch::Receiver<
             Err(e) => tracing::error!(error = %e, "cannot read live calls to resume"),
         }
     }
-    let dialer = t.dialer.then(|| {
-        Dialer::new(
-            state.store.clone(),
-            rt.carrier.clone(),
-            rt.clock.clone(),
-            DialerOptions {
-                calls_per_second: t.dialer_cps,
-                batch: t.dialer_batch,
-                stale_queued_secs: t.dialer_stale_queued_secs,
-            },
-        )
-    });
+    let dialer = t.dialer.then(|| state.dialer.clone());
     let tick = std::time::Duration::from_millis(t.dialer_tick_ms);
     loop {
         if let Some(sim) = &rt.simulator
@@ -237,6 +252,7 @@ pub async fn run(state: crate::AppState, mut stop: tokio::sync::watch::Receiver<
         }
         tokio::select! {
             _ = tokio::time::sleep(tick) => {}
+            _ = state.dialer_wake.notified() => {}
             _ = stop.changed() => return,
         }
         if *stop.borrow() {

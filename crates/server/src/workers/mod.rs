@@ -3,4 +3,6 @@
 //! database, exposes `run_once()` for tests and stops cleanly on shutdown.
 
 pub mod dialer;
+pub mod recordings;
+pub mod runtime;
 pub mod webhooks;

@@ -469,14 +469,16 @@ async fn two_nodes_on_postgres_share_a_campaign() {
     let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
 }
 
-/// The simulator takes call control like a carrier: cancel before answer,
-/// hang up after, and transfer, play and key presses land on the timeline.
+/// Live-call control through `POST /v1/calls/{id}/actions` on the
+/// simulator: hang up before answer (a cancel), then say, key presses,
+/// hold, mute and transfer on an answered call, each on the timeline; bad
+/// actions are refused naming the field; a finished call answers 409.
 #[tokio::test]
-async fn simulator_call_control() {
-    use switchboard_telephony::{Carrier, CarrierError, Media, PlaceCall};
-    let t = TestServer::start().await;
+async fn live_call_actions_on_the_simulator() {
+    use switchboard_telephony::{Carrier, CarrierError};
     let clock = ManualClock::new(start() + Duration::hours(14));
-    let sim = Simulator::new(
+    let t = TestServer::start_simulated(
+        clock.clone(),
         SimSettings {
             failed_rate: 0.0,
             busy_rate: 0.0,
@@ -485,47 +487,71 @@ async fn simulator_call_control() {
             answer_by_hour: false,
             ..Default::default()
         },
-        t.store.clone(),
-        clock.clone() as Arc<dyn TimeSource>,
-    );
-    let place = |id: String| {
-        let (store, org, sim) = (t.store.clone(), t.a.org.id.clone(), sim.clone());
-        async move {
-            let call = store.get_call(&org, &id.parse().unwrap()).await.unwrap();
-            let req = PlaceCall {
-                call: call.clone(),
-                attempt: 1,
-                zone: "UTC".into(),
-                script: vec![],
-                transfer_to: None,
-            };
-            sim.place(req).await.unwrap();
-            Dialer::call_ref(&call)
-        }
-    };
-    let a = place(t.a.new_call(json!({"phone": "+15551230001"})).await).await;
-    let b = place(t.a.new_call(json!({"phone": "+15551230002"})).await).await;
-    // Both ring; cancel one before it is answered.
+        |_| {},
+    )
+    .await;
+    let sim = t.simulator();
+    let a = t.a.new_call(json!({"phone": "+15551230001"})).await;
+    let b = t.a.new_call(json!({"phone": "+15551230002"})).await;
+    assert_eq!(t.state.dialer.run_once().await.unwrap().dialed, 2);
     clock.advance(Duration::seconds(2));
     sim.pump().await.unwrap();
-    sim.cancel(&a).await.unwrap();
-    // The other is answered (within 21 s), then controlled and hung up.
+    // Ringing: the carrier has it, so cancel no longer applies; hang up does.
+    t.a.post(&format!("/v1/calls/{a}/cancel"), json!({}))
+        .await
+        .assert_error(409, "illegal_transition");
+    let r =
+        t.a.post(&format!("/v1/calls/{a}/actions"), json!({"action": "say", "text": "hi"}))
+            .await;
+    r.assert_error(409, "conflict");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("ringing"), "{}", r.body);
+    let r = t.a.post(&format!("/v1/calls/{a}/actions"), json!({"action": "hangup"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // The other is answered (within 21 s), then controlled.
     clock.advance(Duration::seconds(25));
     sim.pump().await.unwrap();
-    let answered = t.store.get_call(&t.a.org.id, &b.call_id).await.unwrap();
+    let answered = t.store.get_call(&t.a.org.id, &b.parse().unwrap()).await.unwrap();
     assert_eq!(answered.status, CallStatus::InProgress);
+    for bad in [
+        (json!({"action": "dance"}), "action"),
+        (json!({}), "action"),
+        (json!({"action": "dtmf", "digits": "12x"}), "digits"),
+        (json!({"action": "say", "text": "x".repeat(4001)}), "text"),
+        (json!({"action": "transfer"}), "to"),
+        (json!({"action": "transfer", "to": "+15550001111", "mode": "lukewarm"}), "mode"),
+        (json!({"action": "gather", "timeoutSecs": 0}), "timeoutSecs"),
+        (json!({"action": "play", "url": "not a url"}), "url"),
+    ] {
+        let before = t.snapshot(&t.a.org).await;
+        t.a.post(&format!("/v1/calls/{b}/actions"), bad.0).await.assert_field_error(bad.1);
+        assert_eq!(before, t.snapshot(&t.a.org).await);
+    }
+    let listed = t.a.post(&format!("/v1/calls/{b}/actions"), json!({"action": "dance"})).await;
     assert!(
-        matches!(sim.cancel(&b).await, Err(CarrierError::Refused(_))),
-        "an answered call is hung up, not cancelled"
+        listed.body["error"]["message"].as_str().unwrap().contains("hangup, hold, unhold"),
+        "{}",
+        listed.body
     );
-    sim.play(&b, &Media::Speech("Please hold".into())).await.unwrap();
-    sim.collect_dtmf(&b, "Press 1", 1).await.unwrap();
-    sim.transfer(&b, "+15550001111").await.unwrap();
-    sim.hang_up(&b).await.unwrap();
+    for body in [
+        json!({"action": "say", "text": "Please hold"}),
+        json!({"action": "dtmf", "digits": "12w#"}),
+        json!({"action": "hold"}),
+        json!({"action": "unhold"}),
+        json!({"action": "mute"}),
+        json!({"action": "unmute"}),
+        json!({"action": "gather", "input": "dtmf", "numDigits": 2}),
+        json!({"action": "transfer", "to": "+15550001111", "mode": "warm", "note": "Wants a refund"}),
+    ] {
+        let r = t.a.post(&format!("/v1/calls/{b}/actions"), body.clone()).await;
+        assert_eq!(r.status, 200, "{body} {}", r.body);
+        assert_eq!(r.body["action"], body["action"]);
+    }
+    let r = t.a.post(&format!("/v1/calls/{b}/actions"), json!({"action": "hangup"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
     sim.pump().await.unwrap();
-    let ca = t.store.get_call(&t.a.org.id, &a.call_id).await.unwrap();
+    let ca = t.store.get_call(&t.a.org.id, &a.parse().unwrap()).await.unwrap();
     assert_eq!(ca.status, CallStatus::Canceled);
-    let cb = t.store.get_call(&t.a.org.id, &b.call_id).await.unwrap();
+    let cb = t.store.get_call(&t.a.org.id, &b.parse().unwrap()).await.unwrap();
     assert_eq!(cb.status, CallStatus::Completed);
     let kinds: Vec<&str> = cb.timeline.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(
@@ -535,17 +561,47 @@ async fn simulator_call_control() {
             "status.initiated",
             "status.ringing",
             "status.in_progress",
-            "play",
-            "dtmf",
-            "transfer",
+            "action.say",
+            "action.dtmf",
+            "action.hold",
+            "action.unhold",
+            "action.mute",
+            "action.unmute",
+            "action.gather",
+            "action.transfer",
+            "action.hangup",
             "status.completed"
         ]
     );
-    let dtmf = cb.timeline.iter().find(|e| e.kind == "dtmf").unwrap();
-    assert_eq!(dtmf.data.as_ref().unwrap()["digits"].as_str().unwrap().len(), 1);
-    // Nothing more arrives for either call, and a finished call is unknown.
+    let transfer = cb.timeline.iter().find(|e| e.kind == "action.transfer").unwrap();
+    assert_eq!(
+        transfer.data,
+        Some(json!({"to": "+15550001111", "mode": "warm", "note": "Wants a refund"}))
+    );
+    // Every action is an outbox event too.
+    let events = t.store.org_events_after(&t.a.org.id, 0, 1000).await.unwrap();
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| e.event_type == "call.event" && e.data["callId"] == b.as_str())
+            .count(),
+        9
+    );
+    // A finished call: 409 naming its status; nothing more arrives.
+    let r = t.a.post(&format!("/v1/calls/{b}/actions"), json!({"action": "mute"})).await;
+    r.assert_error(409, "conflict");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("completed"), "{}", r.body);
     clock.advance(Duration::hours(1));
-    assert_eq!(sim.pump().await.unwrap(), 0);
+    sim.pump().await.unwrap();
     assert_eq!(sim.live_calls(), 0);
-    assert!(matches!(sim.hang_up(&b).await, Err(CarrierError::UnknownCall(_))));
+    let r = switchboard_telephony::CallRef {
+        org_id: t.a.org.id.clone(),
+        call_id: b.parse().unwrap(),
+        external_id: None,
+    };
+    assert!(matches!(sim.hang_up(&r).await, Err(CarrierError::UnknownCall(_))));
+    // Another organisation's call is not found.
+    t.b.post(&format!("/v1/calls/{b}/actions"), json!({"action": "hangup"}))
+        .await
+        .assert_error(404, "not_found");
 }

@@ -93,6 +93,14 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/calls/active/stream"),
     ("get", "/v1/metrics/realtime"),
     ("get", "/v1/ws"),
+    ("get", "/v1/voices"),
+    ("post", "/v1/speech"),
+    ("get", "/v1/audio/{file}"),
+    ("post", "/v1/calls/{id}/recording"),
+    ("get", "/v1/calls/{id}/recording"),
+    ("post", "/v1/calls/{id}/actions"),
+    ("get", "/v1/calls/{id}/transcript"),
+    ("post", "/v1/carriers/twilio/voice"),
 ];
 
 #[tokio::test]

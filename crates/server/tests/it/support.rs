@@ -2,10 +2,14 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
+use std::sync::Arc;
 use switchboard_domain::Organisation;
 use switchboard_server::AppState;
 use switchboard_server::config::Config;
+use switchboard_server::identity::ratelimit::RateLimiter;
 use switchboard_store::DynStore;
+use switchboard_telephony::simulator::{SimSettings, Simulator};
+use switchboard_telephony::{ManualClock, TimeSource};
 use tokio::sync::oneshot;
 
 pub struct TestServer {
@@ -167,6 +171,21 @@ impl TestServer {
     }
 
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(tune, None).await
+    }
+
+    /// A server whose carrier is the simulator on `clock` (moved by the
+    /// test), with `sim` callee behaviour. Workers run only when the test
+    /// calls them (`state.dialer.run_once()`, `simulator().pump()`).
+    pub async fn start_simulated(clock: Arc<ManualClock>, sim: SimSettings, tune: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_on(tune, Some((clock, sim))).await
+    }
+
+    pub fn simulator(&self) -> Arc<Simulator> {
+        self.state.telephony.simulator.clone().expect("the simulator is the carrier")
+    }
+
+    async fn start_on(tune: impl FnOnce(&mut Config), simulated: Option<(Arc<ManualClock>, SimSettings)>) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut cfg = Config {
             data_dir: dir.path().to_owned(),
@@ -183,7 +202,13 @@ impl TestServer {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
         let body_limit = cfg.body_limit;
-        let state = AppState::new(store.clone(), cfg);
+        let state = match simulated {
+            Some((clock, sim)) => {
+                let rt = switchboard_telephony::Runtime::simulated(sim, store.clone(), clock as Arc<dyn TimeSource>);
+                AppState::assemble(store.clone(), cfg, RateLimiter::memory(), Arc::new(rt))
+            }
+            None => AppState::new(store.clone(), cfg),
+        };
         let served = state.clone();
         tokio::spawn(async move {
             switchboard_server::run(served, listener, async move {

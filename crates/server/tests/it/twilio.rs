@@ -12,12 +12,12 @@ use base64::Engine as _;
 use chrono::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
-use switchboard_domain::template::{Step, StepType};
+use switchboard_domain::script::{InputMode, TransferMode};
 use switchboard_domain::{CallId, CallStatus};
 use switchboard_server::config::Secret;
 use switchboard_server::workers::dialer::{Dialer, DialerOptions};
 use switchboard_telephony::twilio::{Twilio, TwilioSettings};
-use switchboard_telephony::{CallRef, Carrier, CarrierError, ManualClock, Media, PlaceCall, signature};
+use switchboard_telephony::{CallRef, Carrier, CarrierError, LiveAction, ManualClock, PlaceCall, signature};
 
 use crate::support::TestServer;
 
@@ -213,17 +213,14 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
     let t = TestServer::start().await;
     let id = t.a.new_call(json!({"phone": "+15551234567", "callerId": "+15559876543"})).await;
     let call = t.store.get_call(&t.a.org.id, &id.parse().unwrap()).await.unwrap();
-    let script = vec![
-        Step::new("", StepType::Greeting, "Hi Ann & co"),
-        Step::new("", StepType::Question, "Press 1 to confirm"),
-    ];
     let sid = tw
         .place(PlaceCall {
             call: call.clone(),
             attempt: 1,
             zone: "UTC".into(),
-            script,
-            transfer_to: Some("+15550001234".into()),
+            placed_at: switchboard_domain::now(),
+            conversation: true,
+            simulation: None,
         })
         .await
         .unwrap();
@@ -234,19 +231,13 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
     assert_eq!(seen.authorization, format!("Basic {basic}"));
     assert_eq!(seen.get("To"), Some("+15551234567"));
     assert_eq!(seen.get("From"), Some("+15559876543"));
+    // A scripted call asks our voice route for its first turn on answer.
     assert_eq!(
-        seen.get("Twiml"),
-        Some(
-            format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hi Ann &amp; co</Say>\
-                 <Gather input=\"dtmf speech\" numDigits=\"1\" timeout=\"5\" \
-                 action=\"{PUBLIC}/v1/carriers/twilio/gather?org={}&amp;call={id}&amp;step=1\">\
-                 <Say>Press 1 to confirm</Say></Gather><Dial>+15550001234</Dial></Response>",
-                t.a.org.id
-            )
-            .as_str()
-        )
+        seen.get("Url"),
+        Some(format!("{PUBLIC}/v1/carriers/twilio/voice?org={}&call={id}", t.a.org.id).as_str())
     );
+    assert_eq!(seen.get("Method"), Some("POST"));
+    assert_eq!(seen.get("Twiml"), None);
     assert_eq!(
         seen.get("StatusCallback"),
         Some(format!("{PUBLIC}/v1/carriers/twilio/status?org={}&call={id}", t.a.org.id).as_str())
@@ -257,7 +248,7 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
         vec!["initiated", "ringing", "answered", "completed"]
     );
     assert_eq!(seen.get("MachineDetection"), Some("Enable"));
-    assert_eq!(seen.form.len(), 10, "{:?}", seen.form);
+    assert_eq!(seen.form.len(), 11, "{:?}", seen.form);
 
     // Controlling the live call.
     let live = CallRef {
@@ -265,36 +256,63 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
         call_id: call.id.clone(),
         external_id: Some(sid.clone()),
     };
-    tw.play(&live, &Media::Speech("One moment".into())).await.unwrap();
-    tw.play(&live, &Media::Audio("https://x.example/hold.mp3".into())).await.unwrap();
-    tw.collect_dtmf(&live, "Enter your PIN", 4).await.unwrap();
-    tw.transfer(&live, "+15550004321").await.unwrap();
+    let acts = [
+        LiveAction::Say {
+            text: "One moment".into(),
+            voice: None,
+        },
+        LiveAction::Play {
+            url: "https://x.example/hold.mp3".into(),
+        },
+        LiveAction::Gather {
+            input: InputMode::Dtmf,
+            num_digits: Some(4),
+            timeout_secs: 10,
+        },
+        LiveAction::Transfer {
+            to: "+15550004321".into(),
+            mode: TransferMode::Cold,
+            note: None,
+        },
+        LiveAction::Dtmf { digits: "1w2".into() },
+        LiveAction::Hold,
+    ];
+    for a in &acts {
+        tw.act(&live, a).await.unwrap();
+    }
+    tw.act(&live, &LiveAction::Mute).await.unwrap();
     tw.hang_up(&live).await.unwrap();
     tw.cancel(&live).await.unwrap();
     let log = log.lock().unwrap().clone();
     let modify = &log[1..];
+    assert_eq!(modify.len(), 8, "mute sends nothing to Twilio");
     assert!(
         modify
             .iter()
             .all(|s| s.path == format!("/2010-04-01/Accounts/{SID}/Calls/{sid}.json"))
     );
     assert!(modify.iter().all(|s| s.authorization == format!("Basic {basic}")));
+    let voice = format!("{PUBLIC}/v1/carriers/twilio/voice?org={}&amp;call={id}&amp;resume=1", t.a.org.id);
     assert_eq!(
         modify[0].form,
         vec![(
             "Twiml".to_owned(),
-            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>One moment</Say></Response>".to_owned()
+            format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>One moment</Say><Redirect method=\"POST\">{voice}</Redirect></Response>"
+            )
         )]
     );
     assert!(modify[1].get("Twiml").unwrap().contains("<Play>https://x.example/hold.mp3</Play>"));
     assert!(modify[2].get("Twiml").unwrap().contains(&format!(
-        "<Gather input=\"dtmf\" numDigits=\"4\" timeout=\"10\" \
-                 action=\"{PUBLIC}/v1/carriers/twilio/gather?org={}&amp;call={id}\"><Say>Enter your PIN</Say></Gather>",
+        "<Gather input=\"dtmf\" numDigits=\"4\" timeout=\"10\" speechTimeout=\"auto\" actionOnEmptyResult=\"true\" \
+                 action=\"{PUBLIC}/v1/carriers/twilio/gather?org={}&amp;call={id}&amp;step=adhoc\"></Gather>",
         t.a.org.id
     )));
     assert!(modify[3].get("Twiml").unwrap().contains("<Dial>+15550004321</Dial>"));
-    assert_eq!(modify[4].form, vec![("Status".to_owned(), "completed".to_owned())]);
-    assert_eq!(modify[5].form, vec![("Status".to_owned(), "canceled".to_owned())]);
+    assert!(modify[4].get("Twiml").unwrap().contains("<Play digits=\"1w2\"/>"));
+    assert!(modify[5].get("Twiml").unwrap().contains("<Pause length=\"600\"/>"));
+    assert_eq!(modify[6].form, vec![("Status".to_owned(), "completed".to_owned())]);
+    assert_eq!(modify[7].form, vec![("Status".to_owned(), "canceled".to_owned())]);
 
     // A refusal carries Twilio's reason and never the token.
     let mut bad = call.clone();
@@ -304,8 +322,9 @@ async fn the_carrier_sends_exactly_what_twilio_expects() {
             call: bad,
             attempt: 1,
             zone: "UTC".into(),
-            script: vec![],
-            transfer_to: None,
+            placed_at: switchboard_domain::now(),
+            conversation: false,
+            simulation: None,
         })
         .await
         .unwrap_err();
@@ -437,16 +456,34 @@ async fn status_callbacks_signed_by_twilios_library_drive_the_call() {
     assert_eq!(r.status(), 404);
 }
 
+/// Posts a signed callback (signed by Twilio's own library) and answers the TwiML.
+async fn twiml_callback(t: &TestServer, url: &str, form: &[(&str, &str)]) -> String {
+    let sig = python(SIGN, &json!({"token": TOKEN, "requests": [{"url": url, "params": form}]}));
+    let resp = reqwest::Client::new()
+        .post(format!("{}{}", t.base, url.strip_prefix(PUBLIC).unwrap()))
+        .header("x-twilio-signature", sig[0].as_str().unwrap())
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/xml");
+    resp.text().await.unwrap()
+}
+
 #[tokio::test]
-async fn gathered_key_presses_are_recorded_and_the_script_goes_on() {
+async fn the_script_runs_turn_by_turn_on_twilio() {
     let (base, _log) = stand_in().await;
     let t = TestServer::start_with(|c| c.telephony.twilio = Some(settings(&base))).await;
     let tpl = crate::templates::new_template(
         &t.a,
         json!({"name": "Confirm", "steps": [
             {"type": "greeting", "content": "Hello {firstName}"},
-            {"type": "question", "content": "Press 1 to confirm your {item}"},
-            {"type": "closing", "content": "Thank you {firstName}"}
+            {"id": "ask", "type": "question", "content": "Press 1 to confirm your {item}, or say agent.", "saveAs": "confirmed",
+             "branches": [{"digits": "1", "goto": "yes"}, {"intent": "transfer_request", "goto": "human"}, {"default": true, "goto": "bye"}]},
+            {"id": "yes", "type": "hangup", "content": "Thank you {firstName}", "outcome": "successful"},
+            {"id": "human", "type": "transfer", "to": "+15550001234"},
+            {"id": "bye", "type": "hangup", "content": "Goodbye"}
         ], "variables": ["firstName", "item"]}),
     )
     .await;
@@ -454,70 +491,99 @@ async fn gathered_key_presses_are_recorded_and_the_script_goes_on() {
         t.a.new_call(json!({"phone": "+15551234567", "templateId": tpl, "variables": {"firstName": "Ann", "item": "visit"}}))
             .await;
     let call_id: CallId = id.parse().unwrap();
-    let url = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id}&step=1", t.a.org.id);
-    let form = [("CallSid", "CA42"), ("AccountSid", SID), ("Digits", "1"), ("FinishedOnKey", "")];
-    let sig = python(SIGN, &json!({"token": TOKEN, "requests": [{"url": url, "params": form}]}));
-    let sig = sig[0].as_str().unwrap();
+    let voice = format!("{PUBLIC}/v1/carriers/twilio/voice?org={}&call={id}", t.a.org.id);
+    let gather = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id}&step=ask", t.a.org.id);
 
-    // Forged or replayed onto another step: refused, nothing recorded.
+    // Forged: refused, nothing recorded.
     let before = t.snapshot(&t.a.org).await;
-    let forged = signature::compute("not-the-token", &url, &[("Digits".into(), "1".into())]);
-    post_callback(&t, &url, &form, &forged).await.assert_error(403, "forbidden");
-    post_callback(&t, &url.replace("step=1", "step=0"), &form, sig)
+    let forged = signature::compute("not-the-token", &gather, &[("Digits".into(), "1".into())]);
+    post_callback(&t, &gather, &[("Digits", "1")], &forged)
         .await
         .assert_error(403, "forbidden");
     assert_eq!(before, t.snapshot(&t.a.org).await);
 
-    // Signed by Twilio's library: the key press lands on the call's timeline
-    // and the answer is the rest of the script, gathering to the same place.
-    let resp = reqwest::Client::new()
-        .post(format!("{}{}", t.base, url.strip_prefix(PUBLIC).unwrap()))
-        .header("x-twilio-signature", sig)
-        .form(&form)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(resp.status(), 200);
-    assert_eq!(resp.headers()["content-type"], "text/xml");
+    // Answered: the greeting and the question, gathering both ways to the step.
+    let first = twiml_callback(&t, &voice, &[("CallSid", "CA42"), ("AccountSid", SID), ("AnsweredBy", "human")]).await;
     assert_eq!(
-        resp.text().await.unwrap(),
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Thank you Ann</Say></Response>"
+        first,
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hello Ann</Say>\
+             <Gather input=\"dtmf speech\" timeout=\"5\" speechTimeout=\"auto\" actionOnEmptyResult=\"true\" \
+             action=\"{PUBLIC}/v1/carriers/twilio/gather?org={}&amp;call={id}&amp;step=ask\">\
+             <Say>Press 1 to confirm your visit, or say agent.</Say></Gather></Response>",
+            t.a.org.id
+        )
+    );
+    // The key press takes the "1" branch: thanks, hang up.
+    let next = twiml_callback(&t, &gather, &[("CallSid", "CA42"), ("AccountSid", SID), ("Digits", "1")]).await;
+    assert_eq!(
+        next,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Thank you Ann</Say><Hangup/></Response>"
     );
     let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
-    let dtmf: Vec<&Option<Value>> = call.timeline.iter().filter(|e| e.kind == "dtmf").map(|e| &e.data).collect();
+    assert_eq!(call.collected_data, Some(json!({"confirmed": "1"})));
+    assert_eq!(call.outcome.as_deref(), Some("successful"));
+    let path: Vec<String> = call
+        .timeline
+        .iter()
+        .filter(|e| e.kind == "script.step")
+        .map(|e| e.data.as_ref().unwrap()["step"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(path, vec!["1", "ask", "yes"]);
+    let transcript = t.a.get(&format!("/v1/calls/{id}/transcript?format=txt")).await;
     assert_eq!(
-        dtmf,
-        vec![&Some(json!({"step": 2, "prompt": "Press 1 to confirm your visit", "digits": "1"}))]
+        transcript.body,
+        json!("Agent: Hello Ann\nAgent: Press 1 to confirm your visit, or say agent.\nCustomer: [pressed 1]\nAgent: Thank you Ann\n")
     );
-    // The answer is in collectedData under the template step's id.
-    assert_eq!(call.collected_data, Some(json!({"step2": "1"})));
-    let r = t.a.get(&format!("/v1/calls/{id}")).await;
-    assert_eq!(r.body["collectedData"], json!({"step2": "1"}));
-    assert!(r.body.to_string().contains("Press 1 to confirm your visit"), "{}", r.body);
 
-    // A gather asked for on a live call (no step): recorded, then nothing more.
-    let url = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id}", t.a.org.id);
-    let form = [("CallSid", "CA42"), ("Digits", "4321")];
-    let sig = signature::compute(
-        TOKEN,
-        &url,
-        &form.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>(),
+    // A second call: speech asks for a person, the script transfers (a <Dial>).
+    let id2 =
+        t.a.new_call(json!({"phone": "+15551234568", "templateId": tpl, "variables": {"firstName": "Bo", "item": "visit"}}))
+            .await;
+    let voice2 = format!("{PUBLIC}/v1/carriers/twilio/voice?org={}&call={id2}", t.a.org.id);
+    let gather2 = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id2}&step=ask", t.a.org.id);
+    twiml_callback(&t, &voice2, &[("CallSid", "CA43"), ("AnsweredBy", "human")]).await;
+    let next = twiml_callback(
+        &t,
+        &gather2,
+        &[
+            ("CallSid", "CA43"),
+            ("SpeechResult", "Can I talk to a real person"),
+            ("Confidence", "0.91"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        next,
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Dial>+15550001234</Dial></Response>"
     );
-    let r = post_callback(&t, &url, &form, &sig).await;
-    assert_eq!(r.status, 200);
+    let c2 = t.store.get_call(&t.a.org.id, &id2.parse().unwrap()).await.unwrap();
+    assert_eq!(c2.outcome.as_deref(), Some("transferred"));
+    let segs = t.store.transcript(&t.a.org.id, &c2.id).await.unwrap();
+    let heard = segs.iter().find(|s| s.text == "Can I talk to a real person").unwrap();
+    assert_eq!(heard.confidence, Some(0.91));
+
+    // An answering machine gets the end of the script at once.
+    let id3 =
+        t.a.new_call(json!({"phone": "+15551234569", "templateId": tpl, "variables": {"firstName": "Cy", "item": "visit"}}))
+            .await;
+    let voice3 = format!("{PUBLIC}/v1/carriers/twilio/voice?org={}&call={id3}", t.a.org.id);
+    let vm = twiml_callback(&t, &voice3, &[("CallSid", "CA44"), ("AnsweredBy", "machine_end_beep")]).await;
+    assert_eq!(vm, "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Hangup/></Response>");
+    let c3 = t.store.get_call(&t.a.org.id, &id3.parse().unwrap()).await.unwrap();
+    assert_eq!(c3.outcome.as_deref(), Some("voicemail"));
+
+    // An ad-hoc gather (a live-call action) lands on the timeline.
+    let adhoc = format!("{PUBLIC}/v1/carriers/twilio/gather?org={}&call={id}&step=adhoc", t.a.org.id);
+    twiml_callback(&t, &adhoc, &[("CallSid", "CA42"), ("Digits", "4321")]).await;
     let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
     let last = call.timeline.last().unwrap();
-    assert_eq!((last.kind.as_str(), &last.data), ("dtmf", &Some(json!({"digits": "4321"}))));
+    assert_eq!((last.kind.as_str(), &last.data), ("gathered", &Some(json!({"digits": "4321"}))));
 
-    // Unknown call: 404; a step that is not a number: 400 naming it.
-    let other = url.replace(&id, "call_01jb0000000000000000000000");
+    // Unknown call: 404.
+    let other = gather.replace(&id, "call_01jb0000000000000000000000");
     let sig = signature::compute(TOKEN, &other, &[]);
     post_callback(&t, &other, &[], &sig).await.assert_error(404, "not_found");
-    let bad = format!("{url}&step=x");
-    let sig = signature::compute(TOKEN, &bad, &[]);
-    let r = post_callback(&t, &bad, &[], &sig).await;
-    assert_eq!(r.status, 400);
-    assert!(r.body.to_string().contains("step"), "{}", r.body);
 }
 
 #[tokio::test]
@@ -562,10 +628,7 @@ async fn the_dialer_places_campaign_calls_through_twilio() {
     let seen = log.lock().unwrap().clone();
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0].get("To"), Some("+15551110001"));
-    assert_eq!(
-        seen[0].get("Twiml"),
-        Some("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Say>Hello Ann from Acme</Say></Response>")
-    );
+    assert!(seen[0].get("Url").unwrap().contains("/v1/carriers/twilio/voice?"), "{:?}", seen[0]);
     // Each call now carries Twilio's sid as its external id.
     let (calls, _) = t
         .store

@@ -165,7 +165,7 @@ async fn the_spec_example_page_places_a_call_through_the_ribbon() {
         .iter()
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert!(kinds.contains(&"mute") && kinds.contains(&"status.in_progress"), "{kinds:?}");
+    assert!(kinds.contains(&"action.mute") && kinds.contains(&"status.in_progress"), "{kinds:?}");
     // It shows up in the ribbon's call logs and analytics.
     let logs: Value = http
         .get(format!("{}/api/ribbon/call-logs", served.base))

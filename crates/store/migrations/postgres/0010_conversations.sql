@@ -10,6 +10,7 @@ CREATE TABLE dial_requests (
     phone           TEXT NOT NULL,
     zone            TEXT NOT NULL,
     due_at          BIGINT NOT NULL,
+    options         JSONB,
     override_window BOOLEAN NOT NULL DEFAULT FALSE,
     state           INTEGER NOT NULL DEFAULT 0,
     claimed_at      BIGINT,

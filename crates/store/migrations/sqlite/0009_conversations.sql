@@ -10,6 +10,7 @@ CREATE TABLE dial_requests (
     phone           TEXT NOT NULL,
     zone            TEXT NOT NULL,
     due_at          INTEGER NOT NULL,
+    options         TEXT,
     override_window INTEGER NOT NULL DEFAULT 0,
     state           INTEGER NOT NULL DEFAULT 0,
     claimed_at      INTEGER,

@@ -100,7 +100,7 @@ pub(super) async fn delete_extras(c: &mut PgConnection, id: &CallId) -> Result<(
     Ok(())
 }
 
-const REQUEST_COLUMNS: &str = "call_id, org_id, phone, zone, due_at, override_window, state";
+const REQUEST_COLUMNS: &str = "call_id, org_id, phone, zone, due_at, override_window, state, options";
 
 fn request_from_row(r: &sqlx::postgres::PgRow) -> Result<DialRequest> {
     Ok(DialRequest {
@@ -111,6 +111,8 @@ fn request_from_row(r: &sqlx::postgres::PgRow) -> Result<DialRequest> {
         due_at: from_millis(r.try_get("due_at")?),
         override_window: r.try_get("override_window")?,
         claimed: r.try_get::<i32, _>("state")? == 1,
+        immediate: false,
+        options: r.try_get("options")?,
     })
 }
 
@@ -267,7 +269,11 @@ async fn dial_calls(store: &PgStore, org: &OrgId, p: &DialParams, only: Option<&
             .execute(&mut *tx)
             .await?;
         placed += 1;
-        out.placed.push(Placement { call, zone: req.zone });
+        out.placed.push(Placement {
+            call,
+            zone: req.zone,
+            options: req.options,
+        });
     }
     if placed > 0 {
         sqlx::query("UPDATE dialer_rate SET second = $2, count = $3 WHERE org_id = $1")
@@ -286,11 +292,27 @@ impl ConversationStore for PgStore {
     #[tracing::instrument(skip_all)]
     async fn create_dial_call(&self, mut call: Call, req: DialRequest, idem: Option<IdemKey>) -> Result<Call> {
         let mut tx = self.begin().await?;
+        if req.immediate {
+            // The organisation's dialer row serialises this check with dialer passes.
+            sqlx::query("INSERT INTO dialer_rate (org_id, second, count) VALUES ($1, 0, 0) ON CONFLICT DO NOTHING")
+                .bind(call.org_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("SELECT 1 FROM dialer_rate WHERE org_id = $1 FOR UPDATE")
+                .bind(call.org_id.as_str())
+                .execute(&mut *tx)
+                .await?;
+            if let Some((limit, live)) = live_room(&mut tx, &call.org_id, req.due_at).await?
+                && live >= limit
+            {
+                return Err(StoreError::TooManyLiveCalls { limit, live });
+            }
+        }
         let mut events = Vec::new();
         store_new_call(&mut tx, &mut call, &mut events).await?;
         sqlx::query(
-            "INSERT INTO dial_requests (call_id, org_id, phone, zone, due_at, override_window, state, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, 0, $7)",
+            "INSERT INTO dial_requests (call_id, org_id, phone, zone, due_at, override_window, state, created_at, options) \
+             VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8)",
         )
         .bind(call.id.as_str())
         .bind(call.org_id.as_str())
@@ -299,6 +321,7 @@ impl ConversationStore for PgStore {
         .bind(millis(req.due_at))
         .bind(req.override_window)
         .bind(millis(call.created_at))
+        .bind(&req.options)
         .execute(&mut *tx)
         .await?;
         insert_idem(&mut tx, &call.org_id, &idem, &call).await?;

@@ -479,6 +479,15 @@ impl CallStore for PgStore {
             .await?;
         self.commit(tx, &[logic::call_deleted_event(&call, now())]).await
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn record_media_event(&self, org: &OrgId, id: &CallId, event: crate::MediaEvent, data: serde_json::Value) -> Result<()> {
+        let mut tx = self.begin().await?;
+        load_call(&mut tx, org, id.as_str(), Lock::None)
+            .await?
+            .ok_or(StoreError::NotFound("call"))?;
+        self.commit(tx, &[DomainEvent::new(org, event.as_str(), data, now())]).await
+    }
 }
 
 #[async_trait]

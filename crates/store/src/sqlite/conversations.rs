@@ -83,10 +83,12 @@ fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DialRequest> {
         due_at: ts(r.get(4)?),
         override_window: r.get(5)?,
         claimed: r.get::<_, i64>(6)? == 1,
+        immediate: false,
+        options: parse_json(r.get(7)?)?,
     })
 }
 
-const REQUEST_COLUMNS: &str = "call_id, org_id, phone, zone, due_at, override_window, state";
+const REQUEST_COLUMNS: &str = "call_id, org_id, phone, zone, due_at, override_window, state, options";
 
 fn is_on_dnc(c: &Connection, org: &OrgId, phone: &str) -> Result<bool> {
     Ok(
@@ -215,7 +217,11 @@ fn dial_calls(c: &Connection, org: &OrgId, p: &DialParams, only: Option<&[CallId
             call
         };
         claim.execute(params![req.call_id.as_str(), now_ms])?;
-        out.placed.push(Placement { call, zone: req.zone });
+        out.placed.push(Placement {
+            call,
+            zone: req.zone,
+            options: req.options,
+        });
     }
     if !out.placed.is_empty() {
         c.prepare_cached("INSERT OR REPLACE INTO dialer_rate (org_id, second, count) VALUES (?1, ?2, ?3)")?
@@ -228,10 +234,16 @@ fn dial_calls(c: &Connection, org: &OrgId, p: &DialParams, only: Option<&[CallId
 impl ConversationStore for SqliteStore {
     async fn create_dial_call(&self, mut call: Call, req: DialRequest, idem: Option<IdemKey>) -> Result<Call> {
         self.write(move |c| {
+            if req.immediate
+                && let Some((limit, live)) = live_room(c, &call.org_id, req.due_at)?
+                && live >= limit
+            {
+                return Err(StoreError::TooManyLiveCalls { limit, live });
+            }
             store_new_call(c, &mut call)?;
             c.prepare_cached(
-                "INSERT INTO dial_requests (call_id, org_id, phone, zone, due_at, override_window, state, created_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7)",
+                "INSERT INTO dial_requests (call_id, org_id, phone, zone, due_at, override_window, state, created_at, options) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)",
             )?
             .execute(params![
                 call.id.as_str(),
@@ -240,7 +252,8 @@ impl ConversationStore for SqliteStore {
                 req.zone,
                 ms(req.due_at),
                 req.override_window,
-                ms(call.created_at)
+                ms(call.created_at),
+                json_text(&req.options)
             ])?;
             insert_idem(c, &call.org_id, &idem, &call)?;
             Ok(call)

@@ -433,6 +433,15 @@ impl CallStore for SqliteStore {
         })
         .await
     }
+
+    async fn record_media_event(&self, org: &OrgId, id: &CallId, event: crate::MediaEvent, data: serde_json::Value) -> Result<()> {
+        let (org, id) = (org.clone(), id.clone());
+        self.write(move |c| {
+            load_call(c, &org, id.as_str())?.ok_or(StoreError::NotFound("call"))?;
+            insert_events(c, &[DomainEvent::new(&org, event.as_str(), data, now())])
+        })
+        .await
+    }
 }
 
 #[async_trait]

@@ -8,20 +8,18 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
-use switchboard_domain::call::CallReport;
-use switchboard_domain::{CallId, CallStatus, Direction};
-use switchboard_store::CallTarget;
+use switchboard_domain::{CallId, Direction};
 use utoipa::ToSchema;
 
 use super::ribbon::LogOut;
 use crate::api::fields;
 use crate::api::v1::{ErrorBody, respond};
-use crate::core::calls::{self as core, NewCall};
+use crate::core::calls::NewCall;
 use crate::error::{ApiError, ApiResult, ErrorKind};
 use crate::extract::{JsonBody, path_id};
 use crate::identity::auth::Auth;
 use crate::state::AppState;
-use switchboard_telephony::{CallRef, PlaceCall};
+use switchboard_telephony::LiveAction;
 
 const SCRIPT: &str = include_str!("../../../../../web/ribbon/ribbon.js");
 const STYLE: &str = include_str!("../../../../../web/ribbon/ribbon.css");
@@ -88,37 +86,12 @@ pub async fn place(State(state): State<AppState>, auth: Auth, body: JsonBody<Rib
         metadata: fields::object("metadata", b.metadata.as_ref())?,
         ..Default::default()
     };
-    let call = core::create_placed(&state, &auth.org, spec, "phoneNumber").await?;
-    let zone = switchboard_domain::zones::callee_zone(None, &phone, auth.org.time_zone);
-    let req = PlaceCall {
-        call: call.clone(),
-        attempt: 1,
-        zone: zone.name().to_owned(),
-        script: Vec::new(),
-        transfer_to: None,
-    };
-    match state.telephony.carrier.place(req).await {
-        Ok(sid) => {
-            state.store.set_call_external_id(&auth.org.id, &call.id, &sid).await?;
-        }
-        Err(e) => {
-            tracing::warn!(call = %call.id, error = %e, "carrier did not place the ribbon call");
-            let failed = CallReport {
-                status: Some(CallStatus::Failed),
-                outcome: Some("carrier_error".into()),
-                ..Default::default()
-            };
-            state
-                .store
-                .report_call(&auth.org.id, CallTarget::Id(call.id.clone()), failed, None)
-                .await?;
-            return Err(ApiError::new(
-                ErrorKind::Unavailable,
-                format!("The carrier did not place the call: {e}"),
-            ));
-        }
+    // The widget's click-to-call goes through the one dial path: placed at
+    // once when the do-not-call list, the calling window and the caps allow.
+    let call = crate::core::dial::place_now(&state, &auth.org, spec, "phoneNumber", Default::default()).await?;
+    if call.outcome.as_deref() == Some("carrier_error") {
+        return Err(ApiError::new(ErrorKind::Unavailable, "The carrier did not place the call"));
     }
-    let call = state.store.get_call(&auth.org.id, &call.id).await?;
     Ok(respond(StatusCode::CREATED, false, &LogOut::from_call(&call)))
 }
 
@@ -144,6 +117,13 @@ pub async fn act(State(state): State<AppState>, auth: Auth, Path(id): Path<Strin
     if !["hangup", "mute", "unmute", "hold", "unhold"].contains(&action) {
         return Err(ApiError::field("action", "must be one of hangup, mute, unmute, hold, unhold"));
     }
+    let live = match action {
+        "hangup" => LiveAction::Hangup,
+        "mute" => LiveAction::Mute,
+        "unmute" => LiveAction::Unmute,
+        "hold" => LiveAction::Hold,
+        _ => LiveAction::Unhold,
+    };
     let call = state.store.get_call(&auth.org.id, &id).await?;
     if call.status.is_terminal() {
         return Err(ApiError::new(
@@ -151,48 +131,7 @@ pub async fn act(State(state): State<AppState>, auth: Auth, Path(id): Path<Strin
             format!("The call has already ended ({})", call.status),
         ));
     }
-    if action == "hangup" {
-        let r = CallRef {
-            org_id: call.org_id.clone(),
-            call_id: call.id.clone(),
-            external_id: call.external_id.clone(),
-        };
-        if let Err(e) = state.telephony.carrier.hang_up(&r).await {
-            // The carrier no longer has it: end the call here.
-            tracing::warn!(call = %call.id, error = %e, "carrier could not hang up; ending the call locally");
-            let status = if call.status.was_answered() {
-                CallStatus::Completed
-            } else {
-                CallStatus::Canceled
-            };
-            state
-                .store
-                .report_call(
-                    &auth.org.id,
-                    CallTarget::Id(call.id.clone()),
-                    CallReport {
-                        status: Some(status),
-                        ..Default::default()
-                    },
-                    None,
-                )
-                .await?;
-        }
-    } else {
-        if call.status != CallStatus::InProgress {
-            return Err(ApiError::new(ErrorKind::Conflict, format!("Only a connected call can {action}")));
-        }
-        // Mute and hold happen in the agent's audio; the call's timeline records them.
-        let report = CallReport {
-            event: Some(action.to_owned()),
-            at: Some(state.clock.now()),
-            ..Default::default()
-        };
-        state
-            .store
-            .report_call(&auth.org.id, CallTarget::Id(call.id.clone()), report, None)
-            .await?;
-    }
+    crate::api::v1::call_actions::act(&state, &call, live).await?;
     let call = state.store.get_call(&auth.org.id, &id).await?;
     Ok(respond(StatusCode::OK, false, &LogOut::from_call(&call)))
 }

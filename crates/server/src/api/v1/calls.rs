@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
 use crate::api::fields;
 use crate::core::calls::{self as core, NewCall};
+use crate::core::dial::{self, DialOptions};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, QueryMap, check_range, path_id};
 use crate::idempotency;
@@ -86,6 +87,27 @@ pub struct CallIn {
     #[schema(value_type = Option<Object>)]
     pub collected_data: Option<Value>,
     pub cost: Option<f64>,
+    /// Dial even outside the callee's 08:00-21:00 calling window (your responsibility).
+    pub override_quiet_hours: Option<bool>,
+    /// Simulator only: `{persona, answers}` pins the simulated callee (personas: interested,
+    /// not_interested, callback, wants_human, wrong_number, angry, silent, voicemail; answers in order:
+    /// digits are key presses, "" is silence, "<hangup>" hangs up, other text is speech).
+    #[schema(value_type = Option<Object>)]
+    pub simulation: Option<Value>,
+}
+
+impl CallIn {
+    /// A call to place (not one being logged after the fact): no reported
+    /// status, outbound, no carrier id and no times of its own.
+    fn asks_to_dial(&self) -> bool {
+        self.status.is_none()
+            && self.direction.as_deref().is_none_or(|d| !d.trim().eq_ignore_ascii_case("inbound"))
+            && self.external_id.is_none()
+            && self.initiated_at.is_none()
+            && self.answered_at.is_none()
+            && self.ended_at.is_none()
+            && self.duration.is_none()
+    }
 }
 
 /// What a telephony backend, agent or analysis reports about a call. Every
@@ -230,6 +252,9 @@ pub struct CallOut {
     pub cost: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// When a call waiting to be dialled will be (its schedule, or the next opening of the callee's calling window).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_attempt_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The call's timeline (single-call reads only).
@@ -238,6 +263,16 @@ pub struct CallOut {
 }
 
 impl CallOut {
+    /// The call with its links: the transcript URL (as the SaaS spec shows)
+    /// once the call has a transcript or was answered.
+    pub fn with_links(c: &Call, with_timeline: bool, cfg: &crate::config::Config) -> Self {
+        let mut out = Self::from_call(c, with_timeline);
+        if c.transcript.is_some() || c.answered_at.is_some() {
+            out.transcript = Some(cfg.link(&format!("/v1/calls/{}/transcript", c.id)));
+        }
+        out
+    }
+
     pub fn from_call(c: &Call, with_timeline: bool) -> Self {
         let outbound = c.direction == switchboard_domain::Direction::Outbound;
         CallOut {
@@ -272,13 +307,14 @@ impl CallOut {
             outcome: c.outcome.clone(),
             notes: c.notes.clone(),
             recording: c.recording_url.clone(),
-            transcript: c.transcript.clone(),
+            transcript: None,
             sentiment: c.sentiment.map(|s| s.as_str()),
             topics: c.topics.clone(),
             summary: c.summary.clone(),
             collected_data: c.collected_data.clone(),
             cost: c.cost,
             external_id: c.external_id.clone(),
+            next_attempt_at: None,
             created_at: c.created_at,
             updated_at: c.updated_at,
             events: with_timeline.then(|| c.timeline.iter().map(timeline_out).collect()),
@@ -408,6 +444,38 @@ pub async fn create_call(
 ) -> ApiResult<Response> {
     let spec = parse_new_call(&body.value, &auth.org)?;
     core::check_template(&state, &auth.org, &spec).await?;
+    if body.value.asks_to_dial() {
+        let opts = DialOptions {
+            override_window: body.value.override_quiet_hours.unwrap_or(false),
+            simulation: dial::simulation("simulation", body.value.simulation.as_ref())?,
+            immediate: false,
+        };
+        let now = state.telephony.clock.now();
+        let out = idempotency::run(
+            &state,
+            &auth,
+            &headers,
+            (&method, uri.path(), &body.raw),
+            StatusCode::CREATED,
+            |idem| async {
+                let r = dial::request(&state, &auth.org, spec, "phone", opts, idem).await?;
+                Ok(r.call)
+            },
+        )
+        .await?;
+        if !out.replayed {
+            core::count_template_use(&state, &out.value).await;
+        }
+        let mut view = CallOut::with_links(&out.value, false, &state.cfg);
+        view.next_attempt_at = dial::next_attempt(&state, &out.value).await?.filter(|t| *t > now);
+        return Ok(respond(out.status, out.replayed, &view));
+    }
+    if body.value.simulation.is_some() {
+        return Err(ApiError::field(
+            "simulation",
+            "only applies to calls the platform places (no status, outbound)",
+        ));
+    }
     let out = idempotency::run(
         &state,
         &auth,
@@ -420,7 +488,11 @@ pub async fn create_call(
     if !out.replayed {
         core::count_template_use(&state, &out.value).await;
     }
-    Ok(respond(out.status, out.replayed, &CallOut::from_call(&out.value, false)))
+    Ok(respond(
+        out.status,
+        out.replayed,
+        &CallOut::with_links(&out.value, false, &state.cfg),
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/calls/{id}", tag = "calls", params(("id" = String, Path)),
@@ -428,7 +500,9 @@ pub async fn create_call(
 pub async fn get_call(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;
     let call = state.store.get_call(&auth.org.id, &id).await?;
-    Ok(respond(StatusCode::OK, false, &CallOut::from_call(&call, true)))
+    let mut view = CallOut::with_links(&call, true, &state.cfg);
+    view.next_attempt_at = dial::next_attempt(&state, &call).await?;
+    Ok(respond(StatusCode::OK, false, &view))
 }
 
 /// Reads the call-list filters shared with exports and analytics.
@@ -468,7 +542,7 @@ pub async fn list_calls(State(state): State<AppState>, auth: Auth, q: QueryMap) 
     let filter = call_filter(&q, &auth.org)?;
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
     let (calls, total) = state.store.list_calls(&auth.org.id, &filter, page).await?;
-    let data = calls.iter().map(|c| CallOut::from_call(c, false)).collect();
+    let data = calls.iter().map(|c| CallOut::with_links(c, false, &state.cfg)).collect();
     Ok(respond_list(data, total, page))
 }
 
@@ -505,6 +579,7 @@ pub async fn cancel_call(
 pub async fn delete_call(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<StatusCode> {
     let id: CallId = path_id(&id, "call")?;
     state.store.delete_call(&auth.org.id, &id).await?;
+    crate::workers::recordings::delete_for_call(&state, &auth.org.id, &id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 

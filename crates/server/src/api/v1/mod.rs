@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod call_actions;
 pub mod calls;
 pub mod campaign_input;
 pub mod campaigns;
@@ -14,6 +15,8 @@ pub mod dnc;
 pub mod export;
 pub mod keys;
 pub mod org;
+pub mod recordings;
+pub mod speech;
 pub mod stream;
 pub mod templates;
 pub mod twilio;

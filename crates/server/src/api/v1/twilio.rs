@@ -1,6 +1,8 @@
-//! Twilio's callbacks: `POST /v1/carriers/twilio/status` (StatusCallback)
-//! and `POST /v1/carriers/twilio/gather` (where a `<Gather>` posts the key
-//! pressed). Twilio sends no API key; the `X-Twilio-Signature` over our
+//! Twilio's callbacks: `POST /v1/carriers/twilio/status` (StatusCallback),
+//! `POST /v1/carriers/twilio/voice` (a scripted call was answered: the
+//! script's first turn) and `POST /v1/carriers/twilio/gather` (what a
+//! `<Gather>` heard: the next turn). The conversation runtime decides the
+//! turns; this adapter renders them as TwiML. Twilio sends no API key; the `X-Twilio-Signature` over our
 //! public URL and the parameters is the proof, checked before anything is
 //! read. The query string (covered by the signature) names our organisation
 //! and call.
@@ -9,8 +11,10 @@ use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use switchboard_domain::call::CallReport;
-use switchboard_domain::{CallId, OrgId, TemplateId};
+use switchboard_domain::conversation::Event;
+use switchboard_domain::{CallId, OrgId};
 use switchboard_store::{CallTarget, StoreError};
+use switchboard_telephony::{CallRef, Conversations};
 
 use super::ErrorBody;
 use crate::error::{ApiError, ApiResult, ErrorKind};
@@ -132,61 +136,91 @@ pub async fn status_callback(State(state): State<AppState>, req: Request) -> Api
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The conversation's next turn as TwiML (our synthesised audio is not
+/// yet used for prompts: Twilio speaks them).
+async fn answer_turn(state: &AppState, s: &Signed, event: Option<Event>) -> ApiResult<Response> {
+    let call = CallRef {
+        org_id: s.org.clone(),
+        call_id: s.call.clone(),
+        external_id: s.param("CallSid"),
+    };
+    let now = switchboard_domain::now();
+    let actions = match event {
+        Some(ev) => state.conversations.on_event(&call, ev, now).await,
+        None => state.conversations.resume(&call, now).await,
+    };
+    let gather = twilio::callback_url(&s.public_url, "gather", &s.org, &s.call);
+    let voice = twilio::callback_url(&s.public_url, "voice", &s.org, &s.call);
+    let doc = twiml::turn(
+        &actions,
+        twiml::Urls {
+            gather: &gather,
+            voice: &voice,
+        },
+        &|_, _| None,
+    );
+    Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], doc).into_response())
+}
+
+fn known_call(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound(_) => ApiError::not_found("call"),
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/carriers/twilio/voice", tag = "carriers",
+    params(("org" = String, Query), ("call" = String, Query), ("resume" = Option<String>, Query, description = "Return to where the script waits (after a hold or an action)"), ("X-Twilio-Signature" = String, Header)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's voice request parameters (CallSid, AnsweredBy, ...)"),
+    responses((status = 200, content_type = "text/xml", description = "TwiML: the script's first turn"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub async fn voice(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
+    let s = signed(&state, req).await?;
+    state.store.get_call(&s.org, &s.call).await.map_err(known_call)?;
+    if s.query("resume").is_some() {
+        return answer_turn(&state, &s, None).await;
+    }
+    let machine = s.param("AnsweredBy").is_some_and(|a| a.starts_with("machine") || a == "fax");
+    let ev = if machine { Event::MachineDetected } else { Event::Answered };
+    answer_turn(&state, &s, Some(ev)).await
+}
+
 #[utoipa::path(post, path = "/v1/carriers/twilio/gather", tag = "carriers",
-    params(("org" = String, Query), ("call" = String, Query), ("step" = Option<u32>, Query, description = "The script step whose question gathered"), ("X-Twilio-Signature" = String, Header)),
-    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's Gather parameters (CallSid, Digits, SpeechResult, ...)"),
-    responses((status = 200, content_type = "text/xml", description = "TwiML: the script from the next step on"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    params(("org" = String, Query), ("call" = String, Query), ("step" = Option<String>, Query, description = "The script step whose question gathered"),
+        ("event" = Option<String>, Query, description = "`pause` when a pause step's time is up"), ("X-Twilio-Signature" = String, Header)),
+    request_body(content = String, content_type = "application/x-www-form-urlencoded", description = "Twilio's Gather parameters (CallSid, Digits, SpeechResult, Confidence, ...)"),
+    responses((status = 200, content_type = "text/xml", description = "TwiML: the script's next turn"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Response> {
     let s = signed(&state, req).await?;
-    let step: Option<usize> = s
-        .query("step")
-        .map(|v| v.parse().map_err(|_| ApiError::field("step", "must be a step number")))
-        .transpose()?;
-    let call = match state.store.get_call(&s.org, &s.call).await {
-        Ok(c) => c,
-        Err(StoreError::NotFound(_)) => return Err(ApiError::not_found("call")),
-        Err(e) => return Err(e.into()),
-    };
-    // The script as placed: the call's template filled with its variables.
-    let script = match call.template_id.as_deref().and_then(|t| t.parse::<TemplateId>().ok()) {
-        Some(t) => match state.store.get_template(&s.org, &t).await {
-            Ok(t) => t.render(&call.variables.clone().unwrap_or_default()),
-            Err(StoreError::NotFound(_)) => Vec::new(),
-            Err(e) => return Err(e.into()),
+    state.store.get_call(&s.org, &s.call).await.map_err(known_call)?;
+    if s.query("event").as_deref() == Some("pause") {
+        return answer_turn(&state, &s, Some(Event::PauseDone)).await;
+    }
+    let digits = s.param("Digits").filter(|d| !d.trim().is_empty());
+    let speech = s.param("SpeechResult").filter(|d| !d.trim().is_empty());
+    let confidence = s
+        .param("Confidence")
+        .and_then(|c| c.parse::<f32>().ok())
+        .filter(|c| (0.0..=1.0).contains(c));
+    let ev = match (digits, speech) {
+        (Some(d), _) => Event::Dtmf { digits: d },
+        (None, Some(text)) => Event::Speech {
+            text,
+            confidence,
+            is_final: true,
         },
-        None => Vec::new(),
+        (None, None) => Event::Silence,
     };
-    let (digits, speech) = (s.param("Digits").filter(|d| !d.is_empty()), s.param("SpeechResult"));
-    if digits.is_some() || speech.is_some() {
-        let mut data = serde_json::Map::new();
-        if let Some(i) = step {
-            // Template step ids count from 1; `step` in the URL from 0.
-            data.insert("step".into(), (i + 1).into());
-            if let Some(step) = script.get(i) {
-                data.insert("prompt".into(), step.content.clone().into());
-            }
-        }
-        // The answer to a script question also lands in collectedData, under
-        // the template step's id ("step2" for the second step).
-        let collected = step.map(|i| {
-            let mut c = match &call.collected_data {
-                Some(serde_json::Value::Object(m)) => m.clone(),
-                _ => serde_json::Map::new(),
-            };
-            let answer = digits.clone().or_else(|| speech.clone()).unwrap_or_default();
-            c.insert(format!("step{}", i + 1), answer.into());
-            serde_json::Value::Object(c)
-        });
-        if let Some(d) = digits {
-            data.insert("digits".into(), d.into());
-        }
-        if let Some(sp) = speech {
-            data.insert("speech".into(), sp.into());
-        }
+    if s.query("step").as_deref() == Some("adhoc") {
+        // An answer to a live-call gather action: it lands on the timeline,
+        // then the script (if any) goes on where it waits.
+        let data = match &ev {
+            Event::Dtmf { digits } => serde_json::json!({ "digits": digits }),
+            Event::Speech { text, confidence, .. } => serde_json::json!({ "speech": text, "confidence": confidence }),
+            _ => serde_json::json!({ "silence": true }),
+        };
         let report = CallReport {
-            event: Some("dtmf".into()),
-            event_data: Some(data.into()),
-            collected_data: collected,
+            event: Some("gathered".into()),
+            event_data: Some(data),
             at: Some(switchboard_domain::now()),
             ..Default::default()
         };
@@ -194,11 +228,7 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
             .store
             .report_call(&s.org, CallTarget::Id(s.call.clone()), report, None)
             .await?;
+        return answer_turn(&state, &s, None).await;
     }
-    let action = twilio::callback_url(&s.public_url, "gather", &s.org, &s.call);
-    let doc = match step {
-        Some(i) => twiml::script(&script, i + 1, None, Some(&action)),
-        None => twiml::empty(),
-    };
-    Ok(([(axum::http::header::CONTENT_TYPE, "text/xml")], doc).into_response())
+    answer_turn(&state, &s, Some(ev)).await
 }
