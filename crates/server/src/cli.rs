@@ -187,6 +187,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::error!(error = %e, "cannot build the analytics index");
         }
     });
+    // Live streams tail the outbox from now on (and, on PostgreSQL, listen
+    // for other nodes' commits).
+    let streams = state.streams.clone();
+    tokio::spawn(async move {
+        if let Err(e) = streams.ensure_started().await {
+            tracing::error!(error = %e, "cannot start the live stream tailer; it starts with the first subscriber");
+        }
+    });
     // Background work stops once the server has: the carrier's reports and
     // the dialer, and the webhook worker (in-flight requests finish and are
     // recorded).

@@ -99,6 +99,10 @@ struct FileConfig {
     webhook_concurrency: Option<u32>,
     webhook_log_retention_days: Option<u32>,
     outbox_retention_days: Option<u32>,
+    stream_buffer_events: Option<usize>,
+    stream_buffer_bytes: Option<usize>,
+    stream_poll_ms: Option<u64>,
+    stream_heartbeat_secs: Option<u64>,
     speech: Option<switchboard_speech::SpeechSettings>,
     recording_retention_days: Option<u32>,
     recording_max_bytes: Option<u64>,
@@ -150,6 +154,15 @@ pub struct Config {
     pub webhook_log_retention_days: u32,
     /// Days delivered events are kept in the outbox (0: forever).
     pub outbox_retention_days: u32,
+    /// Most events an organisation's live buffer holds; a subscriber
+    /// further behind is cut off.
+    pub stream_buffer_events: usize,
+    /// Most bytes an organisation's live buffer holds.
+    pub stream_buffer_bytes: usize,
+    /// The safety-net poll of the outbox when no notification comes, in ms.
+    pub stream_poll_ms: u64,
+    /// Seconds between heartbeats on an idle stream.
+    pub stream_heartbeat_secs: u64,
     /// Speech engines (`[speech]`; see docs/speech.md). When the settings
     /// file has no `[speech]` table, `DATA_DIR/speech/speech.toml` (written
     /// by scripts/install-speech) is read if it exists.
@@ -192,6 +205,10 @@ impl Default for Config {
             webhook_concurrency: 128,
             webhook_log_retention_days: 30,
             outbox_retention_days: 30,
+            stream_buffer_events: 10_000,
+            stream_buffer_bytes: 8 << 20,
+            stream_poll_ms: 2000,
+            stream_heartbeat_secs: 15,
             speech: Default::default(),
             recording_retention_days: 90,
             recording_max_bytes: 50 * 1024 * 1024,
@@ -316,6 +333,10 @@ impl Config {
             webhook_concurrency: file.webhook_concurrency.unwrap_or(d.webhook_concurrency).clamp(1, 4096),
             webhook_log_retention_days: file.webhook_log_retention_days.unwrap_or(d.webhook_log_retention_days),
             outbox_retention_days: file.outbox_retention_days.unwrap_or(d.outbox_retention_days),
+            stream_buffer_events: file.stream_buffer_events.unwrap_or(d.stream_buffer_events).clamp(1, 1_000_000),
+            stream_buffer_bytes: file.stream_buffer_bytes.unwrap_or(d.stream_buffer_bytes).clamp(1024, 1 << 30),
+            stream_poll_ms: file.stream_poll_ms.unwrap_or(d.stream_poll_ms).clamp(10, 60_000),
+            stream_heartbeat_secs: file.stream_heartbeat_secs.unwrap_or(d.stream_heartbeat_secs).clamp(1, 300),
             speech,
             recording_retention_days: file.recording_retention_days.unwrap_or(d.recording_retention_days),
             recording_max_bytes,

@@ -14,6 +14,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod identity;
 pub mod in_flight;
+pub mod live;
 pub mod llm;
 pub mod logs;
 pub mod openapi;
@@ -40,10 +41,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
+use crate::api::v1::recordings;
 use crate::api::v1::speech as speech_routes;
 use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
 use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
-use crate::api::v1::{recordings, webhook_ops, webhooks};
+use crate::api::v1::{stream as live_routes, webhook_ops, webhooks, ws};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
 pub use crate::state::AppState;
@@ -147,6 +149,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(calls::cancel_call))
         .routes(routes!(calls::report_event))
         .routes(routes!(calls::report_external_event))
+        .routes(routes!(live_routes::stream))
+        .routes(routes!(live_routes::call_stream))
+        .routes(routes!(live_routes::active_calls))
+        .routes(routes!(live_routes::active_stream))
+        .routes(routes!(live_routes::realtime))
+        .routes(routes!(ws::ws))
         .routes(routes!(call_actions::call_action))
         .routes(routes!(call_actions::transcript))
         .routes(routes!(export::export_calls))
@@ -351,6 +359,11 @@ async fn refuse_unknown_query(known: &KnownQuery, req: Request<axum::body::Body>
 /// Serves `state` on `listener` until `shutdown` resolves.
 pub async fn run(state: AppState, listener: TcpListener, shutdown: impl Future<Output = ()> + Send + 'static) -> anyhow::Result<()> {
     let (app, _) = router(state);
+    // Live streams write many small frames: without TCP_NODELAY one can wait
+    // for the client's delayed acknowledgement of the one before.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp: &mut tokio::net::TcpStream| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(shutdown)
         .await

@@ -36,6 +36,8 @@ pub struct Services {
     jwt: OnceCell<JwtKeys>,
     /// Poked after writes, so the webhook worker fans out without waiting to poll.
     pub webhook_wake: Arc<tokio::sync::Notify>,
+    /// Live events, active calls and real-time metrics (see [`crate::live`]).
+    pub streams: crate::live::Streams,
     /// Speech engines, the audio cache and the recordings folder.
     pub speech: Arc<crate::speech::SpeechService>,
     /// Claims and places calls (campaigns and single calls).
@@ -70,6 +72,14 @@ impl AppState {
         let keys = KeyCache::new(std::time::Duration::from_millis(cfg.auth_cache_ttl_ms));
         let analytics = Analytics::new(store.clone());
         let logins = LoginGuard::new(&cfg).shared(limiter.redis_connection());
+        let streams = crate::live::Streams::new(
+            store.clone(),
+            crate::live::Limits {
+                buffer_events: cfg.stream_buffer_events.max(1),
+                buffer_bytes: cfg.stream_buffer_bytes.max(1024),
+                poll: std::time::Duration::from_millis(cfg.stream_poll_ms.max(10)),
+            },
+        );
         let t = &cfg.telephony;
         let dialer = Arc::new(crate::workers::dialer::Dialer::new(
             store.clone(),
@@ -103,6 +113,7 @@ impl AppState {
             telephony,
             jwt: OnceCell::new(),
             webhook_wake: Arc::new(tokio::sync::Notify::new()),
+            streams,
             speech,
             dialer,
             dialer_wake: Arc::new(tokio::sync::Notify::new()),

@@ -39,6 +39,7 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("contacts_list_tag_and_search", |s| Box::pin(contacts_list_tag_and_search(s))),
     ("idempotency_in_same_transaction", |s| Box::pin(idempotency_in_same_transaction(s))),
     ("outbox_order_and_scope", |s| Box::pin(outbox_order_and_scope(s))),
+    ("outbox_bell_rings_after_commit", |s| Box::pin(outbox_bell_rings_after_commit(s))),
     ("tenant_isolation", |s| Box::pin(tenant_isolation(s))),
     ("concurrent_writes_all_land", |s| Box::pin(concurrent_writes_all_land(s))),
     ("analytics_facts", |s| Box::pin(analytics_facts(s))),
@@ -764,6 +765,23 @@ pub async fn outbox_order_and_scope(s: DynStore) {
     assert_eq!(only_b.len(), 2);
     assert!(only_b.iter().all(|e| e.org_id == b.id));
     assert_eq!(only_b[0].data["status"], "queued");
+}
+
+/// The outbox bell rings after a commit that wrote events, and by then the
+/// events are readable.
+pub async fn outbox_bell_rings_after_commit(s: DynStore) {
+    let a = new_org(&s, "a").await;
+    let mut bell = s.outbox_bell().await.unwrap();
+    bell.borrow_and_update();
+    let head = s.outbox_head().await.unwrap();
+    let c = s.create_call(call(&a, 0), None).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), bell.changed())
+        .await
+        .expect("the bell did not ring after a commit")
+        .expect("the bell's sender is gone");
+    let after = s.events_after(head, 10).await.unwrap();
+    assert_eq!(after.len(), 1);
+    assert_eq!(after[0].data["callId"], c.id.to_string());
 }
 
 pub async fn tenant_isolation(s: DynStore) {

@@ -154,7 +154,18 @@ pub trait OutboxStore: Send + Sync {
     /// The highest sequence number pruning ever deleted (0 when none): a
     /// reader whose position is below it may have missed events.
     async fn outbox_pruned_through(&self) -> Result<i64>;
+    /// A bell that rings (its counter changes) after events may have been
+    /// committed: at once for this process's own commits, and on
+    /// PostgreSQL also when another node commits (through `LISTEN/NOTIFY`;
+    /// once this returns, the node listens). A ring says only "read the
+    /// outbox again"; it may be spurious, and a tailer keeps a slow poll as
+    /// a safety net (a notification sent while the listening connection was
+    /// being re-established is lost).
+    async fn outbox_bell(&self) -> Result<OutboxBell>;
 }
+
+/// See [`OutboxStore::outbox_bell`].
+pub type OutboxBell = tokio::sync::watch::Receiver<u64>;
 
 /// Users, logins, the audit log, usage counters and server secrets.
 #[async_trait]

@@ -219,3 +219,42 @@ async fn postgres_lookups_by_id_plan_on_the_primary_key() {
         assert!(plan.contains(&format!("using {table}_pkey")), "{table}: {plan}");
     }
 }
+
+/// Two stores on one schema stand for two nodes: the second one's outbox
+/// bell rings when the first commits (through `LISTEN/NOTIFY`), and the
+/// event is readable when it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_bell_rings_across_nodes() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the cross-node bell test");
+        return;
+    };
+    let schema = format!("conf_bell_{}", std::process::id());
+    let _drop = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let a: DynStore = Arc::new(PgStore::connect_fresh_schema(&url, &schema).await.unwrap());
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let b_store = PgStore::connect(&format!("{url}{sep}options=-c%20search_path%3D{schema}"))
+        .await
+        .unwrap();
+    let b: DynStore = Arc::new(b_store);
+    let org = a
+        .create_org(Organisation::new("bell", "Bell", switchboard_domain::now()))
+        .await
+        .unwrap();
+    // Once the bell is handed out, node B listens.
+    let mut bell = b.outbox_bell().await.unwrap();
+    bell.borrow_and_update();
+    let head = b.outbox_head().await.unwrap();
+    let call = Call::new(org.id.clone(), Direction::Outbound, CallStatus::Queued, switchboard_domain::now());
+    a.create_call(call.clone(), None).await.unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(5), bell.changed())
+        .await
+        .expect("node B heard nothing of node A's commit")
+        .unwrap();
+    let seen = b.events_after(head, 10).await.unwrap();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].data["callId"], call.id.to_string());
+}

@@ -5,6 +5,7 @@
 mod analytics;
 mod conversations;
 mod dialer;
+mod stream;
 mod webhooks;
 
 use std::io::{BufRead, BufReader};
@@ -27,6 +28,8 @@ pub enum BenchCommand {
     Dialer(dialer::DialerArgs),
     /// Deliveries/s and end-to-end latency of webhooks to a local receiver.
     Webhooks(webhooks::WebhooksArgs),
+    /// Live events: SSE subscribers while calls are written at a fixed rate.
+    Stream(stream::StreamArgs),
     /// N scripted calls placed through the dial path and live at once on the simulator.
     Conversations(conversations::ConversationsArgs),
 }
@@ -55,6 +58,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Analytics(args) => analytics::run(args).await,
         BenchCommand::Dialer(args) => dialer::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
+        BenchCommand::Stream(args) => stream::run(args).await,
         BenchCommand::Conversations(args) => conversations::run(args).await,
     }
 }
@@ -111,6 +115,43 @@ impl Server {
             key,
             _dir: Some(dir),
         })
+    }
+
+    /// A server on a database prepared beforehand (no bootstrap key), with
+    /// `data_dir` as its data folder.
+    pub(crate) fn start_prepared(extra: &[String], database_url: Option<String>, data_dir: &std::path::Path) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe()?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--auth-cache-ttl-ms", "60000"])
+            .args(extra)
+            .arg("--data-dir")
+            .arg(data_dir);
+        if let Some(url) = database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd.env("SWITCHBOARD_LOG", "warn").stdout(Stdio::piped()).stderr(Stdio::inherit());
+        let mut child = cmd.spawn().context("cannot start the server")?;
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let mut base = None;
+        for line in lines.by_ref() {
+            if let Some(addr) = line?.strip_prefix("switchboard listening on ") {
+                base = Some(addr.trim().to_owned());
+                break;
+            }
+        }
+        std::thread::spawn(move || lines.for_each(drop));
+        let Some(base) = base else { bail!("the server did not start") };
+        Ok(Server {
+            child,
+            base,
+            key: String::new(),
+            _dir: None,
+        })
+    }
+
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Peak resident memory of the server process, in MiB.

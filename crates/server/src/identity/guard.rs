@@ -42,6 +42,12 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("POST", "/v1/calls") => Permission("calls.create"),
         ("GET", "/v1/calls" | "/v1/calls/{id}" | "/v1/calls/{id}/transcript") => Permission("calls.view"),
         ("POST", "/v1/calls/{id}/actions") => Permission("calls.update"),
+        // Live: streams and the wallboard. The WebSocket authenticates in
+        // its handler, so that a failure is a close code (4401), not a 401
+        // before the upgrade.
+        ("GET", "/v1/stream" | "/v1/calls/{id}/stream" | "/v1/calls/active" | "/v1/calls/active/stream") => Permission("calls.view"),
+        ("GET", "/v1/metrics/realtime") => Permission("analytics.view"),
+        ("GET", "/v1/ws") => Public,
         ("GET", "/v1/calls/export") => Permission("calls.export"),
         ("DELETE", "/v1/calls/{id}") => Permission("calls.delete"),
         ("POST", "/v1/calls/{id}/cancel" | "/v1/calls/{id}/events" | "/v1/calls/events" | "/v1/calls/{id}/recording") => {

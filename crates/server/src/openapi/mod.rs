@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "contacts", description = "The people a call center calls"),
         (name = "analytics", description = "Dashboards over every call: totals, rates, time series and group-bys"),
         (name = "webhooks", description = "Signed, retried event deliveries to your endpoints"),
+        (name = "live", description = "Live events (SSE and WebSocket, resumable by outbox id), active calls, real-time metrics"),
         (name = "organisation", description = "The caller's organisation and its settings"),
         (name = "auth", description = "Logging in: access tokens and rotating refresh tokens"),
         (name = "users", description = "The people who log in, their roles and preferences"),

@@ -17,6 +17,7 @@ mod dialer;
 mod dialer_restart;
 mod hardening;
 mod identity;
+mod live;
 mod openapi;
 mod receiver;
 mod ribbon;

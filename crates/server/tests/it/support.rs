@@ -32,6 +32,14 @@ pub struct Client {
     http: reqwest::Client,
 }
 
+/// A second server on the same database (see [`TestServer::another_node`]).
+pub struct Node {
+    pub state: AppState,
+    pub a: Client,
+    _stop: oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
 pub struct Resp {
     pub status: StatusCode,
     pub headers: reqwest::header::HeaderMap,
@@ -129,6 +137,14 @@ impl Client {
 pub async fn into_resp(resp: reqwest::Response) -> Resp {
     let status = resp.status();
     let headers = resp.headers().clone();
+    // A live event stream never ends: answer with its headers only.
+    if headers.get("content-type").is_some_and(|v| v == "text/event-stream") {
+        return Resp {
+            status,
+            headers,
+            body: Value::String("<event stream>".into()),
+        };
+    }
     let bytes = resp.bytes().await.unwrap();
     let body = if bytes.is_empty() {
         Value::Null
@@ -221,6 +237,43 @@ impl TestServer {
             state,
             base: base.clone(),
             body_limit,
+            _stop: stop,
+            _dir: dir,
+        }
+    }
+
+    /// Another node on the same database (PostgreSQL): its own store,
+    /// state and listener, answering the same organisations' keys.
+    pub async fn another_node(&self, tune: impl FnOnce(&mut Config)) -> Node {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config {
+            data_dir: dir.path().to_owned(),
+            auth_cache_ttl_ms: 0,
+            body_limit: self.body_limit,
+            login_delay_ms: 0,
+            ..Config::default()
+        };
+        tune(&mut cfg);
+        let store = switchboard_server::open_store(&cfg).await.unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let state = AppState::new(store, cfg);
+        let served = state.clone();
+        tokio::spawn(async move {
+            switchboard_server::run(served, listener, async move {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        let rebase = |c: &Client| Client {
+            base: base.clone(),
+            ..c.clone()
+        };
+        Node {
+            a: rebase(&self.a),
+            state,
             _stop: stop,
             _dir: dir,
         }

@@ -18,6 +18,13 @@
 //! late its writer committed. Writers therefore commit in parallel (and share
 //! fsyncs) instead of queueing behind one lock until their commit.
 //!
+//! Nodes hear of each other's commits through `LISTEN/NOTIFY` on a channel
+//! per schema ([`Bell`]): after a commit that wrote events, a node notifies
+//! with the newest insertion position it wrote (at most one notification in
+//! flight per node; commits made meanwhile are covered by the next one), so
+//! writers never wait on the notification queue's lock, which PostgreSQL
+//! holds from a notifying commit until it is durable.
+//!
 //! Migrations are embedded and applied at connect under a session advisory
 //! lock, so nodes starting together apply each one once.
 
@@ -32,11 +39,13 @@ mod webhook_rows;
 mod webhooks;
 
 use std::str::FromStr;
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgListener, PgPoolOptions};
 use sqlx::{Connection, Executor, PgConnection, PgPool, Postgres, Transaction};
 use switchboard_domain::DomainEvent;
+use tokio::sync::watch;
 
 use crate::{Result, StoreError};
 
@@ -105,6 +114,7 @@ impl Default for PgOptions {
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,
+    bell: Arc<Bell>,
     /// Advisory lock key that lets one outbox sequencer run at a time, per
     /// schema so that separate schemas (test runs) do not wait on each other.
     sequencer_lock: i64,
@@ -214,7 +224,21 @@ impl PgStore {
         let sequencer_lock: i64 = sqlx::query_scalar("SELECT hashtextextended('switchboard.outbox.' || COALESCE(current_schema(), ''), 0)")
             .fetch_one(&pool)
             .await?;
-        Ok(Self { pool, sequencer_lock })
+        let bell = Bell::start(&pool, format!("switchboard_outbox_{:016x}", sequencer_lock as u64));
+        Ok(Self {
+            pool,
+            bell,
+            sequencer_lock,
+        })
+    }
+
+    /// The `LISTEN/NOTIFY` channel of this schema's outbox.
+    pub fn outbox_channel(&self) -> &str {
+        &self.bell.channel
+    }
+
+    pub(crate) async fn bell(&self) -> watch::Receiver<u64> {
+        self.bell.subscribe(&self.pool).await
     }
 
     pub(crate) async fn begin(&self) -> Result<Transaction<'static, Postgres>> {
@@ -223,8 +247,11 @@ impl PgStore {
 
     /// Writes the transaction's outbox events, unnumbered, and commits.
     pub(crate) async fn commit(&self, mut tx: Transaction<'static, Postgres>, events: &[DomainEvent]) -> Result<()> {
-        rows::insert_events(&mut tx, events).await?;
+        let pos = rows::insert_events(&mut tx, events).await?;
         tx.commit().await?;
+        if let Some(pos) = pos {
+            self.bell.rang(pos);
+        }
         Ok(())
     }
 
@@ -265,5 +292,134 @@ impl PgStore {
             }
         }
         Ok(())
+    }
+}
+
+/// Tells this node's tailers, and through `NOTIFY` every other node's, that
+/// the outbox moved.
+struct Bell {
+    channel: String,
+    /// Rung for this node's commits and for notifications heard.
+    ring: Arc<watch::Sender<u64>>,
+    /// The newest insertion position committed here; the notifier task
+    /// sends one `NOTIFY` per change it sees.
+    written: watch::Sender<i64>,
+    /// Set once the listening task runs and listens.
+    listening: tokio::sync::OnceCell<()>,
+}
+
+impl Bell {
+    fn start(pool: &PgPool, channel: String) -> Arc<Bell> {
+        let (written, pending) = watch::channel(0i64);
+        tokio::spawn(notifier(pool.clone(), channel.clone(), pending));
+        Arc::new(Bell {
+            channel,
+            ring: Arc::new(watch::channel(0u64).0),
+            written,
+            listening: tokio::sync::OnceCell::new(),
+        })
+    }
+
+    /// After a commit that wrote events up to insertion position `pos`.
+    fn rang(&self, pos: i64) {
+        self.ring.send_modify(|n| *n = n.wrapping_add(1));
+        // Always marks a change, so the notifier sends once more after this
+        // commit, whatever positions other writers reported meanwhile.
+        self.written.send_modify(|p| *p = (*p).max(pos));
+    }
+
+    /// A receiver of the bell; the first one starts listening to other
+    /// nodes and waits (a bounded while) until the node listens, so that
+    /// every commit after this returns rings it.
+    async fn subscribe(&self, pool: &PgPool) -> watch::Receiver<u64> {
+        self.listening
+            .get_or_init(|| async {
+                let (ready, listening) = tokio::sync::oneshot::channel();
+                tokio::spawn(listener(pool.clone(), self.channel.clone(), Arc::downgrade(&self.ring), ready));
+                if tokio::time::timeout(Duration::from_secs(10), listening).await.is_err() {
+                    tracing::warn!("the outbox listener is not listening yet; other nodes' events wait for the poll");
+                }
+            })
+            .await;
+        self.ring.subscribe()
+    }
+}
+
+/// Sends `NOTIFY channel, '<position>'` after commits, one at a time, until
+/// the store is dropped.
+async fn notifier(pool: PgPool, channel: String, mut written: watch::Receiver<i64>) {
+    while written.changed().await.is_ok() {
+        let pos = *written.borrow_and_update();
+        if let Err(e) = sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(&channel)
+            .bind(pos.to_string())
+            .execute(&pool)
+            .await
+        {
+            // Other nodes' slow polls pick the events up.
+            tracing::warn!(error = %e, "cannot notify other nodes of outbox events");
+        }
+    }
+}
+
+/// How long the listener waits for a notification before checking that
+/// the store still exists.
+const LISTEN_IDLE: Duration = Duration::from_secs(10);
+
+/// Listens for other nodes' notifications and rings the bell for each, until
+/// the store is dropped. Reconnects after a lost connection (ringing once,
+/// since notifications sent meanwhile are gone).
+async fn listener(pool: PgPool, channel: String, ring: Weak<watch::Sender<u64>>, ready: tokio::sync::oneshot::Sender<()>) {
+    let mut ready = Some(ready);
+    let ding = |ring: &Weak<watch::Sender<u64>>| match ring.upgrade() {
+        Some(r) => {
+            r.send_modify(|n| *n = n.wrapping_add(1));
+            true
+        }
+        None => false,
+    };
+    loop {
+        let mut l = match PgListener::connect_with(&pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot open the outbox listener; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                if ring.upgrade().is_none() {
+                    return;
+                }
+                continue;
+            }
+        };
+        if let Err(e) = l.listen(&channel).await {
+            tracing::warn!(error = %e, "cannot LISTEN for outbox events; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        if !ding(&ring) {
+            return;
+        }
+        if let Some(r) = ready.take() {
+            let _ = r.send(());
+        }
+        loop {
+            match tokio::time::timeout(LISTEN_IDLE, l.try_recv()).await {
+                Ok(Ok(Some(_))) | Ok(Ok(None)) => {
+                    // `None`: the connection dropped and the next receive
+                    // reconnects; ring so that the tailer reads what it missed.
+                    if !ding(&ring) {
+                        return;
+                    }
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "outbox listener failed; reconnecting");
+                    break;
+                }
+                Err(_) => {
+                    if ring.upgrade().is_none() {
+                        return;
+                    }
+                }
+            }
+        }
     }
 }

@@ -465,26 +465,27 @@ pub(super) async fn insert_timeline(conn: &mut PgConnection, call: &CallId, entr
     Ok(())
 }
 
-pub(super) async fn insert_events(conn: &mut PgConnection, events: &[DomainEvent]) -> Result<()> {
+/// Inserts the events; answers the newest insertion position written.
+pub(super) async fn insert_events(conn: &mut PgConnection, events: &[DomainEvent]) -> Result<Option<i64>> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     // No `seq`: the sequencer numbers the rows once committed, in `pos`
     // order, which ORDINALITY makes the events' order.
-    sqlx::query(
-        "INSERT INTO outbox (id, org_id, event_type, data, created_at) \
+    let pos: Option<i64> = sqlx::query_scalar(
+        "WITH ins AS (INSERT INTO outbox (id, org_id, event_type, data, created_at) \
          SELECT e.id, e.org_id, e.event_type, e.data, e.created_at \
          FROM UNNEST($1::text[], $2::text[], $3::text[], $4::jsonb[], $5::timestamptz[]) WITH ORDINALITY AS e(id, org_id, event_type, data, created_at, n) \
-         ORDER BY e.n",
+         ORDER BY e.n RETURNING pos) SELECT MAX(pos) FROM ins",
     )
     .bind(events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.org_id.as_str()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| e.data.clone()).collect::<Vec<_>>())
     .bind(events.iter().map(|e| ms(e.created_at)).collect::<Vec<_>>())
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(())
+    Ok(pos)
 }
 
 pub(super) const EVENT_COLUMNS: &str = "seq, id, org_id, event_type, data, created_at";

@@ -698,6 +698,10 @@ impl OutboxStore for PgStore {
             .await?;
         Ok(v.and_then(|v| v.parse().ok()).unwrap_or(0))
     }
+
+    async fn outbox_bell(&self) -> Result<crate::OutboxBell> {
+        Ok(self.bell().await)
+    }
 }
 
 #[async_trait]

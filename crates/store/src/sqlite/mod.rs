@@ -100,6 +100,8 @@ struct Job {
 pub struct SqliteStore {
     writer: mpsc::Sender<Job>,
     readers: Arc<Readers>,
+    /// Rung by the writer after every commit (see `OutboxStore::outbox_bell`).
+    bell: tokio::sync::watch::Receiver<u64>,
     /// Dropped with the last clone of the store, which stops the checkpointer.
     _checkpointer: Arc<std::sync::mpsc::Sender<()>>,
 }
@@ -181,9 +183,10 @@ impl SqliteStore {
         migrate(&mut conn)?;
         conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         let (tx, rx) = mpsc::channel::<Job>(8192);
+        let (ring, bell) = tokio::sync::watch::channel(0u64);
         std::thread::Builder::new()
             .name("sqlite-writer".into())
-            .spawn(move || writer_loop(conn, rx))
+            .spawn(move || writer_loop(conn, rx, ring))
             .map_err(|e| StoreError::Backend(format!("cannot start writer thread: {e}")))?;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
         let cp_path = path.to_owned();
@@ -199,6 +202,7 @@ impl SqliteStore {
         Ok(Self {
             writer: tx,
             readers,
+            bell,
             _checkpointer: Arc::new(stop),
         })
     }
@@ -283,7 +287,14 @@ fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
+impl SqliteStore {
+    /// The bell a tailer of the outbox waits on.
+    pub(crate) fn bell(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.bell.clone()
+    }
+}
+
+fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>, bell: tokio::sync::watch::Sender<u64>) {
     let mut jobs: Vec<Job> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         jobs.push(first);
@@ -333,6 +344,11 @@ fn writer_loop(conn: Connection, mut rx: mpsc::Receiver<Job>) {
         let commit = exec_cached(&conn, "COMMIT").map_err(StoreError::from);
         if commit.is_err() {
             let _ = exec_cached(&conn, "ROLLBACK");
+        } else {
+            // Before the writers hear back: a tailer woken now reads what
+            // they were told is committed. Rung with no one listening is a
+            // no-op.
+            bell.send_modify(|n| *n = n.wrapping_add(1));
         }
         for done in dones {
             done(Settled::Done(commit.clone()));

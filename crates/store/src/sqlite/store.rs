@@ -626,6 +626,10 @@ impl OutboxStore for SqliteStore {
         })
         .await
     }
+
+    async fn outbox_bell(&self) -> Result<crate::OutboxBell> {
+        Ok(self.bell())
+    }
 }
 
 #[async_trait]

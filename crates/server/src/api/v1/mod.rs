@@ -17,12 +17,14 @@ pub mod keys;
 pub mod org;
 pub mod recordings;
 pub mod speech;
+pub mod stream;
 pub mod templates;
 pub mod twilio;
 pub mod usage;
 pub mod users;
 pub mod webhook_ops;
 pub mod webhooks;
+pub mod ws;
 
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
