@@ -1,4 +1,4 @@
-//! The command line: `serve`, `keys`, `migrate`, `openapi`, `bench`.
+//! The command line: `serve`, `keys`, `orgs`, `migrate`, `openapi`, `bench`, `eval`.
 
 use std::io::Write;
 
@@ -37,6 +37,9 @@ pub enum Command {
     /// Run a benchmark.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Measure accuracy on labelled data none of us wrote.
+    #[command(subcommand)]
+    Eval(crate::eval::EvalCommand),
 }
 
 #[derive(Debug, Subcommand)]

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod config;
 pub mod core;
 pub mod error;
+pub mod eval;
 pub mod extract;
 pub mod idempotency;
 pub mod identity;

@@ -5,6 +5,7 @@
 mod analytics;
 mod conversations;
 mod dialer;
+mod speech;
 mod stream;
 mod webhooks;
 
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Stream(stream::StreamArgs),
     /// N scripted calls placed through the dial path and live at once on the simulator.
     Conversations(conversations::ConversationsArgs),
+    /// The speech engines in this process: TTS first audio, cache, STT real-time factor, live streams.
+    Speech(speech::SpeechArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Stream(args) => stream::run(args).await,
         BenchCommand::Conversations(args) => conversations::run(args).await,
+        BenchCommand::Speech(args) => speech::run(args).await,
     }
 }
 

@@ -29,12 +29,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use switchboard_domain::CallId;
 
+use super::ErrorBody;
 use super::stream::{control_of, parse_types};
 use crate::error::ApiError;
 use crate::extract::QueryMap;
@@ -63,9 +65,23 @@ const MAX_TRANSCRIPT_CALLS: usize = 100;
     params(("token" = Option<String>, Query, description = "API key or access token, for clients that cannot set headers"),
         ("types" = Option<String>, Query, description = "Start at once with these patterns (as `subscribe`)"),
         ("callId" = Option<String>, Query), ("lastEventId" = Option<i64>, Query)),
-    responses((status = 101, description = "WebSocket; see docs/live.md for messages and close codes")),
+    responses((status = 101, description = "WebSocket; see docs/live.md for messages and close codes"),
+        (status = 400, body = ErrorBody, description = "Not a WebSocket upgrade request")),
     security(("bearer" = []), ("apiKey" = [])))]
-pub async fn ws(State(state): State<AppState>, headers: HeaderMap, q: QueryMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryMap,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    // A plain GET (or a broken handshake) gets the API's JSON error, not
+    // the extractor's text.
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(rejection) => {
+            return ApiError::field("Upgrade", format!("a WebSocket handshake is required: {}", rejection.body_text())).into_response();
+        }
+    };
     let mut headers = headers;
     if crate::identity::auth::presented(&headers).is_none()
         && let Some(token) = q.get("token").or(q.get("access_token"))
