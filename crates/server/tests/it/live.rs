@@ -211,6 +211,16 @@ async fn ws_send(ws: &mut Ws, v: Value) {
 /// The same over a WebSocket: the `resume` message picks up after the last
 /// id, and a per-call transcript subscription brings that call's
 /// transcripts whatever the type filter.
+/// A plain GET of the WebSocket route (no handshake) gets the API's JSON
+/// error naming what is missing, as every other route answers.
+#[tokio::test]
+async fn websocket_route_without_a_handshake_answers_json_400() {
+    let t = TestServer::start().await;
+    let r = t.a.get("/v1/ws").await;
+    let field = r.assert_error(400, "invalid_parameter");
+    assert_eq!(field.as_deref(), Some("Upgrade"), "{}", r.body);
+}
+
 #[tokio::test]
 async fn websocket_delivers_a_call_in_order_and_resumes() {
     let t = TestServer::start().await;
