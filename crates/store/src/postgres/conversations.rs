@@ -91,7 +91,7 @@ pub(super) async fn save_conversation(c: &mut PgConnection, call: &Call, state: 
 
 /// Forgets what a deleted call had besides its row and timeline.
 pub(super) async fn delete_extras(c: &mut PgConnection, id: &CallId) -> Result<()> {
-    for table in ["transcript_segments", "conversations", "dial_requests"] {
+    for table in ["transcript_segments", "conversations", "dial_requests", "call_analyses"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE call_id = $1"))
             .bind(id.as_str())
             .execute(&mut *c)

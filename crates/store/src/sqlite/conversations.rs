@@ -67,7 +67,7 @@ pub(super) fn save_conversation(c: &Connection, call: &Call, state: &Value, at: 
 
 /// Forgets what a deleted call had besides its row and timeline.
 pub(super) fn delete_extras(c: &Connection, id: &CallId) -> Result<()> {
-    for table in ["transcript_segments", "conversations", "dial_requests"] {
+    for table in ["transcript_segments", "conversations", "dial_requests", "call_analyses"] {
         c.prepare_cached(&format!("DELETE FROM {table} WHERE call_id = ?1"))?
             .execute([id.as_str()])?;
     }
