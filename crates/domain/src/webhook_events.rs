@@ -155,7 +155,7 @@ pub fn example_data(event_type: &str) -> Value {
                 "engine": "builtin",
                 "sentiment": {"label": "positive", "score": 0.42},
                 "intent": {"name": "payment_promise", "confidence": 0.91, "evidence": [{"segment": 3, "start": 0, "end": 24}]},
-                "summary": {"sentences": [{"segment": 3, "speaker": "customer", "text": "I will pay the 50 dollars on Friday."}]},
+                "summary": {"text": "I will pay the 50 dollars on Friday.", "engine": "builtin", "sentences": [{"speaker": "customer", "evidence": {"segment": 3, "start": 0, "end": 36}}]},
                 "entities": [{"kind": "money", "value": "50.00 USD", "amount": 50.0, "currency": "USD", "evidence": {"segment": 3, "start": 15, "end": 25}}]
             }
         }),

@@ -46,6 +46,8 @@ pub struct Services {
     pub dialer_wake: Arc<tokio::sync::Notify>,
     /// Runs scripts on answered calls.
     pub conversations: Arc<crate::workers::runtime::ConversationRuntime>,
+    /// Organisations' intent models (built-in plus their own intents).
+    pub intent_models: Arc<crate::workers::analysis::IntentModels>,
 }
 
 impl Deref for AppState {
@@ -118,6 +120,7 @@ impl AppState {
             dialer,
             dialer_wake: Arc::new(tokio::sync::Notify::new()),
             conversations,
+            intent_models: Default::default(),
         }))
     }
 

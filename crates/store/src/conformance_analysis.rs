@@ -62,25 +62,53 @@ async fn analysis_claims_and_results(s: DynStore) {
     assert!(matches!(err, StoreError::NotFound("call")), "{err:?}");
     assert!(s.get_analysis(&o.id, &call).await.unwrap().is_none());
 
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f1", "w1", now, false)).await.unwrap(), Claimed::Claimed);
+    assert_eq!(
+        s.claim_analysis(claim(&o.id, &call, "f1", "w1", now, false)).await.unwrap(),
+        Claimed::Claimed
+    );
     // Running, no result yet.
     let running = s.get_analysis(&o.id, &call).await.unwrap().unwrap();
     assert!(running.running);
     assert!(running.result.is_none());
     // Another worker for the same transcript: already being done.
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, false)).await.unwrap(), Claimed::Done);
+    assert_eq!(
+        s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, false)).await.unwrap(),
+        Claimed::Done
+    );
     // A forced run or a new transcript while the lease lives: busy.
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, true)).await.unwrap(), Claimed::Busy);
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f2", "w2", now, false)).await.unwrap(), Claimed::Busy);
+    assert_eq!(
+        s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, true)).await.unwrap(),
+        Claimed::Busy
+    );
+    assert_eq!(
+        s.claim_analysis(claim(&o.id, &call, "f2", "w2", now, false)).await.unwrap(),
+        Claimed::Busy
+    );
     // Only the holder finishes; the other organisation cannot.
     let result = json!({"status": "completed", "engine": "builtin"});
     let event = json!({"callId": call, "status": "completed"});
-    assert!(!s.finish_analysis(&o.id, &call, "w2", "completed", result.clone(), event.clone(), now).await.unwrap());
-    assert!(!s.finish_analysis(&other.id, &call, "w1", "completed", result.clone(), event.clone(), now).await.unwrap());
+    assert!(
+        !s.finish_analysis(&o.id, &call, "w2", "completed", result.clone(), event.clone(), now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !s.finish_analysis(&other.id, &call, "w1", "completed", result.clone(), event.clone(), now)
+            .await
+            .unwrap()
+    );
     assert_eq!(completes(&s, &o.id).await, 0);
-    assert!(s.finish_analysis(&o.id, &call, "w1", "completed", result.clone(), event.clone(), now).await.unwrap());
+    assert!(
+        s.finish_analysis(&o.id, &call, "w1", "completed", result.clone(), event.clone(), now)
+            .await
+            .unwrap()
+    );
     // Finishing twice writes nothing more.
-    assert!(!s.finish_analysis(&o.id, &call, "w1", "completed", result.clone(), event.clone(), now).await.unwrap());
+    assert!(
+        !s.finish_analysis(&o.id, &call, "w1", "completed", result.clone(), event.clone(), now)
+            .await
+            .unwrap()
+    );
     assert_eq!(completes(&s, &o.id).await, 1);
     let done = s.get_analysis(&o.id, &call).await.unwrap().unwrap();
     assert!(!done.running);
@@ -92,8 +120,14 @@ async fn analysis_claims_and_results(s: DynStore) {
     assert_eq!(ev.data, event);
 
     // The same transcript again: done; a new one or a forced run: claimed.
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, false)).await.unwrap(), Claimed::Done);
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, true)).await.unwrap(), Claimed::Claimed);
+    assert_eq!(
+        s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, false)).await.unwrap(),
+        Claimed::Done
+    );
+    assert_eq!(
+        s.claim_analysis(claim(&o.id, &call, "f1", "w2", now, true)).await.unwrap(),
+        Claimed::Claimed
+    );
     // The earlier result stays readable while the re-run runs.
     let rerun = s.get_analysis(&o.id, &call).await.unwrap().unwrap();
     assert!(rerun.running);
@@ -103,12 +137,16 @@ async fn analysis_claims_and_results(s: DynStore) {
     // new claim takes it over (the dead worker can no longer finish).
     assert!(s.expired_analyses(now + Duration::seconds(30), 10).await.unwrap().is_empty());
     let later = now + Duration::seconds(61);
+    assert_eq!(s.expired_analyses(later, 10).await.unwrap(), vec![(o.id.clone(), call.clone())]);
     assert_eq!(
-        s.expired_analyses(later, 10).await.unwrap(),
-        vec![(o.id.clone(), call.clone())]
+        s.claim_analysis(claim(&o.id, &call, "f1", "w3", later, false)).await.unwrap(),
+        Claimed::Claimed
     );
-    assert_eq!(s.claim_analysis(claim(&o.id, &call, "f1", "w3", later, false)).await.unwrap(), Claimed::Claimed);
-    assert!(!s.finish_analysis(&o.id, &call, "w2", "failed", json!({}), json!({}), later).await.unwrap());
+    assert!(
+        !s.finish_analysis(&o.id, &call, "w2", "failed", json!({}), json!({}), later)
+            .await
+            .unwrap()
+    );
     assert!(
         s.finish_analysis(&o.id, &call, "w3", "skipped", json!({"status": "skipped"}), json!({}), later)
             .await
@@ -119,7 +157,11 @@ async fn analysis_claims_and_results(s: DynStore) {
     // Deleted with its call.
     s.delete_call(&o.id, &call).await.unwrap();
     assert!(s.get_analysis(&o.id, &call).await.unwrap().is_none());
-    assert!(!s.finish_analysis(&o.id, &call, "w3", "completed", json!({}), json!({}), later).await.unwrap());
+    assert!(
+        !s.finish_analysis(&o.id, &call, "w3", "completed", json!({}), json!({}), later)
+            .await
+            .unwrap()
+    );
 }
 
 async fn analysis_claimed_once_under_contention(s: DynStore) {
@@ -128,7 +170,11 @@ async fn analysis_claimed_once_under_contention(s: DynStore) {
     let claims: Vec<_> = (0..8)
         .map(|i| {
             let (s, o, call) = (s.clone(), o.id.clone(), call.clone());
-            tokio::spawn(async move { s.claim_analysis(claim(&o, &call, "fp", &format!("w{i}"), now, false)).await.unwrap() })
+            tokio::spawn(async move {
+                s.claim_analysis(claim(&o, &call, "fp", &format!("w{i}"), now, false))
+                    .await
+                    .unwrap()
+            })
         })
         .collect();
     let mut won = 0;
@@ -158,7 +204,9 @@ async fn analysis_cursor_settings_and_intents(s: DynStore) {
     s.save_intelligence_settings(&o.id, settings.clone(), t0()).await.unwrap();
     assert_eq!(s.intelligence_settings(&o.id).await.unwrap(), Some(settings));
     assert_eq!(s.intelligence_settings(&p.id).await.unwrap(), None);
-    s.save_intelligence_settings(&o.id, json!({"redactPii": false}), t0()).await.unwrap();
+    s.save_intelligence_settings(&o.id, json!({"redactPii": false}), t0())
+        .await
+        .unwrap();
     assert_eq!(s.intelligence_settings(&o.id).await.unwrap(), Some(json!({"redactPii": false})));
 
     let intent = |id: &str, org: &OrgId, name: &str| IntentRecord {
@@ -179,7 +227,10 @@ async fn analysis_cursor_settings_and_intents(s: DynStore) {
     let names: Vec<String> = s.list_intents(&o.id).await.unwrap().into_iter().map(|i| i.name).collect();
     assert_eq!(names, ["appointment", "upgrade"]);
     assert_eq!(s.get_intent(&o.id, "int_a").await.unwrap(), a);
-    assert!(matches!(s.get_intent(&p.id, "int_a").await.unwrap_err(), StoreError::NotFound("intent")));
+    assert!(matches!(
+        s.get_intent(&p.id, "int_a").await.unwrap_err(),
+        StoreError::NotFound("intent")
+    ));
 
     let mut changed = intent("int_a", &o.id, "upsell");
     changed.examples = vec!["premium please".into()];
@@ -194,10 +245,19 @@ async fn analysis_cursor_settings_and_intents(s: DynStore) {
     assert!(matches!(s.update_intent(clash).await.unwrap_err(), StoreError::Conflict(_)));
     let mut foreign = changed.clone();
     foreign.org_id = p.id.clone();
-    assert!(matches!(s.update_intent(foreign).await.unwrap_err(), StoreError::NotFound("intent")));
+    assert!(matches!(
+        s.update_intent(foreign).await.unwrap_err(),
+        StoreError::NotFound("intent")
+    ));
 
-    assert!(matches!(s.delete_intent(&p.id, "int_a").await.unwrap_err(), StoreError::NotFound("intent")));
+    assert!(matches!(
+        s.delete_intent(&p.id, "int_a").await.unwrap_err(),
+        StoreError::NotFound("intent")
+    ));
     s.delete_intent(&o.id, "int_a").await.unwrap();
-    assert!(matches!(s.get_intent(&o.id, "int_a").await.unwrap_err(), StoreError::NotFound("intent")));
+    assert!(matches!(
+        s.get_intent(&o.id, "int_a").await.unwrap_err(),
+        StoreError::NotFound("intent")
+    ));
     assert_eq!(s.list_intents(&o.id).await.unwrap().len(), 1);
 }

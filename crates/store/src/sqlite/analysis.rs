@@ -115,18 +115,20 @@ impl AnalysisStore for SqliteStore {
     async fn get_analysis(&self, org: &OrgId, call: &CallId) -> Result<Option<StoredAnalysis>> {
         let (org, call) = (org.clone(), call.clone());
         self.read(move |c| {
-            Ok(c.prepare_cached("SELECT state, result, analysed_at FROM call_analyses WHERE call_id = ?1 AND org_id = ?2")?
-                .query_row(params![call.as_str(), org.as_str()], |r| {
-                    let state: String = r.get(0)?;
-                    Ok(StoredAnalysis {
-                        call_id: call.clone(),
-                        org_id: org.clone(),
-                        running: state == "running",
-                        result: parse_json(r.get(1)?)?,
-                        analysed_at: opt_ts(r.get(2)?),
+            Ok(
+                c.prepare_cached("SELECT state, result, analysed_at FROM call_analyses WHERE call_id = ?1 AND org_id = ?2")?
+                    .query_row(params![call.as_str(), org.as_str()], |r| {
+                        let state: String = r.get(0)?;
+                        Ok(StoredAnalysis {
+                            call_id: call.clone(),
+                            org_id: org.clone(),
+                            running: state == "running",
+                            result: parse_json(r.get(1)?)?,
+                            analysed_at: opt_ts(r.get(2)?),
+                        })
                     })
-                })
-                .optional()?)
+                    .optional()?,
+            )
         })
         .await
     }
@@ -214,9 +216,11 @@ impl AnalysisStore for SqliteStore {
     async fn list_intents(&self, org: &OrgId) -> Result<Vec<IntentRecord>> {
         let org = org.clone();
         self.read(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {INTENT_COLUMNS} FROM intents WHERE org_id = ?1 ORDER BY name"))?
-                .query_map([org.as_str()], intent_from_row)?
-                .collect::<rusqlite::Result<_>>()?)
+            Ok(
+                c.prepare_cached(&format!("SELECT {INTENT_COLUMNS} FROM intents WHERE org_id = ?1 ORDER BY name"))?
+                    .query_map([org.as_str()], intent_from_row)?
+                    .collect::<rusqlite::Result<_>>()?,
+            )
         })
         .await
     }

@@ -1,0 +1,261 @@
+//! Conversation intelligence in the server: the analysis worker stores a
+//! completed call's analysis once (on SQLite, on PostgreSQL, and with two
+//! nodes racing), `GET /v1/calls/{id}/analysis`, re-runs, ad-hoc analysis
+//! and its bad input, and PII redaction per organisation (the raw card
+//! number never reaches the database file nor a webhook).
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use switchboard_server::config::Secret;
+use switchboard_server::workers::analysis::AnalysisWorker;
+
+use crate::support::{Client, TestServer};
+
+const TRANSCRIPT: &str = "Agent: Hello, this is Maya from Acme Energy. This call is recorded for quality purposes.\n\
+Customer: Hi Maya, my name is John Carter. I am really unhappy, you charged me twice this month.\n\
+Agent: I am sorry about that. Let me look at your account.\n\
+Customer: You can email me at john.carter@example.com with the details.\n\
+Agent: I see the double charge and I will refund it today.\n\
+Customer: Thank you, that's great. I will pay the remaining 50 dollars on Friday.";
+
+fn worker(t: &TestServer) -> Arc<AnalysisWorker> {
+    AnalysisWorker::new(t.store.clone(), t.state.intent_models.clone())
+}
+
+async fn events(t: &TestServer, c: &Client, event_type: &str) -> Vec<Value> {
+    t.store
+        .org_events_after(&c.org.id, 0, 100_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == event_type)
+        .map(|e| e.data)
+        .collect()
+}
+
+async fn completed_call(c: &Client, transcript: Option<&str>, collected: Option<Value>) -> String {
+    let mut body = json!({"phone": "+14155550123", "status": "completed", "duration": 120});
+    if let Some(t) = transcript {
+        body["transcript"] = json!(t);
+    }
+    if let Some(d) = collected {
+        body["collectedData"] = d;
+    }
+    c.new_call(body).await
+}
+
+async fn completed_call_is_analysed_once(t: TestServer) {
+    let id = completed_call(&t.a, Some(TRANSCRIPT), Some(json!({"email": "set-by-client@example.com"}))).await;
+    let quiet = completed_call(&t.a, None, None).await;
+    // Not analysed yet.
+    let r = t.a.get(&format!("/v1/calls/{id}/analysis")).await;
+    r.assert_error(404, "not_found");
+
+    let round = worker(&t).run_once().await.unwrap();
+    assert_eq!(round.analysed, 2, "{round:?}");
+    let r = t.a.get(&format!("/v1/calls/{id}/analysis")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let a = &r.body;
+    assert_eq!(a["callId"], id.as_str());
+    assert_eq!(a["status"], "completed");
+    assert_eq!(a["engine"], "builtin");
+    assert_eq!(a["running"], false);
+    assert!(a["analysedAt"].is_string());
+    assert!(a["sentiment"]["score"].is_number(), "{a}");
+    assert!(a["sentiment"]["bySpeaker"].is_object(), "{a}");
+    assert!(a["keywords"].as_array().is_some_and(|k| !k.is_empty()), "{a}");
+    assert!(a["summary"]["text"].as_str().is_some_and(|s| !s.is_empty()), "{a}");
+    assert_eq!(a["compliance"]["recordingDisclosure"]["value"], true, "{a}");
+    assert!(a.get("redacted").is_none(), "redaction is off by default: {a}");
+    let kinds: Vec<&str> = a["entities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .collect();
+    assert!(kinds.contains(&"email"), "{kinds:?}");
+    assert!(kinds.contains(&"person_name"), "{kinds:?}");
+    // Evidence points at the words it came from in the stored segments.
+    let segs = t.a.get(&format!("/v1/calls/{id}/transcript")).await.body["segments"].clone();
+    let email = a["entities"].as_array().unwrap().iter().find(|e| e["kind"] == "email").unwrap();
+    let ev = &email["evidence"];
+    let text: Vec<char> = segs[ev["segment"].as_u64().unwrap() as usize]["text"]
+        .as_str()
+        .unwrap()
+        .chars()
+        .collect();
+    let said: String = text[ev["start"].as_u64().unwrap() as usize..ev["end"].as_u64().unwrap() as usize]
+        .iter()
+        .collect();
+    assert_eq!(said, "john.carter@example.com");
+
+    // Entities went into collectedData without overwriting the client's.
+    let call = t.a.get(&format!("/v1/calls/{id}")).await.body;
+    assert_eq!(call["collectedData"]["email"], "set-by-client@example.com", "{call}");
+    assert_eq!(call["collectedData"]["person_name"], "John Carter", "{call}");
+
+    // The call without a transcript: skipped, saying why.
+    let r = t.a.get(&format!("/v1/calls/{quiet}/analysis")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "skipped");
+    assert_eq!(r.body["reason"], "no transcript");
+
+    // Exactly one analysis.complete per call; another worker (another
+    // node reading the same outbox) finds nothing left to do.
+    assert_eq!(worker(&t).run_once().await.unwrap().analysed, 0);
+    let done = events(&t, &t.a, "analysis.complete").await;
+    let for_call: Vec<&Value> = done.iter().filter(|e| e["callId"] == id.as_str()).collect();
+    assert_eq!(for_call.len(), 1, "{done:?}");
+    assert_eq!(for_call[0]["status"], "completed");
+    assert_eq!(for_call[0]["analysis"]["intent"], a["intent"]);
+    assert_eq!(done.len(), 2);
+
+    // Another organisation sees nothing of it.
+    t.b.get(&format!("/v1/calls/{id}/analysis")).await.assert_error(404, "not_found");
+    t.b.post(&format!("/v1/calls/{id}/analyze"), json!({}))
+        .await
+        .assert_error(404, "not_found");
+
+    // A re-run stores again and announces it again.
+    let r = t.a.post(&format!("/v1/calls/{id}/analyze"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "completed");
+    assert_eq!(r.body["intent"], a["intent"]);
+    assert_eq!(events(&t, &t.a, "analysis.complete").await.len(), 3);
+
+    // A new transcript is analysed again.
+    let r =
+        t.a.post(
+            &format!("/v1/calls/{quiet}/events"),
+            json!({"transcript": "Customer: Please do not call me again. Remove my number from your list."}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    assert_eq!(worker(&t).run_once().await.unwrap().analysed, 1);
+    let r = t.a.get(&format!("/v1/calls/{quiet}/analysis")).await;
+    assert_eq!(r.body["status"], "completed", "{}", r.body);
+    assert_eq!(r.body["compliance"]["doNotCall"]["value"], true, "{}", r.body);
+    // The callee asked: the number is on the do-not-call list (on by default).
+    let dnc = t.a.get("/v1/dnc").await;
+    assert!(dnc.body.to_string().contains("+14155550123"), "{}", dnc.body);
+}
+
+#[tokio::test]
+async fn a_completed_call_is_analysed_once() {
+    completed_call_is_analysed_once(TestServer::start().await).await;
+}
+
+fn pg_base(url: &str, schema: &str) -> String {
+    format!(
+        "{url}{}options=-c%20search_path%3D{schema}",
+        if url.contains('?') { "&" } else { "?" }
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_completed_call_is_analysed_once_on_postgres() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the PostgreSQL analysis test");
+        return;
+    };
+    let schema = format!("it_analysis_{}", std::process::id());
+    switchboard_store::postgres::PgStore::connect_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let base = pg_base(&url, &schema);
+    let t = TestServer::start_with(move |c| c.database_url = Some(Secret::new(base))).await;
+    completed_call_is_analysed_once(t).await;
+    let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
+}
+
+/// Two nodes on one PostgreSQL database read the same events at once:
+/// every call is analysed by exactly one of them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_nodes_never_analyse_a_call_twice() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the two-node analysis test");
+        return;
+    };
+    let schema = format!("it_analysis2_{}", std::process::id());
+    switchboard_store::postgres::PgStore::connect_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let base = pg_base(&url, &schema);
+    let b2 = base.clone();
+    let t = TestServer::start_with(move |c| c.database_url = Some(Secret::new(base))).await;
+    let node = t.another_node(move |c| c.database_url = Some(Secret::new(b2))).await;
+    let mut ids = Vec::new();
+    for _ in 0..6 {
+        ids.push(completed_call(&t.a, Some(TRANSCRIPT), None).await);
+    }
+    let one = worker(&t);
+    let two = AnalysisWorker::new(node.state.store.clone(), node.state.intent_models.clone());
+    let (r1, r2) = tokio::join!(one.run_once(), two.run_once());
+    let (r1, r2) = (r1.unwrap(), r2.unwrap());
+    // A call the other node held is retried by the next round, and is then done.
+    let (r3, r4) = tokio::join!(one.run_once(), two.run_once());
+    let total = r1.analysed + r2.analysed + r3.unwrap().analysed + r4.unwrap().analysed;
+    assert_eq!(total, 6, "{r1:?} {r2:?}");
+    let done = events(&t, &t.a, "analysis.complete").await;
+    assert_eq!(done.len(), 6);
+    for id in &ids {
+        assert_eq!(done.iter().filter(|e| e["callId"] == id.as_str()).count(), 1, "{id}");
+    }
+    drop(node);
+    let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
+}
+
+#[tokio::test]
+async fn ad_hoc_analysis_answers_the_types_asked_for() {
+    let t = TestServer::start_with(|c| c.body_limit = 4 << 20).await;
+    let r =
+        t.a.post(
+            "/v1/analysis",
+            json!({"text": "I want to cancel my account, this is terrible service.", "types": ["sentiment", "intent"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "completed");
+    assert_eq!(r.body["sentiment"]["label"], "negative", "{}", r.body);
+    assert_eq!(r.body["intent"]["name"], "cancel_service", "{}", r.body);
+    for absent in ["keywords", "summary", "entities", "redacted", "topics", "compliance"] {
+        assert!(r.body[absent].is_null(), "{absent}: {}", r.body);
+    }
+
+    // Segments, with redaction asked for: the card is gone from every result.
+    let r =
+        t.a.post(
+            "/v1/analysis",
+            json!({"segments": [
+                {"speaker": "agent", "text": "Can I have the card number please?"},
+                {"speaker": "customer", "text": "Sure, it is 4111 1111 1111 1111 and my email is ann@example.com"}
+            ], "types": ["redaction", "keywords", "summary"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let body = r.body.to_string();
+    assert!(!body.contains("4111 1111 1111 1111"), "{body}");
+    assert!(!body.contains("ann@example.com"), "{body}");
+    assert!(r.body["redacted"]["segments"][1].as_str().unwrap().contains("[CARD]"), "{body}");
+
+    // Bad input names the field.
+    let r =
+        t.a.post("/v1/analysis", json!({"text": "hello there", "types": ["sentiment", "mood"]}))
+            .await;
+    r.assert_field_error("types[1]");
+    let r = t.a.post("/v1/analysis", json!({"types": ["sentiment"]})).await;
+    r.assert_field_error("text");
+    let r = t.a.post("/v1/analysis", json!({"text": "a", "segments": []})).await;
+    r.assert_field_error("text");
+    let r =
+        t.a.post("/v1/analysis", json!({"segments": [{"speaker": "robot", "text": "hi"}]}))
+            .await;
+    r.assert_field_error("segments[0].speaker");
+    let many: Vec<Value> = (0..10_001).map(|_| json!({"text": "ok"})).collect();
+    let r = t.a.post("/v1/analysis", json!({ "segments": many })).await;
+    r.assert_field_error("segments");
+    let big = "word ".repeat((1 << 20) / 5 + 1);
+    let r = t.a.post("/v1/analysis", json!({ "text": big })).await;
+    r.assert_field_error("text");
+}
