@@ -344,9 +344,10 @@ impl ConversationRuntime {
         if effects.is_empty() && actions.is_empty() && heard.is_none() {
             return Ok(Vec::new());
         }
-        let report = Self::report(live, heard, &actions, &effects, at);
+        let mut report = Self::report(live, heard, &actions, &effects, at);
         let ended = live.state.ended();
         let org = live.org.clone();
+        crate::core::redact::report(&self.store, &org, &mut report).await?;
         match self
             .store
             .report_call(&org, CallTarget::Id(call.call_id.clone()), report, None)

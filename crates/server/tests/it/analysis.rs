@@ -259,3 +259,119 @@ async fn ad_hoc_analysis_answers_the_types_asked_for() {
     let r = t.a.post("/v1/analysis", json!({ "text": big })).await;
     r.assert_field_error("text");
 }
+
+/// Every byte of every file in `dir` (the database, its WAL, recordings).
+fn all_bytes(dir: &std::path::Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            out.extend(all_bytes(&p));
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.extend(b);
+        }
+    }
+    out
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+#[tokio::test]
+async fn a_redacting_org_never_stores_or_sends_the_raw_card_number() {
+    use crate::receiver::Receiver;
+    use switchboard_server::workers::webhooks::{WebhookWorker, WorkerConfig};
+
+    let t = TestServer::start_with(|c| c.allow_private_webhook_targets = true).await;
+    // Off by default.
+    let r = t.a.get("/v1/org/intelligence").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["redactPii"], false);
+    assert_eq!(r.body["dncOnRequest"], true);
+    let r = t.a.patch("/v1/org/intelligence", json!({"redactPii": true})).await;
+    assert_eq!(r.status, 405, "{}", r.body);
+    let r =
+        t.a.send(reqwest::Method::PUT, "/v1/org/intelligence", Some(json!({"redactPii": true})), &[])
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["redactPii"], true);
+    let r =
+        t.a.send(
+            reqwest::Method::PUT,
+            "/v1/org/intelligence",
+            Some(json!({"disclosurePhrases": [""]})),
+            &[],
+        )
+        .await;
+    r.assert_field_error("disclosurePhrases[0]");
+
+    let mut rx = Receiver::start().await;
+    let hook = t.a.post("/v1/webhooks", json!({"url": rx.url(), "events": ["*"]})).await;
+    assert_eq!(hook.status, 201, "{}", hook.body);
+
+    // Organisation A redacts; B does not (and shows the search finds a raw number).
+    let a_card = "4111 1111 1111 1111";
+    let b_card = "5555 5555 5555 4444";
+    let said = |card: &str| {
+        format!("Agent: How would you like to pay?\nCustomer: By card, the number is {card}, expiry next May. Email me at pat@example.com.")
+    };
+    let id = completed_call(&t.a, Some(&said(a_card)), None).await;
+    let other = completed_call(&t.b, Some(&said(b_card)), None).await;
+    // A later report carrying the card in notes and a new transcript.
+    let r =
+        t.a.post(
+            &format!("/v1/calls/{id}/events"),
+            json!({"notes": format!("card {a_card}"), "transcript": said(a_card)}),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.body);
+    // A spoken card is redacted too.
+    let spoken = "Customer: it is four one one one one one one one one one one one one one one one";
+    let spoken_id = completed_call(&t.a, Some(spoken), None).await;
+
+    let segs = t.a.get(&format!("/v1/calls/{id}/transcript")).await.body;
+    assert!(segs.to_string().contains("[CARD]"), "{segs}");
+    assert!(!segs.to_string().contains(a_card), "{segs}");
+    let call = t.a.get(&format!("/v1/calls/{id}")).await.body;
+    assert!(!call.to_string().contains(a_card), "{call}");
+    let spoken_segs = t.a.get(&format!("/v1/calls/{spoken_id}/transcript")).await.body;
+    assert!(!spoken_segs.to_string().contains("four one one one one"), "{spoken_segs}");
+
+    let analysed = worker(&t).run_once().await.unwrap();
+    assert_eq!(analysed.analysed, 3, "{analysed:?}");
+    let a = t.a.get(&format!("/v1/calls/{id}/analysis")).await.body;
+    assert!(a["redacted"]["text"].as_str().unwrap().contains("[CARD]"), "{a}");
+    assert!(!a.to_string().contains(a_card));
+    let b = t.b.get(&format!("/v1/calls/{other}/analysis")).await.body;
+    assert!(b.get("redacted").is_none(), "{b}");
+
+    let hooks = WebhookWorker::new(
+        t.store.clone(),
+        WorkerConfig {
+            allow_private: true,
+            ..WorkerConfig::default()
+        },
+    )
+    .unwrap();
+    let round = hooks.run_once().await.unwrap();
+    assert!(round.succeeded >= 5, "{round:?}");
+    let mut bodies = Vec::new();
+    while let Ok(r) = rx.rx.try_recv() {
+        bodies.push(String::from_utf8_lossy(&r.body).into_owned());
+    }
+    assert_eq!(bodies.len() as u64, round.succeeded);
+    let all = bodies.join("\n");
+    assert!(all.contains("analysis.complete"), "{all}");
+    assert!(all.contains("transcription.complete"), "{all}");
+    assert!(all.contains("[CARD]"), "{all}");
+    for raw in [a_card, "4111111111111111", "pat@example.com"] {
+        assert!(!all.contains(raw), "{raw} left in a webhook: {all}");
+    }
+
+    // The database files: A's card is nowhere, B's (not redacted) is there.
+    let bytes = all_bytes(&t.state.cfg.data_dir);
+    assert!(contains(&bytes, b_card), "the search finds an unredacted number");
+    assert!(!contains(&bytes, a_card), "the raw card number was written to disk");
+    assert!(!contains(&bytes, "4111111111111111"));
+}
