@@ -100,6 +100,8 @@ impl AppState {
             cfg.llm.clone().map(crate::llm::Llm::new),
             Some(speech.clone()),
         ));
+        let intent_models = Arc::new(crate::workers::analysis::IntentModels::default());
+        conversations.use_org_intents(intent_models.clone());
         if let Some(sim) = &telephony.simulator {
             sim.set_conversations(conversations.clone());
         }
@@ -120,7 +122,7 @@ impl AppState {
             dialer,
             dialer_wake: Arc::new(tokio::sync::Notify::new()),
             conversations,
-            intent_models: Default::default(),
+            intent_models,
         }))
     }
 

@@ -90,6 +90,8 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("POST", "/api/ribbon/calls/{id}/actions") => Permission("calls.update"),
         (_, p) if p.starts_with("/v1/webhooks") || p.starts_with("/v1/events") => family("webhooks.view", "webhooks.manage"),
         (_, p) if p.starts_with("/v1/templates") => family("templates.view", "templates.manage"),
+        // An organisation's intents belong with its scripts.
+        (_, p) if p.starts_with("/v1/intents") => family("templates.view", "templates.manage"),
         (_, p) if p.starts_with("/v1/campaigns") => family("campaigns.view", "campaigns.manage"),
         (_, p) if p.starts_with("/v1/contact-lists") => family("lists.view", "lists.manage"),
         (_, p) if p.starts_with("/v1/dnc") => family("dnc.view", "dnc.manage"),

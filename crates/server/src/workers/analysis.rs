@@ -20,13 +20,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use switchboard_domain::call::CallReport;
 use switchboard_domain::campaign::DncEntry;
+use switchboard_domain::conversation::Understand;
 use switchboard_domain::phone::Region;
 use switchboard_domain::transcript::Segment;
 use switchboard_domain::{Call, CallId, OrgId, Organisation};
@@ -68,16 +69,22 @@ pub async fn settings(store: &DynStore, org: &OrgId) -> Result<IntelSettings, St
 }
 
 /// Intent models built from organisations' own intents, kept until their
-/// intents change.
+/// intents change on this node, or for [`MODEL_TTL`] (another node may
+/// have changed them).
 #[derive(Default)]
 pub struct IntentModels {
-    models: Mutex<HashMap<OrgId, Arc<IntentModel>>>,
+    models: Mutex<HashMap<OrgId, (Instant, Arc<IntentModel>)>>,
 }
+
+/// How long a node keeps an organisation's intent model.
+pub const MODEL_TTL: Duration = Duration::from_secs(30);
 
 impl IntentModels {
     /// The built-in intents plus the organisation's own.
     pub async fn for_org(&self, store: &DynStore, org: &OrgId) -> Result<Arc<IntentModel>, StoreError> {
-        if let Some(m) = self.models.lock().expect("intent models").get(org) {
+        if let Some((at, m)) = self.models.lock().expect("intent models").get(org)
+            && at.elapsed() < MODEL_TTL
+        {
             return Ok(m.clone());
         }
         let custom: Vec<(String, Vec<String>)> = store.list_intents(org).await?.into_iter().map(|i| (i.name, i.examples)).collect();
@@ -92,13 +99,40 @@ impl IntentModels {
                 }
             }
         };
-        self.models.lock().expect("intent models").insert(org.clone(), model.clone());
+        self.models
+            .lock()
+            .expect("intent models")
+            .insert(org.clone(), (Instant::now(), model.clone()));
         Ok(model)
     }
 
     /// Forgets an organisation's model (its intents changed).
     pub fn forget(&self, org: &OrgId) {
         self.models.lock().expect("intent models").remove(org);
+    }
+}
+
+/// Script `intent` branches read through an organisation's intent model
+/// (built-in plus its own intents); what the model cannot tell (`unknown`)
+/// falls back to the phrase rules, so their intent names keep working.
+pub struct ModelUnderstand {
+    model: Arc<IntentModel>,
+    fallback: Arc<dyn Understand + Send + Sync>,
+}
+
+impl ModelUnderstand {
+    pub fn new(model: Arc<IntentModel>, fallback: Arc<dyn Understand + Send + Sync>) -> Self {
+        Self { model, fallback }
+    }
+}
+
+impl Understand for ModelUnderstand {
+    fn intent(&self, text: &str) -> Option<(String, f32)> {
+        let p = self.model.classify(text);
+        if p.name != switchboard_intelligence::intent::UNKNOWN {
+            return Some((p.name, p.confidence as f32));
+        }
+        self.fallback.intent(text)
     }
 }
 

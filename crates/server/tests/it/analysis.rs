@@ -375,3 +375,78 @@ async fn a_redacting_org_never_stores_or_sends_the_raw_card_number() {
     assert!(!contains(&bytes, a_card), "the raw card number was written to disk");
     assert!(!contains(&bytes, "4111111111111111"));
 }
+
+#[tokio::test]
+async fn organisations_teach_their_own_intents() {
+    use switchboard_domain::conversation::{KeywordIntents, Understand};
+    use switchboard_server::workers::analysis::ModelUnderstand;
+
+    let t = TestServer::start().await;
+    // Bad input names the field.
+    t.a.post("/v1/intents", json!({"name": "upgrade_plan", "examples": []}))
+        .await
+        .assert_field_error("examples");
+    t.a.post("/v1/intents", json!({"name": "upgrade_plan"}))
+        .await
+        .assert_field_error("examples");
+    t.a.post("/v1/intents", json!({"name": "Upgrade Plan!", "examples": ["x"]}))
+        .await
+        .assert_field_error("name");
+    t.a.post("/v1/intents", json!({"name": "upgrade_plan", "examples": ["ok", "  "]}))
+        .await
+        .assert_field_error("examples[1]");
+
+    let examples = json!([
+        "I want to upgrade my plan",
+        "move me to the premium tier",
+        "can I switch to the premium package",
+        "I'd like the bigger plan with more minutes"
+    ]);
+    let r = t.a.post("/v1/intents", json!({"name": "upgrade_plan", "examples": examples})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert!(id.starts_with("int_"));
+    assert_eq!(r.body["examples"], examples);
+    t.a.post("/v1/intents", json!({"name": "upgrade_plan", "examples": ["more"]}))
+        .await
+        .assert_error(409, "conflict");
+    let list = t.a.get("/v1/intents").await;
+    assert_eq!(list.body["data"].as_array().unwrap().len(), 1, "{}", list.body);
+    assert_eq!(t.a.get(&format!("/v1/intents/{id}")).await.body["name"], "upgrade_plan");
+    t.b.get(&format!("/v1/intents/{id}")).await.assert_error(404, "not_found");
+    assert_eq!(t.b.get("/v1/intents").await.body["data"], json!([]));
+
+    // Analysis and scripts of A know it; B's do not.
+    let said = "Hi, could you move me up to the premium tier please";
+    let r = t.a.post("/v1/analysis", json!({"text": said, "types": ["intent"]})).await;
+    assert_eq!(r.body["intent"]["name"], "upgrade_plan", "{}", r.body);
+    let r = t.b.post("/v1/analysis", json!({"text": said, "types": ["intent"]})).await;
+    assert_ne!(r.body["intent"]["name"], "upgrade_plan", "{}", r.body);
+    let model = t.state.intent_models.for_org(&t.store, &t.a.org.id).await.unwrap();
+    let nlu = ModelUnderstand::new(model, Arc::new(KeywordIntents::default()));
+    assert_eq!(nlu.intent(said).map(|(n, _)| n).as_deref(), Some("upgrade_plan"));
+    // The phrase rules' intent names still come out.
+    for (text, want) in [
+        ("yes", "interested"),
+        ("please stop calling me", "do_not_call"),
+        ("can I talk to a real person", "transfer_request"),
+        ("you have the wrong number", "wrong_number"),
+    ] {
+        assert_eq!(nlu.intent(text).map(|(n, _)| n).as_deref(), Some(want), "{text}");
+    }
+    assert_eq!(nlu.intent("purple elephant trombone"), None);
+
+    // Renamed, then deleted: the model follows at once.
+    let r = t.a.patch(&format!("/v1/intents/{id}"), json!({"name": "premium_upgrade"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["examples"], examples);
+    let r = t.a.post("/v1/analysis", json!({"text": said, "types": ["intent"]})).await;
+    assert_eq!(r.body["intent"]["name"], "premium_upgrade", "{}", r.body);
+    t.a.patch(&format!("/v1/intents/{id}"), json!({"examples": []}))
+        .await
+        .assert_field_error("examples");
+    assert_eq!(t.a.delete(&format!("/v1/intents/{id}")).await.status, 204);
+    t.a.get(&format!("/v1/intents/{id}")).await.assert_error(404, "not_found");
+    let r = t.a.post("/v1/analysis", json!({"text": said, "types": ["intent"]})).await;
+    assert_ne!(r.body["intent"]["name"], "premium_upgrade", "{}", r.body);
+}

@@ -14,6 +14,7 @@ pub mod contacts;
 pub mod csv_import;
 pub mod dnc;
 pub mod export;
+pub mod intents;
 pub mod keys;
 pub mod org;
 pub mod recordings;
