@@ -37,6 +37,27 @@ pub enum Command {
     /// Run a benchmark.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Measure conversation intelligence on labelled data: accuracy,
+    /// macro-F1 and a confusion matrix.
+    Eval(EvalArgs),
+}
+
+/// `switchboard eval sentiment|intent|redaction [--data PATH]`.
+#[derive(Debug, clap::Args)]
+pub struct EvalArgs {
+    /// `sentiment` (needs --data, see scripts/fetch-eval-data), `intent` or `redaction`.
+    #[arg(value_parser = ["sentiment", "intent", "redaction"])]
+    pub kind: String,
+    /// The evaluation data folder.
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
+}
+
+/// Runs an evaluation and prints its report.
+pub fn eval(args: EvalArgs) -> anyhow::Result<()> {
+    let report = switchboard_intelligence::eval::run(&args.kind, args.data.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{report}");
+    Ok(())
 }
 
 #[derive(Debug, Subcommand)]

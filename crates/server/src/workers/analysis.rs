@@ -136,6 +136,30 @@ impl Understand for ModelUnderstand {
     }
 }
 
+/// Reads each live segment of a report as it arrives (sentiment and intent,
+/// with the organisation's intents), for its `transcript.updated` event.
+/// Evidence offsets point into the segment's own text (`segment` 0). Best
+/// effort: without the organisation or its model the events go without.
+pub async fn annotate_segments(store: &DynStore, models: &IntentModels, org: &OrgId, report: &mut CallReport) {
+    if report.segments.is_empty() {
+        return;
+    }
+    let (Ok(o), Ok(model)) = (store.get_org(org).await, models.for_org(store, org).await) else {
+        return;
+    };
+    let entities = switchboard_intelligence::EntityOptions {
+        reference: report.at.unwrap_or_else(switchboard_domain::now),
+        zone: o.time_zone.0,
+        region: o.default_region.as_deref().and_then(|r| Region::parse(r).ok()),
+        ..Default::default()
+    };
+    report.segment_analysis = report
+        .segments
+        .iter()
+        .map(|s| serde_json::to_value(switchboard_intelligence::analyze_live(&s.text, 0, &model, &entities)).unwrap_or(Value::Null))
+        .collect();
+}
+
 /// A fingerprint of a transcript: what a claim names.
 pub fn fingerprint(segments: &[Segment]) -> String {
     let mut h = Sha256::new();

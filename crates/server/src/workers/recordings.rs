@@ -267,10 +267,11 @@ pub async fn save_transcript(state: &AppState, org: &OrgId, call: &CallId, segme
             s.text = s.text.chars().take(transcript::MAX_SEGMENT_CHARS).collect();
         }
     }
-    let report = CallReport {
+    let mut report = CallReport {
         segments,
         ..Default::default()
     };
+    crate::workers::analysis::annotate_segments(&state.store, &state.intent_models, org, &mut report).await;
     state.store.report_call(org, CallTarget::Id(call.clone()), report, None).await?;
     Ok(true)
 }

@@ -372,6 +372,9 @@ impl ConversationRuntime {
         let ended = live.state.ended();
         let org = live.org.clone();
         crate::core::redact::report(&self.store, &org, &mut report).await?;
+        if let Some(models) = self.org_intents.get() {
+            crate::workers::analysis::annotate_segments(&self.store, models, &org, &mut report).await;
+        }
         match self
             .store
             .report_call(&org, CallTarget::Id(call.call_id.clone()), report, None)

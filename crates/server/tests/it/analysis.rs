@@ -450,3 +450,100 @@ async fn organisations_teach_their_own_intents() {
     let r = t.a.post("/v1/analysis", json!({"text": said, "types": ["intent"]})).await;
     assert_ne!(r.body["intent"]["name"], "premium_upgrade", "{}", r.body);
 }
+
+const UPSELL: &str = r#"{"name": "Upsell", "steps": [
+ {"id": "ask", "type": "question", "content": "Is there anything we can do for you today?", "saveAs": "answer",
+  "branches": [
+    {"intent": "upgrade_plan", "goto": "up"},
+    {"intent": "interested", "goto": "yes"},
+    {"default": true, "goto": "no"}]},
+ {"id": "up", "type": "hangup", "content": "Moving you to premium.", "outcome": "upgrade"},
+ {"id": "yes", "type": "hangup", "content": "Great.", "outcome": "successful"},
+ {"id": "no", "type": "hangup", "content": "Goodbye.", "outcome": "refused"}
+]}"#;
+
+/// A script's intent branches use the organisation's own intents and the
+/// built-in ones; every live segment's event carries its sentiment and intent.
+#[tokio::test]
+async fn scripts_branch_on_org_intents_and_live_segments_carry_their_reading() {
+    use chrono::Duration;
+    use switchboard_telephony::ManualClock;
+    use switchboard_telephony::simulator::SimSettings;
+
+    let clock = ManualClock::new("2025-05-21T15:00:00Z".parse().unwrap());
+    let sim = SimSettings {
+        failed_rate: 0.0,
+        busy_rate: 0.0,
+        answer_rate: 1.0,
+        voicemail_rate: 0.0,
+        answer_by_hour: false,
+        ..Default::default()
+    };
+    let t = TestServer::start_simulated(clock.clone(), sim, |_| {}).await;
+    let r =
+        t.a.post(
+            "/v1/intents",
+            json!({"name": "upgrade_plan", "examples": ["I want to upgrade my plan", "move me to the premium tier", "switch me to the premium package"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let tpl = crate::templates::new_template(&t.a, serde_json::from_str(UPSELL).unwrap()).await;
+    let mut ids = Vec::new();
+    for answer in ["Could you move me up to the premium tier please", "yes", "purple elephant trombone"] {
+        let r =
+            t.a.post(
+                "/v1/calls",
+                json!({"phone": "+12125550100", "templateId": tpl, "callerId": "+15559876543",
+                       "simulation": {"persona": "interested", "answers": [answer]}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        ids.push(r.body["id"].as_str().unwrap().to_owned());
+    }
+    let simulator = t.simulator();
+    let mut done = false;
+    for _ in 0..400 {
+        t.state.dialer.run_once().await.unwrap();
+        simulator.pump().await.unwrap();
+        let mut all = true;
+        for id in &ids {
+            all &= t
+                .store
+                .get_call(&t.a.org.id, &id.parse().unwrap())
+                .await
+                .unwrap()
+                .status
+                .is_terminal();
+        }
+        if all {
+            done = true;
+            break;
+        }
+        clock.advance(Duration::seconds(3));
+    }
+    assert!(done, "the calls did not end");
+    let outcomes: Vec<String> = {
+        let mut v = Vec::new();
+        for id in &ids {
+            let c = t.store.get_call(&t.a.org.id, &id.parse().unwrap()).await.unwrap();
+            v.push(c.outcome.unwrap_or_default());
+        }
+        v
+    };
+    assert_eq!(outcomes, ["upgrade", "successful", "refused"]);
+
+    // Every customer segment's event says what was read in it.
+    let updates = events(&t, &t.a, "transcript.updated").await;
+    let heard: Vec<&Value> = updates.iter().filter(|e| e["segment"]["speaker"] == "customer").collect();
+    assert_eq!(heard.len(), 3, "{updates:?}");
+    let by_text = |text: &str| heard.iter().find(|e| e["segment"]["text"] == text).copied().unwrap();
+    let up = by_text("Could you move me up to the premium tier please");
+    assert_eq!(up["analysis"]["intent"]["name"], "upgrade_plan", "{up}");
+    assert!(up["analysis"]["sentiment"]["label"].is_string(), "{up}");
+    let ev = &up["analysis"]["intent"]["evidence"][0];
+    assert_eq!(ev["segment"], 0);
+    assert!(ev["text"].as_str().is_some_and(|s| s.contains("premium")), "{up}");
+    assert_eq!(by_text("purple elephant trombone")["analysis"]["intent"]["name"], "unknown");
+    // The platform's own prompts are analysed too.
+    assert!(updates.iter().all(|e| e["analysis"]["sentiment"].is_object()), "{updates:?}");
+}

@@ -30,9 +30,11 @@ pub(super) async fn write_segments(
     c: &mut PgConnection,
     call: &Call,
     w: SegmentWrite,
+    notes: &[Value],
     at: Timestamp,
     events: &mut Vec<DomainEvent>,
 ) -> Result<bool> {
+    let mut notes = notes;
     let (segs, first) = match w {
         SegmentWrite::Nothing => return Ok(false),
         SegmentWrite::Replace(segs) => {
@@ -40,6 +42,7 @@ pub(super) async fn write_segments(
                 .bind(call.id.as_str())
                 .execute(&mut *c)
                 .await?;
+            notes = &[];
             (segs, 1)
         }
         SegmentWrite::Append(segs) => {
@@ -70,7 +73,7 @@ pub(super) async fn write_segments(
     });
     q.build().execute(&mut *c).await?;
     for (i, s) in segs.iter().enumerate() {
-        events.push(logic::segment_event(call, first + i as i64, s, at));
+        events.push(logic::segment_event(call, first + i as i64, s, notes.get(i), at));
     }
     Ok(true)
 }
