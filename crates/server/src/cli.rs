@@ -235,7 +235,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let recordings = tokio::spawn(crate::workers::recordings::RecordingsWorker::run(state.clone(), recordings_stop));
     let (stop_analysis, analysis_stop) = tokio::sync::watch::channel(false);
     let analysis =
-        tokio::spawn(crate::workers::analysis::AnalysisWorker::new(state.store.clone(), state.intent_models.clone()).run(analysis_stop));
+        crate::workers::analysis::AnalysisWorker::with_llm(state.store.clone(), state.intent_models.clone(), state.cfg.llm.clone());
+    let analysis = tokio::spawn(analysis.run(analysis_stop));
     let served = crate::run(state, listener, crate::shutdown_signal()).await;
     let _ = stop_analysis.send(true);
     let _ = analysis.await;

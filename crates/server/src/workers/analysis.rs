@@ -33,6 +33,8 @@ use switchboard_domain::transcript::Segment;
 use switchboard_domain::{Call, CallId, OrgId, Organisation};
 use switchboard_intelligence::{Analysis, AnalysisType, AnalyzeOptions, Input, IntentModel};
 use switchboard_store::{AnalysisClaim, CallTarget, Claimed, DynStore, StoreError};
+
+use crate::llm::{Llm, LlmSettings};
 use tokio::sync::watch;
 
 /// An organisation's intelligence settings (`/v1/org/intelligence`).
@@ -213,6 +215,7 @@ pub enum Outcome {
     Gone,
 }
 
+#[allow(clippy::too_many_arguments)]
 /// Analyses a call and stores the result (see the module docs). `force`
 /// analyses again a transcript already analysed; `only_ended` leaves calls
 /// that have not completed alone (answered `Gone`).
@@ -224,6 +227,7 @@ pub async fn analyse_call(
     owner: &str,
     force: bool,
     only_ended: bool,
+    llm: Option<&Llm>,
 ) -> Result<Outcome, StoreError> {
     let call = match store.get_call(&org.id, id).await {
         Ok(c) => c,
@@ -259,7 +263,7 @@ pub async fn analyse_call(
     let model = models.for_org(store, &org.id).await?;
     let reference = call.answered_at.or(call.initiated_at).unwrap_or(call.created_at);
     let opts = options_for(org, reference, &s, model);
-    let analysis = if segments.is_empty() {
+    let mut analysis = if segments.is_empty() {
         Analysis::skipped("no transcript")
     } else {
         let segs = segments.clone();
@@ -272,6 +276,16 @@ pub async fn analyse_call(
             }
         }
     };
+    if let (Some(llm), Some(summary)) = (llm, analysis.summary.as_mut()) {
+        // The model reads what was stored (redacted when the organisation redacts).
+        match llm.summarise(&segments).await {
+            Ok(text) => {
+                summary.text = text;
+                summary.engine = format!("llm:{}", llm.settings().model);
+            }
+            Err(e) => tracing::warn!(call = %id, error = %e, "the language model gave no summary; keeping the built-in one"),
+        }
+    }
     apply_to_call(store, org, &call, &analysis, &s).await;
     let result = serde_json::to_value(&analysis).unwrap_or_else(|_| json!({"status": "failed", "reason": "unserialisable"}));
     let status = status_name(&analysis);
@@ -367,6 +381,8 @@ pub struct AnalysisWorker {
     /// Calls another worker held (for an older transcript): tried again.
     retry: Mutex<BTreeSet<(String, String)>>,
     poll: Duration,
+    /// Writes summaries when a model is configured (the built-in one otherwise, or when it fails).
+    llm: Option<Llm>,
 }
 
 fn triggers(event_type: &str) -> bool {
@@ -375,6 +391,11 @@ fn triggers(event_type: &str) -> bool {
 
 impl AnalysisWorker {
     pub fn new(store: DynStore, models: Arc<IntentModels>) -> Arc<Self> {
+        Self::with_llm(store, models, None)
+    }
+
+    /// A worker whose summaries come from the language model when one is configured.
+    pub fn with_llm(store: DynStore, models: Arc<IntentModels>, llm: Option<LlmSettings>) -> Arc<Self> {
         let owner = format!("analysis-{}-{}", std::process::id(), &switchboard_domain::id::new_body()[14..]);
         Arc::new(Self {
             store,
@@ -382,6 +403,7 @@ impl AnalysisWorker {
             owner,
             retry: Mutex::new(BTreeSet::new()),
             poll: Duration::from_millis(500),
+            llm: llm.map(Llm::new),
         })
     }
 
@@ -438,7 +460,7 @@ impl AnalysisWorker {
             let id = CallId::from_trusted(call_id.clone());
             // Only calls that ended normally: a transcript of a live call
             // is analysed once the call completes.
-            match analyse_call(&self.store, &self.models, &org, &id, &self.owner, false, true).await? {
+            match analyse_call(&self.store, &self.models, &org, &id, &self.owner, false, true, self.llm.as_ref()).await? {
                 Outcome::Stored(_) => done += 1,
                 Outcome::Busy => {
                     self.retry.lock().expect("retry set").insert((org_id, call_id));

@@ -547,3 +547,102 @@ async fn scripts_branch_on_org_intents_and_live_segments_carry_their_reading() {
     // The platform's own prompts are analysed too.
     assert!(updates.iter().all(|e| e["analysis"]["sentiment"].is_object()), "{updates:?}");
 }
+
+/// `switchboard eval` and `switchboard bench analysis` run the crate's
+/// evaluation and benchmark from the binary.
+#[test]
+fn eval_and_bench_commands_report_their_numbers() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(crate::cli::BIN).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let red = run(&["eval", "redaction"]);
+    let card = red.lines().find(|l| l.starts_with("[CARD]")).unwrap_or_default();
+    assert!(card.contains("100.0%"), "{red}");
+    assert!(red.contains("false positives"), "{red}");
+    let intent = run(&["eval", "intent"]);
+    assert!(intent.contains("held-out accuracy") && intent.contains("macro-F1"), "{intent}");
+    let bench = run(&["bench", "analysis", "--seconds", "0.2"]);
+    assert!(bench.contains("peak RSS"), "{bench}");
+    // An unknown kind is refused.
+    let out = std::process::Command::new(crate::cli::BIN).args(["eval", "mood"]).output().unwrap();
+    assert!(!out.status.success());
+}
+
+/// A chat-completions stand-in: answers `replies` in turn (or fails with
+/// 500 once they run out) and keeps every request body.
+async fn model_stand_in(replies: Vec<Value>) -> (String, Arc<std::sync::Mutex<Vec<Value>>>) {
+    let seen: Arc<std::sync::Mutex<Vec<Value>>> = Arc::default();
+    let replies = Arc::new(std::sync::Mutex::new(replies.into_iter()));
+    let app = axum::Router::new().route(
+        "/v1/chat/completions",
+        axum::routing::post({
+            let seen = seen.clone();
+            move |body: axum::Json<Value>| {
+                let (seen, replies) = (seen.clone(), replies.clone());
+                async move {
+                    seen.lock().unwrap().push(body.0);
+                    match replies.lock().unwrap().next() {
+                        Some(r) => (axum::http::StatusCode::OK, axum::Json(r)),
+                        None => (axum::http::StatusCode::INTERNAL_SERVER_ERROR, axum::Json(json!({}))),
+                    }
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}/v1", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (base, seen)
+}
+
+/// With a model configured the summary is the model's and says so; the
+/// exact request is checked; when the model fails the built-in summary stays.
+#[tokio::test]
+async fn a_configured_model_writes_the_summary_with_fallback() {
+    let reply = json!({"choices": [{"message": {"role": "assistant", "content": " John was double charged; a refund is due today and he pays 50 dollars on Friday. "}}]});
+    let (url, seen) = model_stand_in(vec![reply]).await;
+    let settings = switchboard_server::llm::LlmSettings {
+        url,
+        model: "demo-model".into(),
+        key: None,
+        timeout_ms: 2_000,
+    };
+    let t = TestServer::start_with(|_| {}).await;
+    let id = completed_call(&t.a, Some(TRANSCRIPT), None).await;
+    let w = AnalysisWorker::with_llm(t.store.clone(), t.state.intent_models.clone(), Some(settings));
+    assert_eq!(w.run_once().await.unwrap().analysed, 1);
+    let a = t.a.get(&format!("/v1/calls/{id}/analysis")).await.body;
+    assert_eq!(a["summary"]["engine"], "llm:demo-model", "{a}");
+    assert_eq!(
+        a["summary"]["text"],
+        "John was double charged; a refund is due today and he pays 50 dollars on Friday."
+    );
+    // The extractive sentences stay as the summary's evidence.
+    assert!(a["summary"]["sentences"].as_array().is_some_and(|s| !s.is_empty()), "{a}");
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1);
+    let req = &requests[0];
+    assert_eq!(req["model"], "demo-model");
+    assert_eq!(req["messages"][0]["role"], "system");
+    assert_eq!(req["messages"][0]["content"], switchboard_server::llm::SUMMARY_INSTRUCTIONS);
+    assert_eq!(req["messages"][1]["role"], "user");
+    assert!(
+        req["messages"][1]["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Agent: Hello, this is Maya"),
+        "{req}"
+    );
+    assert!(req.get("tools").is_none());
+
+    // The stand-in now fails: the re-run keeps the built-in summary.
+    let second = completed_call(&t.a, Some(TRANSCRIPT), None).await;
+    assert_eq!(w.run_once().await.unwrap().analysed, 1);
+    let b = t.a.get(&format!("/v1/calls/{second}/analysis")).await.body;
+    assert_eq!(b["status"], "completed");
+    assert_eq!(b["summary"]["engine"], "builtin", "{b}");
+    assert!(b["summary"]["text"].as_str().is_some_and(|s| s.contains("Acme Energy")), "{b}");
+    assert_eq!(seen.lock().unwrap().len(), 2);
+}

@@ -141,7 +141,18 @@ pub async fn get_analysis(State(state): State<AppState>, auth: Auth, Path(id): P
 pub async fn analyze_call(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;
     let owner = format!("request-{}", switchboard_domain::id::new_body());
-    let out = analyse_call(&state.store, &state.intent_models, &auth.org, &id, &owner, true, false).await?;
+    let llm = state.cfg.llm.clone().map(crate::llm::Llm::new);
+    let out = analyse_call(
+        &state.store,
+        &state.intent_models,
+        &auth.org,
+        &id,
+        &owner,
+        true,
+        false,
+        llm.as_ref(),
+    )
+    .await?;
     let result = match out {
         Outcome::Stored(v) => v,
         Outcome::Gone => return Err(ApiError::not_found("call")),

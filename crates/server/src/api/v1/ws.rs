@@ -31,7 +31,7 @@ use std::time::Duration;
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::http::{HeaderMap, HeaderValue};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use switchboard_domain::CallId;
 
@@ -63,9 +63,26 @@ const MAX_TRANSCRIPT_CALLS: usize = 100;
     params(("token" = Option<String>, Query, description = "API key or access token, for clients that cannot set headers"),
         ("types" = Option<String>, Query, description = "Start at once with these patterns (as `subscribe`)"),
         ("callId" = Option<String>, Query), ("lastEventId" = Option<i64>, Query)),
-    responses((status = 101, description = "WebSocket; see docs/live.md for messages and close codes")),
+    responses((status = 101, description = "WebSocket; see docs/live.md for messages and close codes"),
+        (status = 400, description = "Not a WebSocket handshake", body = super::ErrorBody)),
     security(("bearer" = []), ("apiKey" = [])))]
-pub async fn ws(State(state): State<AppState>, headers: HeaderMap, q: QueryMap, upgrade: WebSocketUpgrade) -> Response {
+pub async fn ws(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    q: QueryMap,
+    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
+) -> Response {
+    // A request that is no WebSocket handshake gets the JSON error envelope.
+    let upgrade = match upgrade {
+        Ok(u) => u,
+        Err(e) => {
+            return crate::error::ApiError::new(
+                crate::error::ErrorKind::InvalidParameter,
+                format!("This route speaks WebSocket: {e}"),
+            )
+            .into_response();
+        }
+    };
     let mut headers = headers;
     if crate::identity::auth::presented(&headers).is_none()
         && let Some(token) = q.get("token").or(q.get("access_token"))
