@@ -407,6 +407,11 @@ pub struct CallReport {
     /// its segments).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub segments: Vec<crate::transcript::Segment>,
+    /// What was read in each of `segments` as it arrived (sentiment and
+    /// intent), in the same order: sent with its `transcript.updated` event.
+    /// Set by the server, never read from a client.
+    #[serde(skip)]
+    pub segment_analysis: Vec<Value>,
     /// The call's place in its script, stored with the report.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub conversation: Option<Value>,

@@ -25,6 +25,10 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "transcript.updated",
         "A call's transcript gained a segment (live, as it is spoken or heard)",
     ),
+    (
+        "analysis.complete",
+        "A call's conversation analysis is stored (sentiment, intent, keywords, summary, entities, compliance)",
+    ),
     ("contact.created", "A contact was created"),
     ("contact.updated", "A contact changed"),
     ("contact.deleted", "A contact was deleted"),
@@ -142,6 +146,18 @@ pub fn example_data(event_type: &str) -> Value {
             "callId": "call_0696bc5xqk7ht3g6s9bb8qjv2r",
             "seq": 3,
             "segment": {"speaker": "customer", "text": "Can you call me back tomorrow at 3?", "startMs": 8200, "endMs": 10400, "confidence": 0.92, "isFinal": true}
+        }),
+        "analysis.complete" => json!({
+            "callId": "call_0696bc5xqk7ht3g6s9bb8qjv2r",
+            "status": "completed",
+            "analysis": {
+                "status": "completed",
+                "engine": "builtin",
+                "sentiment": {"label": "positive", "score": 0.42},
+                "intent": {"name": "payment_promise", "confidence": 0.91, "evidence": [{"segment": 3, "start": 0, "end": 24}]},
+                "summary": {"text": "I will pay the 50 dollars on Friday.", "engine": "builtin", "sentences": [{"speaker": "customer", "evidence": {"segment": 3, "start": 0, "end": 36}}]},
+                "entities": [{"kind": "money", "value": "50.00 USD", "amount": 50.0, "currency": "USD", "evidence": {"segment": 3, "start": 15, "end": 25}}]
+            }
         }),
         "contact.created" | "contact.updated" | "contact.deleted" => contact(),
         "campaign.started" => campaign("active"),

@@ -215,7 +215,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (stop_recordings, recordings_stop) = tokio::sync::watch::channel(false);
     let recordings = tokio::spawn(crate::workers::recordings::RecordingsWorker::run(state.clone(), recordings_stop));
+    let (stop_analysis, analysis_stop) = tokio::sync::watch::channel(false);
+    let analysis =
+        crate::workers::analysis::AnalysisWorker::with_llm(state.store.clone(), state.intent_models.clone(), state.cfg.llm.clone());
+    let analysis = tokio::spawn(analysis.run(analysis_stop));
     let served = crate::run(state, listener, crate::shutdown_signal()).await;
+    let _ = stop_analysis.send(true);
+    let _ = analysis.await;
     let _ = stop_recordings.send(true);
     let _ = recordings.await;
     let _ = stop_telephony.send(true);

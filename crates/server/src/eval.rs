@@ -14,6 +14,19 @@ pub enum EvalCommand {
     /// utterances (clean and through the telephone channel), and with
     /// `--round-trip N` N sentences spoken by a platform voice and heard back.
     Stt(SttArgs),
+    /// Sentiment on labelled sentences (UCI; fetch with scripts/fetch-eval-data), ours beside VADER.
+    Sentiment(IntelArgs),
+    /// Intent on the held-out part of the labelled call-center utterances.
+    Intent(IntelArgs),
+    /// PII redaction recall on generated cards, ids, phones and e-mails, and false positives on ordinary numbers.
+    Redaction(IntelArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct IntelArgs {
+    /// The evaluation data folder (sentiment needs it; see scripts/fetch-eval-data).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -34,6 +47,9 @@ pub struct SttArgs {
 pub async fn run(cmd: EvalCommand) -> anyhow::Result<()> {
     match cmd {
         EvalCommand::Stt(args) => stt(args).await,
+        EvalCommand::Sentiment(args) => intelligence("sentiment", args),
+        EvalCommand::Intent(args) => intelligence("intent", args),
+        EvalCommand::Redaction(args) => intelligence("redaction", args),
     }
 }
 
@@ -71,5 +87,12 @@ async fn stt(args: SttArgs) -> anyhow::Result<()> {
     })
     .await??;
     println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+/// Accuracy, macro-F1 and a confusion matrix of conversation intelligence.
+fn intelligence(kind: &str, args: IntelArgs) -> anyhow::Result<()> {
+    let report = switchboard_intelligence::eval::run(kind, args.data.as_deref()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    print!("{report}");
     Ok(())
 }

@@ -42,6 +42,8 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
+use crate::api::v1::analysis as analysis_routes;
+use crate::api::v1::intents;
 use crate::api::v1::recordings;
 use crate::api::v1::speech as speech_routes;
 use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
@@ -222,6 +224,12 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(speech_routes::get_audio))
         .routes(routes!(speech_routes::get_public_audio))
         .routes(routes!(recordings::upload, recordings::download))
+        .routes(routes!(analysis_routes::get_analysis))
+        .routes(routes!(analysis_routes::analyze_call))
+        .routes(routes!(analysis_routes::analyze))
+        .routes(routes!(analysis_routes::get_settings, analysis_routes::put_settings))
+        .routes(routes!(intents::create_intent, intents::list_intents))
+        .routes(routes!(intents::get_intent, intents::update_intent, intents::delete_intent))
 }
 
 /// Wakes the webhook worker after a request that may have written events,

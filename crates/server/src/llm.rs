@@ -67,6 +67,10 @@ pub enum LlmError {
     Malformed(String),
 }
 
+/// What the model is asked when it summarises a call.
+pub const SUMMARY_INSTRUCTIONS: &str = "Summarise this phone call between an agent and a customer in at most three sentences: \
+what the customer wanted, what was agreed, and any follow-up. Use only what was said.";
+
 pub struct Llm {
     settings: LlmSettings,
     http: reqwest::Client,
@@ -208,6 +212,21 @@ impl Llm {
                 LlmError::Malformed(e.without_url().to_string())
             }
         })
+    }
+
+    /// A short summary of a call's transcript (the text the model wrote).
+    pub async fn summarise(&self, transcript: &[Segment]) -> Result<String, LlmError> {
+        let messages = json!([
+            {"role": "system", "content": SUMMARY_INSTRUCTIONS},
+            {"role": "user", "content": switchboard_domain::transcript::to_text(transcript)}
+        ]);
+        let body = self.complete(messages, None).await?;
+        body.pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .ok_or_else(|| LlmError::Malformed("no summary in choices[0].message.content".into()))
     }
 
     /// An agent step's turn.

@@ -46,6 +46,8 @@ pub struct Services {
     pub dialer_wake: Arc<tokio::sync::Notify>,
     /// Runs scripts on answered calls.
     pub conversations: Arc<crate::workers::runtime::ConversationRuntime>,
+    /// Organisations' intent models (built-in plus their own intents).
+    pub intent_models: Arc<crate::workers::analysis::IntentModels>,
 }
 
 impl Deref for AppState {
@@ -98,6 +100,8 @@ impl AppState {
             cfg.llm.clone().map(crate::llm::Llm::new),
             Some(speech.clone()),
         ));
+        let intent_models = Arc::new(crate::workers::analysis::IntentModels::default());
+        conversations.use_org_intents(intent_models.clone());
         if let Some(sim) = &telephony.simulator {
             sim.set_conversations(conversations.clone());
         }
@@ -118,6 +122,7 @@ impl AppState {
             dialer,
             dialer_wake: Arc::new(tokio::sync::Notify::new()),
             conversations,
+            intent_models,
         }))
     }
 

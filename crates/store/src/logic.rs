@@ -116,11 +116,17 @@ pub(crate) fn segment_write(before: Option<&Call>, after: &Call, live: &[switchb
 }
 
 /// `transcript.updated` for one stored segment.
-pub(crate) fn segment_event(call: &Call, seq: i64, seg: &switchboard_domain::transcript::Segment, now: Timestamp) -> DomainEvent {
-    DomainEvent::new(
-        &call.org_id,
-        "transcript.updated",
-        json!({ "callId": call.id, "seq": seq, "segment": seg }),
-        now,
-    )
+/// `analysis` is what was read in the segment as it arrived, when known.
+pub(crate) fn segment_event(
+    call: &Call,
+    seq: i64,
+    seg: &switchboard_domain::transcript::Segment,
+    analysis: Option<&Value>,
+    now: Timestamp,
+) -> DomainEvent {
+    let mut data = json!({ "callId": call.id, "seq": seq, "segment": seg });
+    if let Some(a) = analysis {
+        data["analysis"] = a.clone();
+    }
+    DomainEvent::new(&call.org_id, "transcript.updated", data, now)
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use switchboard_domain::call::CallReport;
 use switchboard_domain::{Call, CallStatus, Direction, Organisation};
 use switchboard_store::conformance::CHECKS;
+use switchboard_store::conformance_analysis::ANALYSIS_CHECKS;
 use switchboard_store::conformance_campaigns::CAMPAIGN_CHECKS;
 use switchboard_store::conformance_conversations::CONVERSATION_CHECKS;
 use switchboard_store::postgres::PgStore;
@@ -24,6 +25,7 @@ where
         .iter()
         .chain(CAMPAIGN_CHECKS)
         .chain(CONVERSATION_CHECKS)
+        .chain(ANALYSIS_CHECKS)
         .chain(WEBHOOK_CHECKS)
     {
         let (store, guard) = open(name.to_string()).await;

@@ -2,6 +2,7 @@
 //! process over loopback HTTP and report throughput, latency and the
 //! server's peak memory.
 
+mod analysis;
 mod analytics;
 mod conversations;
 mod dialer;
@@ -35,6 +36,8 @@ pub enum BenchCommand {
     Conversations(conversations::ConversationsArgs),
     /// The speech engines in this process: TTS first audio, cache, STT real-time factor, live streams.
     Speech(speech::SpeechArgs),
+    /// Conversation intelligence on one core: full analyses of a 5-minute call per second, live segment p99.
+    Analysis(analysis::AnalysisArgs),
 }
 
 #[derive(Debug, Args)]
@@ -59,6 +62,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Ingest(args) => ingest(args).await,
         BenchCommand::Analytics(args) => analytics::run(args).await,
+        BenchCommand::Analysis(args) => analysis::run(args).await,
         BenchCommand::Dialer(args) => dialer::run(args).await,
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Stream(args) => stream::run(args).await,

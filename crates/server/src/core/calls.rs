@@ -101,6 +101,9 @@ pub async fn build(state: &AppState, org: &Organisation, spec: NewCall, phone_fi
     }
     call.apply(&report, now, &[])?;
     call.timeline.clear();
+    if let Some(red) = super::redact::for_org(&state.store, org).await? {
+        red.call(&mut call);
+    }
     Ok(call)
 }
 
@@ -121,9 +124,10 @@ pub async fn report(
     state: &AppState,
     org: &Organisation,
     id: &CallId,
-    report: CallReport,
+    mut report: CallReport,
     idem: Option<IdemKey>,
 ) -> Result<ReportOutcome, StoreError> {
+    super::redact::report(&state.store, &org.id, &mut report).await?;
     state.store.report_call(&org.id, CallTarget::Id(id.clone()), report, idem).await
 }
 
@@ -135,9 +139,10 @@ pub async fn report_external(
     external_id: String,
     spec: NewCall,
     phone_field: &str,
-    report: CallReport,
+    mut report: CallReport,
     idem: Option<IdemKey>,
 ) -> Result<ReportOutcome, StoreError> {
+    super::redact::report(&state.store, &org.id, &mut report).await?;
     let template = match state.store.call_by_external_id(&org.id, &external_id).await? {
         // Known already: the template is never used, skip building it.
         Some(existing) => existing,

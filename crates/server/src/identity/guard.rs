@@ -54,6 +54,12 @@ pub fn required(method: &Method, path: &str) -> Required {
             Permission("calls.update")
         }
         ("GET", "/v1/calls/{id}/recording") => Permission("calls.view"),
+        // Conversation intelligence: reading an analysis is viewing the
+        // call; re-running it updates the call; ad-hoc analysis stores nothing.
+        ("GET", "/v1/calls/{id}/analysis") | ("POST", "/v1/analysis") => Permission("calls.view"),
+        ("POST", "/v1/calls/{id}/analyze") => Permission("calls.update"),
+        ("GET", "/v1/org/intelligence") => Permission("org.view"),
+        ("PUT", "/v1/org/intelligence") => Permission("org.update"),
         // Speech: synthesising is part of placing calls; listening is viewing them.
         ("POST", "/v1/speech") => Permission("calls.create"),
         ("GET", "/v1/voices" | "/v1/audio/{file}") => Permission("calls.view"),
@@ -84,6 +90,8 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("POST", "/api/ribbon/calls/{id}/actions") => Permission("calls.update"),
         (_, p) if p.starts_with("/v1/webhooks") || p.starts_with("/v1/events") => family("webhooks.view", "webhooks.manage"),
         (_, p) if p.starts_with("/v1/templates") => family("templates.view", "templates.manage"),
+        // An organisation's intents belong with its scripts.
+        (_, p) if p.starts_with("/v1/intents") => family("templates.view", "templates.manage"),
         (_, p) if p.starts_with("/v1/campaigns") => family("campaigns.view", "campaigns.manage"),
         (_, p) if p.starts_with("/v1/contact-lists") => family("lists.view", "lists.manage"),
         (_, p) if p.starts_with("/v1/dnc") => family("dnc.view", "dnc.manage"),

@@ -2,6 +2,7 @@
 //! switched off, claims its work with leases so several nodes can share one
 //! database, exposes `run_once()` for tests and stops cleanly on shutdown.
 
+pub mod analysis;
 pub mod dialer;
 pub mod recordings;
 pub mod runtime;

@@ -247,6 +247,11 @@ pub fn transcribe_recording(
 /// stays the call's transcript; the recording's is then only in the file
 /// and the event). Answers whether the segments went into the store.
 pub async fn save_transcript(state: &AppState, org: &OrgId, call: &CallId, segments: &[Segment]) -> Result<bool, ApiError> {
+    let mut segments = segments.to_vec();
+    if let Some(red) = crate::core::redact::for_org_id(&state.store, org).await? {
+        red.segments(&mut segments);
+    }
+    let segments = &segments[..];
     write_atomic(
         &transcript_path(&state.speech.recordings_dir, org, call),
         &serde_json::to_vec(segments).expect("plain struct"),
@@ -262,10 +267,11 @@ pub async fn save_transcript(state: &AppState, org: &OrgId, call: &CallId, segme
             s.text = s.text.chars().take(transcript::MAX_SEGMENT_CHARS).collect();
         }
     }
-    let report = CallReport {
+    let mut report = CallReport {
         segments,
         ..Default::default()
     };
+    crate::workers::analysis::annotate_segments(&state.store, &state.intent_models, org, &mut report).await;
     state.store.report_call(org, CallTarget::Id(call.clone()), report, None).await?;
     Ok(true)
 }
@@ -284,7 +290,7 @@ async fn set_status(state: &AppState, org: &OrgId, call: &CallId, status: &str) 
 pub async fn transcribe_stored(state: &AppState, org: &OrgId, call: &CallId, bytes: Bytes) {
     let speech = state.speech.clone();
     let result = tokio::task::spawn_blocking(move || transcribe_recording(&speech.engines, &bytes, None, ChannelLayout::default())).await;
-    let t = match result {
+    let mut t = match result {
         Ok(Ok(t)) => t,
         Ok(Err(e)) => {
             tracing::warn!(%call, error = %e, "recording transcription failed");
@@ -300,6 +306,15 @@ pub async fn transcribe_stored(state: &AppState, org: &OrgId, call: &CallId, byt
     // The recording may have been deleted with its call meanwhile.
     if open(state, org, call).await.is_none() {
         return;
+    }
+    match crate::core::redact::for_org_id(&state.store, org).await {
+        Ok(Some(red)) => red.segments(&mut t.segments),
+        Ok(None) => {}
+        Err(e) => {
+            tracing::error!(%call, error = %e, "cannot read the organisation's redaction setting");
+            set_status(state, org, call, "failed").await;
+            return;
+        }
     }
     if let Err(e) = save_transcript(state, org, call, &t.segments).await {
         tracing::error!(%call, error = ?e, "cannot store the transcript");

@@ -52,6 +52,9 @@ pub struct ConversationRuntime {
     templates: Mutex<HashMap<TemplateId, Arc<Template>>>,
     live: Mutex<HashMap<CallId, Arc<tokio::sync::Mutex<Option<Live>>>>>,
     reactions_us: Mutex<Vec<u32>>,
+    /// Organisations' intent models: when set, `intent` branches read
+    /// through them, `nlu` answering what they cannot tell.
+    org_intents: std::sync::OnceLock<Arc<crate::workers::analysis::IntentModels>>,
 }
 
 impl ConversationRuntime {
@@ -69,6 +72,26 @@ impl ConversationRuntime {
             templates: Mutex::new(HashMap::new()),
             live: Mutex::new(HashMap::new()),
             reactions_us: Mutex::new(Vec::new()),
+            org_intents: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Reads callers through each organisation's intent model from now on.
+    pub fn use_org_intents(&self, models: Arc<crate::workers::analysis::IntentModels>) {
+        let _ = self.org_intents.set(models);
+    }
+
+    /// How `org`'s calls are understood.
+    async fn understanding(&self, org: &switchboard_domain::OrgId) -> Arc<dyn Understand + Send + Sync> {
+        let Some(models) = self.org_intents.get() else {
+            return self.nlu.clone();
+        };
+        match models.for_org(&self.store, org).await {
+            Ok(model) => Arc::new(crate::workers::analysis::ModelUnderstand::new(model, self.nlu.clone())),
+            Err(e) => {
+                tracing::warn!(%org, error = %e, "cannot load the organisation's intents; using the phrase rules");
+                self.nlu.clone()
+            }
         }
     }
 
@@ -146,8 +169,9 @@ impl ConversationRuntime {
     async fn run(&self, call: &CallRef, live: &mut Live, ev: Event, heard: Option<&Segment>) -> (Vec<Action>, Vec<Effect>) {
         let (mut actions, mut effects): (Vec<Action>, Vec<Effect>) = (Vec::new(), Vec::new());
         let mut next = Some(ev);
+        let nlu = self.understanding(&live.org).await;
         while let Some(ev) = next.take() {
-            let r = conversation::react(&live.steps, &mut live.state, ev, self.nlu.as_ref());
+            let r = conversation::react(&live.steps, &mut live.state, ev, nlu.as_ref());
             effects.extend(r.effects);
             for a in r.actions {
                 match a {
@@ -344,9 +368,13 @@ impl ConversationRuntime {
         if effects.is_empty() && actions.is_empty() && heard.is_none() {
             return Ok(Vec::new());
         }
-        let report = Self::report(live, heard, &actions, &effects, at);
+        let mut report = Self::report(live, heard, &actions, &effects, at);
         let ended = live.state.ended();
         let org = live.org.clone();
+        crate::core::redact::report(&self.store, &org, &mut report).await?;
+        if let Some(models) = self.org_intents.get() {
+            crate::workers::analysis::annotate_segments(&self.store, models, &org, &mut report).await;
+        }
         match self
             .store
             .report_call(&org, CallTarget::Id(call.call_id.clone()), report, None)

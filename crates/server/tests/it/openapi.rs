@@ -102,6 +102,16 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/calls/{id}/transcript"),
     ("post", "/v1/carriers/twilio/voice"),
     ("get", "/v1/audio/public/{file}"),
+    ("get", "/v1/calls/{id}/analysis"),
+    ("post", "/v1/calls/{id}/analyze"),
+    ("post", "/v1/analysis"),
+    ("get", "/v1/org/intelligence"),
+    ("put", "/v1/org/intelligence"),
+    ("post", "/v1/intents"),
+    ("get", "/v1/intents"),
+    ("get", "/v1/intents/{id}"),
+    ("patch", "/v1/intents/{id}"),
+    ("delete", "/v1/intents/{id}"),
 ];
 
 #[tokio::test]

@@ -30,9 +30,11 @@ pub(super) async fn write_segments(
     c: &mut PgConnection,
     call: &Call,
     w: SegmentWrite,
+    notes: &[Value],
     at: Timestamp,
     events: &mut Vec<DomainEvent>,
 ) -> Result<bool> {
+    let mut notes = notes;
     let (segs, first) = match w {
         SegmentWrite::Nothing => return Ok(false),
         SegmentWrite::Replace(segs) => {
@@ -40,6 +42,7 @@ pub(super) async fn write_segments(
                 .bind(call.id.as_str())
                 .execute(&mut *c)
                 .await?;
+            notes = &[];
             (segs, 1)
         }
         SegmentWrite::Append(segs) => {
@@ -70,7 +73,7 @@ pub(super) async fn write_segments(
     });
     q.build().execute(&mut *c).await?;
     for (i, s) in segs.iter().enumerate() {
-        events.push(logic::segment_event(call, first + i as i64, s, at));
+        events.push(logic::segment_event(call, first + i as i64, s, notes.get(i), at));
     }
     Ok(true)
 }
@@ -91,7 +94,7 @@ pub(super) async fn save_conversation(c: &mut PgConnection, call: &Call, state: 
 
 /// Forgets what a deleted call had besides its row and timeline.
 pub(super) async fn delete_extras(c: &mut PgConnection, id: &CallId) -> Result<()> {
-    for table in ["transcript_segments", "conversations", "dial_requests"] {
+    for table in ["transcript_segments", "conversations", "dial_requests", "call_analyses"] {
         sqlx::query(&format!("DELETE FROM {table} WHERE call_id = $1"))
             .bind(id.as_str())
             .execute(&mut *c)

@@ -248,7 +248,7 @@ async fn created(c: &mut PgConnection, call: &mut Call, events: &mut Vec<DomainE
     let entry = logic::created_entry(call);
     insert_timeline(c, &call.id, std::slice::from_ref(&entry)).await?;
     events.extend(logic::call_created_events(call));
-    super::conversations::write_segments(c, call, logic::segment_write(None, call, &[]), call.created_at, events).await?;
+    super::conversations::write_segments(c, call, logic::segment_write(None, call, &[]), &[], call.created_at, events).await?;
     call.timeline = vec![entry];
     Ok(())
 }
@@ -305,7 +305,7 @@ pub(super) async fn apply_report(
         events.extend(logic::call_changed_events(&before, &call, &applied, at));
     }
     let write = logic::segment_write(Some(&before), &call, &report.segments);
-    let transcribed = super::conversations::write_segments(c, &call, write, at, events).await?;
+    let transcribed = super::conversations::write_segments(c, &call, write, &report.segment_analysis, at, events).await?;
     if let Some(state) = &report.conversation {
         super::conversations::save_conversation(c, &call, state, at).await?;
     }

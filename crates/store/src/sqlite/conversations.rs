@@ -17,12 +17,15 @@ use crate::logic::{self, SegmentWrite};
 use crate::{DialParams, IdemKey, Result, StoreError};
 
 /// Writes a report's transcript change; answers the events to emit.
-pub(super) fn write_segments(c: &Connection, call: &Call, w: SegmentWrite, at: Timestamp) -> Result<Vec<DomainEvent>> {
+/// `notes` are the live segments' analyses, in order.
+pub(super) fn write_segments(c: &Connection, call: &Call, w: SegmentWrite, notes: &[Value], at: Timestamp) -> Result<Vec<DomainEvent>> {
+    let mut notes = notes;
     let (segs, first) = match w {
         SegmentWrite::Nothing => return Ok(Vec::new()),
         SegmentWrite::Replace(segs) => {
             c.prepare_cached("DELETE FROM transcript_segments WHERE call_id = ?1")?
                 .execute([call.id.as_str()])?;
+            notes = &[];
             (segs, 1)
         }
         SegmentWrite::Append(segs) => {
@@ -51,7 +54,7 @@ pub(super) fn write_segments(c: &Connection, call: &Call, w: SegmentWrite, at: T
             s.is_final,
             ms(at)
         ])?;
-        events.push(logic::segment_event(call, seq, s, at));
+        events.push(logic::segment_event(call, seq, s, notes.get(i), at));
     }
     Ok(events)
 }
@@ -67,7 +70,7 @@ pub(super) fn save_conversation(c: &Connection, call: &Call, state: &Value, at: 
 
 /// Forgets what a deleted call had besides its row and timeline.
 pub(super) fn delete_extras(c: &Connection, id: &CallId) -> Result<()> {
-    for table in ["transcript_segments", "conversations", "dial_requests"] {
+    for table in ["transcript_segments", "conversations", "dial_requests", "call_analyses"] {
         c.prepare_cached(&format!("DELETE FROM {table} WHERE call_id = ?1"))?
             .execute([id.as_str()])?;
     }

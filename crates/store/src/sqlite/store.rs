@@ -245,7 +245,7 @@ pub(super) fn store_new_call(c: &rusqlite::Connection, call: &mut Call) -> Resul
     let entry = logic::created_entry(call);
     insert_timeline(c, &call.id, std::slice::from_ref(&entry))?;
     insert_events(c, &logic::call_created_events(call))?;
-    let segments = super::conversations::write_segments(c, call, logic::segment_write(None, call, &[]), call.created_at)?;
+    let segments = super::conversations::write_segments(c, call, logic::segment_write(None, call, &[]), &[], call.created_at)?;
     insert_events(c, &segments)?;
     call.timeline = vec![entry];
     Ok(())
@@ -269,7 +269,13 @@ pub(super) fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &Ca
         insert_timeline(c, &call.id, &applied.timeline)?;
         events = logic::call_changed_events(&before, &call, &applied, at);
     }
-    let segments = super::conversations::write_segments(c, &call, logic::segment_write(Some(&before), &call, &report.segments), at)?;
+    let segments = super::conversations::write_segments(
+        c,
+        &call,
+        logic::segment_write(Some(&before), &call, &report.segments),
+        &report.segment_analysis,
+        at,
+    )?;
     let transcribed = !segments.is_empty();
     events.extend(segments);
     if let Some(state) = &report.conversation {

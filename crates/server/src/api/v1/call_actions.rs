@@ -208,12 +208,13 @@ pub async fn act(state: &AppState, call: &Call, action: LiveAction) -> ApiResult
             ));
         }
     }
-    let report = CallReport {
+    let mut report = CallReport {
         event: Some(format!("action.{}", action.name())),
         event_data: Some(data),
         at: Some(state.clock.now()),
         ..Default::default()
     };
+    crate::core::redact::report(&state.store, &call.org_id, &mut report).await?;
     let out = state
         .store
         .report_call(&call.org_id, CallTarget::Id(call.id.clone()), report, None)

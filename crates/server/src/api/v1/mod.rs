@@ -2,6 +2,7 @@
 //! `{data, pagination{total,page,limit,pages}}`, errors as
 //! `{error{code,message,details}}`.
 
+pub mod analysis;
 pub mod analytics;
 pub mod auth;
 pub mod call_actions;
@@ -13,6 +14,7 @@ pub mod contacts;
 pub mod csv_import;
 pub mod dnc;
 pub mod export;
+pub mod intents;
 pub mod keys;
 pub mod org;
 pub mod recordings;

@@ -241,13 +241,14 @@ pub async fn gather(State(state): State<AppState>, req: Request) -> ApiResult<Re
             Event::Speech { text, confidence, .. } => serde_json::json!({ "speech": text, "confidence": confidence }),
             _ => serde_json::json!({ "silence": true }),
         };
-        let report = CallReport {
+        let mut report = CallReport {
             event: Some("gathered".into()),
             event_data: Some(data),
             at: Some(switchboard_domain::now()),
             carrier_clock: true,
             ..Default::default()
         };
+        crate::core::redact::report(&state.store, &s.org, &mut report).await?;
         state
             .store
             .report_call(&s.org, CallTarget::Id(s.call.clone()), report, None)
