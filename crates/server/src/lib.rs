@@ -44,7 +44,7 @@ use crate::api::compat::{callmind, ribbon, ribbon_calls};
 use crate::api::v1::recordings;
 use crate::api::v1::speech as speech_routes;
 use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
-use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
+use crate::api::v1::{agents, campaigns, contact_lists, dnc, templates, twilio};
 use crate::api::v1::{stream as live_routes, webhook_ops, webhooks, ws};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
@@ -221,6 +221,9 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(speech_routes::get_audio))
         .routes(routes!(speech_routes::get_public_audio))
         .routes(routes!(recordings::upload, recordings::download))
+        .routes(routes!(agents::list_agents))
+        .routes(routes!(agents::get_agent, agents::update_agent))
+        .routes(routes!(agents::set_status))
 }
 
 /// Wakes the webhook worker after a request that may have written events,

@@ -7,8 +7,10 @@
 //! Every state change writes its domain events to the outbox in the same
 //! transaction. [`conformance`] holds the suite both must pass.
 
+pub mod agents;
 pub mod campaigns;
 pub mod conformance;
+pub mod conformance_agents;
 pub mod conformance_campaigns;
 pub mod conformance_conversations;
 pub mod conversations;
@@ -30,6 +32,7 @@ use switchboard_domain::{
     ApiKey, ApiKeyId, AuditEntry, Call, CallId, Contact, ContactId, DomainEvent, OrgId, Organisation, Timestamp, User, UserId,
 };
 
+pub use agents::{AgentFilter, AgentStore};
 pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
 pub use conversations::{ConversationStore, DialRequest, Placement, SingleDialOutcome};
 pub use error::StoreError;
@@ -231,6 +234,7 @@ pub trait Store:
     + CampaignStore
     + ConversationStore
     + WebhookStore
+    + AgentStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

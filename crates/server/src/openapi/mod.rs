@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         (name = "carriers", description = "Callbacks from carriers (Twilio status)"),
         (name = "callmind", description = "The Callmind call-history API, served unchanged"),
         (name = "call-ribbon", description = "The Call Ribbon backend API, served unchanged"),
+        (name = "agents", description = "Agents: skills, departments and a checked status (available, on call, break ...)"),
         (name = "speech", description = "Text to speech on the box: voices, synthesis, cached audio"),
         (name = "health", description = "Liveness and database health"),
     )

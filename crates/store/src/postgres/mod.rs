@@ -28,6 +28,7 @@
 //! Migrations are embedded and applied at connect under a session advisory
 //! lock, so nodes starting together apply each one once.
 
+mod agents;
 mod campaign_rows;
 mod campaigns;
 mod conversations;
@@ -69,6 +70,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/postgres/0009_outbox_retention.sql")),
     (10, include_str!("../../migrations/postgres/0010_conversations.sql")),
     (11, include_str!("../../migrations/postgres/0011_user_email_per_org.sql")),
+    (13, include_str!("../../migrations/postgres/0013_agents.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -6,6 +6,7 @@
 //! commits them with one fsync. Readers use a small pool of connections on
 //! blocking threads; WAL lets them read while the writer writes.
 
+mod agents;
 mod campaign_rows;
 mod campaigns;
 mod conversations;
@@ -37,6 +38,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (8, include_str!("../../migrations/sqlite/0008_outbox_retention.sql")),
     (9, include_str!("../../migrations/sqlite/0009_conversations.sql")),
     (10, include_str!("../../migrations/sqlite/0010_user_email_per_org.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_agents.sql")),
 ];
 
 /// Most writes committed in one transaction.

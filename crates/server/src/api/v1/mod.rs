@@ -2,6 +2,7 @@
 //! `{data, pagination{total,page,limit,pages}}`, errors as
 //! `{error{code,message,details}}`.
 
+pub mod agents;
 pub mod analytics;
 pub mod auth;
 pub mod call_actions;

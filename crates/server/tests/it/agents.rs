@@ -1,0 +1,183 @@
+//! Agents over HTTP: profiles of users with the `agent` role, checked
+//! status changes (an agent sets their own; another's needs
+//! `agents.manage`), list filters, bad input naming the field, and the
+//! `agent.status_changed` events on the outbox.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use switchboard_domain::UserId;
+use switchboard_domain::agents::AgentStatus;
+
+use crate::support::{Client, TestServer};
+
+const PASSWORD: &str = "Correct-horse-9";
+
+/// Creates a user with `role` (as `c`) and logs in; answers the user's id
+/// and a client using the user's access token.
+async fn user(c: &Client, email: &str, role: &str) -> (String, Client) {
+    let r = c
+        .post(
+            "/v1/users",
+            json!({"email": email, "name": "Agent Person", "password": PASSWORD, "role": role}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    let login = c.post("/v1/auth/login", json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(login.status, 200, "{}", login.body);
+    (id, c.with_key(login.body["token"].as_str().unwrap()))
+}
+
+async fn put_status(c: &Client, id: &str, body: Value) -> crate::support::Resp {
+    c.send(Method::PUT, &format!("/v1/agents/{id}/status"), Some(body), &[]).await
+}
+
+#[tokio::test]
+async fn agent_profiles_are_patched_and_checked() {
+    let t = TestServer::start().await;
+    let (ana, _) = user(&t.a, "ana@agents.example", "agent").await;
+    let (boss, _) = user(&t.a, "boss@agents.example", "manager").await;
+
+    let r = t.a.get(&format!("/v1/agents/{ana}")).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "offline");
+    assert_eq!(r.body["email"], "ana@agents.example");
+    assert_eq!(r.body["maxConcurrentCalls"], 1);
+    assert_eq!(r.body["skills"], json!({}));
+    // A manager is not an agent; another organisation's agent is not found.
+    t.a.get(&format!("/v1/agents/{boss}")).await.assert_error(404, "not_found");
+    t.b.get(&format!("/v1/agents/{ana}")).await.assert_error(404, "not_found");
+    t.a.get("/v1/agents/usr_nope").await.assert_error(404, "not_found");
+
+    let r =
+        t.a.patch(
+            &format!("/v1/agents/{ana}"),
+            json!({"skills": {"billing": 5, "Spanish": 3}, "languages": ["en", "es"], "department": "support", "maxConcurrentCalls": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["skills"], json!({"billing": 5, "spanish": 3}));
+    let stored = t.store.get_agent(&t.a.org.id, &ana.parse::<UserId>().unwrap()).await.unwrap();
+    assert_eq!(stored.skills["spanish"], 3);
+    assert_eq!(stored.languages, vec!["en", "es"]);
+    assert_eq!((stored.department.as_deref(), stored.max_concurrent_calls), (Some("support"), 2));
+
+    // Bad input names the field and changes nothing.
+    let path = format!("/v1/agents/{ana}");
+    for (body, field) in [
+        (json!({"skills": {"billing": 6}}), "skills.billing"),
+        (json!({"skills": {"billing": 0}}), "skills.billing"),
+        (json!({"skills": {"billing": "high"}}), "skills.billing"),
+        (json!({"skills": {"two words": 2}}), "skills.two words"),
+        (json!({"maxConcurrentCalls": 0}), "maxConcurrentCalls"),
+        (json!({"maxConcurrentCalls": 11}), "maxConcurrentCalls"),
+        (json!({"languages": ["x"]}), "languages[0]"),
+        (json!({"department": ""}), "department"),
+        (json!({"skils": {}}), "skils"),
+    ] {
+        t.a.patch(&path, body).await.assert_field_error(field);
+    }
+    let after = t.store.get_agent(&t.a.org.id, &ana.parse::<UserId>().unwrap()).await.unwrap();
+    assert_eq!(after, stored);
+    // null clears the department.
+    let r = t.a.patch(&path, json!({"department": null})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.get("department").is_none(), "{}", r.body);
+}
+
+#[tokio::test]
+async fn agents_move_through_their_states() {
+    let t = TestServer::start().await;
+    let (ana, ana_c) = user(&t.a, "ana@states.example", "agent").await;
+    let (ben, ben_c) = user(&t.a, "ben@states.example", "agent").await;
+
+    // An agent sets their own status, not another's.
+    let r = put_status(&ana_c, &ana, json!({"status": "available"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "available");
+    put_status(&ben_c, &ana, json!({"status": "break", "reason": "lunch"}))
+        .await
+        .assert_error(403, "forbidden");
+    // A manager (here the owner's key) sets anyone's.
+    let r = put_status(&t.a, &ben, json!({"status": "available"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    let r = put_status(&ana_c, &ana, json!({"status": "on_call"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // on_call → offline while the call is live: 409 naming the field and both states.
+    let r = put_status(&ana_c, &ana, json!({"status": "offline"})).await;
+    assert_eq!(r.assert_error(409, "illegal_transition").as_deref(), Some("status"));
+    assert_eq!((r.body["error"]["details"]["from"].as_str(), r.body["error"]["details"]["to"].as_str()), (Some("on_call"), Some("offline")));
+    put_status(&ana_c, &ana, json!({"status": "lunch"})).await.assert_field_error("status");
+    put_status(&ana_c, &ana, json!({})).await.assert_field_error("status");
+    let r = put_status(&ana_c, &ana, json!({"status": "after_call_work"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    put_status(&ana_c, &ana, json!({"status": "break"})).await.assert_field_error("reason");
+    put_status(&ana_c, &ana, json!({"status": "available", "reason": "back"}))
+        .await
+        .assert_field_error("reason");
+    let r = put_status(&ana_c, &ana, json!({"status": "break", "reason": "lunch"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["breakReason"], "lunch");
+    for s in ["offline", "available", "on_call", "after_call_work", "break", "missed"] {
+        assert!(r.body["secondsInStatus"][s].is_i64(), "{s}: {}", r.body);
+    }
+    let stored = t.store.get_agent(&t.a.org.id, &ana.parse::<UserId>().unwrap()).await.unwrap();
+    assert_eq!(stored.status, AgentStatus::Break);
+
+    // Every move is an event, in order; refused ones are not.
+    let moves: Vec<String> = t
+        .store
+        .org_events_after(&t.a.org.id, 0, 10_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.event_type == "agent.status_changed" && e.data["agentId"] == ana.as_str())
+        .map(|e| format!("{}>{}", e.data["previousStatus"].as_str().unwrap(), e.data["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        moves,
+        ["offline>available", "available>on_call", "on_call>after_call_work", "after_call_work>break"]
+    );
+    // The event type is in the webhook catalogue.
+    let types = t.a.get("/v1/webhooks/event-types").await;
+    assert_eq!(types.status, 200, "{}", types.body);
+    assert!(types.body.to_string().contains("agent.status_changed"), "{}", types.body);
+}
+
+#[tokio::test]
+async fn agents_are_listed_by_department_status_and_skill() {
+    let t = TestServer::start().await;
+    let (ana, _) = user(&t.a, "ana@list.example", "agent").await;
+    let (ben, _) = user(&t.a, "ben@list.example", "agent").await;
+    let (cy, _) = user(&t.a, "cy@list.example", "agent").await;
+    user(&t.a, "viewer@list.example", "viewer").await;
+    t.a.patch(&format!("/v1/agents/{ana}"), json!({"skills": {"billing": 5}, "department": "support"}))
+        .await;
+    t.a.patch(&format!("/v1/agents/{ben}"), json!({"skills": {"billing": 2, "spanish": 4}, "department": "sales"}))
+        .await;
+    put_status(&t.a, &ben, json!({"status": "available"})).await;
+
+    let ids = |r: &crate::support::Resp| -> Vec<String> {
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.body["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect()
+    };
+    let cases: [(&str, Vec<&String>); 7] = [
+        ("", vec![&ana, &ben, &cy]),
+        ("?department=sales", vec![&ben]),
+        ("?status=offline", vec![&ana, &cy]),
+        ("?status=available", vec![&ben]),
+        ("?skill=billing", vec![&ana, &ben]),
+        ("?skill=spanish&status=available", vec![&ben]),
+        ("?skill=french", vec![]),
+    ];
+    for (q, want) in cases {
+        let r = t.a.get(&format!("/v1/agents{q}")).await;
+        assert_eq!(ids(&r), want.into_iter().cloned().collect::<Vec<_>>(), "{q}");
+        assert_eq!(r.body["pagination"]["total"], r.body["data"].as_array().unwrap().len(), "{q}");
+    }
+    t.a.get("/v1/agents?status=asleep").await.assert_field_error("status");
+    t.a.get("/v1/agents?skill=no%20way").await.assert_field_error("skill");
+    // The other organisation sees none of them.
+    assert!(ids(&t.b.get("/v1/agents").await).is_empty());
+}
