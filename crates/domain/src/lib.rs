@@ -12,6 +12,7 @@ pub mod id;
 pub mod org;
 pub mod phone;
 pub mod queues;
+pub mod routing;
 pub mod script;
 pub mod template;
 pub mod transcript;

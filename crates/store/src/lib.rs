@@ -11,12 +11,14 @@ pub mod agents;
 pub mod campaigns;
 pub mod conformance;
 pub mod conformance_agents;
+pub mod conformance_queues;
 pub mod conformance_campaigns;
 pub mod conformance_conversations;
 pub mod conversations;
 mod error;
 mod logic;
 pub mod postgres;
+pub mod queues;
 pub mod sqlite;
 mod types;
 pub mod webhook_conformance;
@@ -33,6 +35,7 @@ use switchboard_domain::{
 };
 
 pub use agents::{AgentFilter, AgentStore};
+pub use queues::QueueStore;
 pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
 pub use conversations::{ConversationStore, DialRequest, Placement, SingleDialOutcome};
 pub use error::StoreError;
@@ -235,6 +238,7 @@ pub trait Store:
     + ConversationStore
     + WebhookStore
     + AgentStore
+    + QueueStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

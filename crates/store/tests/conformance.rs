@@ -9,6 +9,7 @@ use switchboard_domain::call::CallReport;
 use switchboard_domain::{Call, CallStatus, Direction, Organisation};
 use switchboard_store::conformance::CHECKS;
 use switchboard_store::conformance_agents::AGENT_CHECKS;
+use switchboard_store::conformance_queues::QUEUE_CHECKS;
 use switchboard_store::conformance_campaigns::CAMPAIGN_CHECKS;
 use switchboard_store::conformance_conversations::CONVERSATION_CHECKS;
 use switchboard_store::postgres::PgStore;
@@ -27,6 +28,7 @@ where
         .chain(CONVERSATION_CHECKS)
         .chain(WEBHOOK_CHECKS)
         .chain(AGENT_CHECKS)
+        .chain(QUEUE_CHECKS)
     {
         let (store, guard) = open(name.to_string()).await;
         let outcome = tokio::spawn(check(store)).await;

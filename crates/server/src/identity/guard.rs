@@ -86,6 +86,7 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("PATCH", "/v1/agents/{id}") => Permission("agents.manage"),
         // An agent sets their own status; another's needs agents.manage (checked by the handler).
         ("PUT", "/v1/agents/{id}/status") => Permission("agents.view"),
+        (_, p) if p.starts_with("/v1/departments") || p.starts_with("/v1/queues") => family("queues.view", "queues.manage"),
         (_, p) if p.starts_with("/v1/webhooks") || p.starts_with("/v1/events") => family("webhooks.view", "webhooks.manage"),
         (_, p) if p.starts_with("/v1/templates") => family("templates.view", "templates.manage"),
         (_, p) if p.starts_with("/v1/campaigns") => family("campaigns.view", "campaigns.manage"),

@@ -28,6 +28,13 @@ async fn user(c: &Client, email: &str, role: &str) -> (String, Client) {
     (id, c.with_key(login.body["token"].as_str().unwrap()))
 }
 
+/// Creates a department named `name`; answers its id.
+async fn department(c: &Client, name: &str) -> String {
+    let r = c.post("/v1/departments", json!({"name": name})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    r.body["id"].as_str().unwrap().to_owned()
+}
+
 async fn put_status(c: &Client, id: &str, body: Value) -> crate::support::Resp {
     c.send(Method::PUT, &format!("/v1/agents/{id}/status"), Some(body), &[]).await
 }
@@ -37,6 +44,8 @@ async fn agent_profiles_are_patched_and_checked() {
     let t = TestServer::start().await;
     let (ana, _) = user(&t.a, "ana@agents.example", "agent").await;
     let (boss, _) = user(&t.a, "boss@agents.example", "manager").await;
+    let support = department(&t.a, "Support").await;
+    let theirs = department(&t.b, "Support").await;
 
     let r = t.a.get(&format!("/v1/agents/{ana}")).await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -52,7 +61,7 @@ async fn agent_profiles_are_patched_and_checked() {
     let r =
         t.a.patch(
             &format!("/v1/agents/{ana}"),
-            json!({"skills": {"billing": 5, "Spanish": 3}, "languages": ["en", "es"], "department": "support", "maxConcurrentCalls": 2}),
+            json!({"skills": {"billing": 5, "Spanish": 3}, "languages": ["en", "es"], "department": support, "maxConcurrentCalls": 2}),
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
@@ -60,7 +69,7 @@ async fn agent_profiles_are_patched_and_checked() {
     let stored = t.store.get_agent(&t.a.org.id, &ana.parse::<UserId>().unwrap()).await.unwrap();
     assert_eq!(stored.skills["spanish"], 3);
     assert_eq!(stored.languages, vec!["en", "es"]);
-    assert_eq!((stored.department.as_deref(), stored.max_concurrent_calls), (Some("support"), 2));
+    assert_eq!((stored.department.as_deref(), stored.max_concurrent_calls), (Some(support.as_str()), 2));
 
     // Bad input names the field and changes nothing.
     let path = format!("/v1/agents/{ana}");
@@ -73,6 +82,9 @@ async fn agent_profiles_are_patched_and_checked() {
         (json!({"maxConcurrentCalls": 11}), "maxConcurrentCalls"),
         (json!({"languages": ["x"]}), "languages[0]"),
         (json!({"department": ""}), "department"),
+        (json!({"department": "support"}), "department"),
+        (json!({"department": theirs}), "department"),
+        (json!({"department": "dep_0696bc8a1b2c3d4e5f6g7h8j9k"}), "department"),
         (json!({"skils": {}}), "skils"),
     ] {
         t.a.patch(&path, body).await.assert_field_error(field);
@@ -152,19 +164,25 @@ async fn agents_are_listed_by_department_status_and_skill() {
     let (ben, _) = user(&t.a, "ben@list.example", "agent").await;
     let (cy, _) = user(&t.a, "cy@list.example", "agent").await;
     user(&t.a, "viewer@list.example", "viewer").await;
-    t.a.patch(&format!("/v1/agents/{ana}"), json!({"skills": {"billing": 5}, "department": "support"}))
-        .await;
-    t.a.patch(&format!("/v1/agents/{ben}"), json!({"skills": {"billing": 2, "spanish": 4}, "department": "sales"}))
-        .await;
+    let (support, sales) = (department(&t.a, "Support").await, department(&t.a, "Sales").await);
+    let r =
+        t.a.patch(&format!("/v1/agents/{ana}"), json!({"skills": {"billing": 5}, "department": support}))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r =
+        t.a.patch(&format!("/v1/agents/{ben}"), json!({"skills": {"billing": 2, "spanish": 4}, "department": sales}))
+            .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     put_status(&t.a, &ben, json!({"status": "available"})).await;
 
     let ids = |r: &crate::support::Resp| -> Vec<String> {
         assert_eq!(r.status, 200, "{}", r.body);
         r.body["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect()
     };
+    let by_sales = format!("?department={sales}");
     let cases: [(&str, Vec<&String>); 7] = [
         ("", vec![&ana, &ben, &cy]),
-        ("?department=sales", vec![&ben]),
+        (by_sales.as_str(), vec![&ben]),
         ("?status=offline", vec![&ana, &cy]),
         ("?status=available", vec![&ben]),
         ("?skill=billing", vec![&ana, &ben]),
@@ -180,4 +198,97 @@ async fn agents_are_listed_by_department_status_and_skill() {
     t.a.get("/v1/agents?skill=no%20way").await.assert_field_error("skill");
     // The other organisation sees none of them.
     assert!(ids(&t.b.get("/v1/agents").await).is_empty());
+}
+
+#[tokio::test]
+async fn departments_and_queues_with_overflow_checks() {
+    let t = TestServer::start().await;
+    let support = department(&t.a, "Support").await;
+    t.a.post("/v1/departments", json!({"name": "Support"}))
+        .await
+        .assert_error(409, "conflict");
+    t.a.post("/v1/departments", json!({})).await.assert_field_error("name");
+
+    let r =
+        t.a.post(
+            "/v1/queues",
+            json!({
+                "name": "Billing", "departmentId": support, "skills": {"billing": 3}, "priority": 80, "maxWaitSeconds": 120,
+                "businessHours": {"timeZone": "America/New_York", "days": [1, 2, 3, 4, 5], "open": "09:00", "close": "17:00"},
+                "overflow": {"type": "voicemail"}
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let billing = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["businessHours"]["timeZone"], "America/New_York");
+    assert_eq!(r.body["overflow"], json!({"type": "voicemail"}));
+    assert!(r.body["openNow"].is_boolean());
+    let stored =
+        t.store
+            .get_queue(&t.a.org.id, &billing.parse().unwrap())
+            .await
+            .unwrap();
+    assert_eq!((stored.priority, stored.max_wait_secs, stored.skills["billing"]), (80, 120, 3));
+
+    // Defaults; a number overflow is checked as a phone number.
+    let r =
+        t.a.post("/v1/queues", json!({"name": "General", "overflow": {"type": "number", "target": "+1 415 555 0100"}}))
+            .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let general = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!((r.body["priority"].as_u64(), r.body["maxWaitSeconds"].as_u64()), (Some(50), Some(300)));
+    assert_eq!(r.body["overflow"]["target"], "+14155550100");
+
+    // Bad input names the field.
+    for (body, field) in [
+        (json!({}), "name"),
+        (json!({"name": "Q", "priority": 0}), "priority"),
+        (json!({"name": "Q", "priority": 100}), "priority"),
+        (json!({"name": "Q", "maxWaitSeconds": 0}), "maxWaitSeconds"),
+        (json!({"name": "Q", "skills": {"billing": 9}}), "skills.billing"),
+        (json!({"name": "Q", "departmentId": "sales"}), "departmentId"),
+        (json!({"name": "Q", "departmentId": "dep_0696bc8a1b2c3d4e5f6g7h8j9k"}), "departmentId"),
+        (json!({"name": "Q", "businessHours": {"timeZone": "Mars/Base", "days": [1], "open": "09:00", "close": "17:00"}}), "businessHours.timeZone"),
+        (json!({"name": "Q", "businessHours": {"timeZone": "UTC", "days": [0], "open": "09:00", "close": "17:00"}}), "businessHours.days"),
+        (json!({"name": "Q", "businessHours": {"timeZone": "UTC", "days": [1], "open": "18:00", "close": "17:00"}}), "businessHours.open"),
+        (json!({"name": "Q", "overflow": {"type": "elsewhere"}}), "overflow.type"),
+        (json!({"name": "Q", "overflow": {"type": "queue"}}), "overflow.target"),
+        (json!({"name": "Q", "overflow": {"type": "queue", "target": "que_0696bc8a1b2c3d4e5f6g7h8j9k"}}), "overflow.target"),
+        (json!({"name": "Q", "overflow": {"type": "number", "target": "call me"}}), "overflow.target"),
+        (json!({"name": "Q", "overflow": {"type": "voicemail", "target": "+14155550100"}}), "overflow.target"),
+    ] {
+        t.a.post("/v1/queues", body.clone()).await.assert_field_error(field);
+    }
+
+    // Overflow loops: into itself, and Billing → General → Billing.
+    let r = t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": {"type": "queue", "target": billing}})).await;
+    r.assert_field_error("overflow.target");
+    let r = t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": {"type": "queue", "target": general}})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t.a.patch(&format!("/v1/queues/{general}"), json!({"overflow": {"type": "queue", "target": billing}})).await;
+    r.assert_field_error("overflow.target");
+    assert!(r.body["error"]["message"].as_str().unwrap().contains("loop"), "{}", r.body);
+    let g = t.store.get_queue(&t.a.org.id, &general.parse().unwrap()).await.unwrap();
+    assert_eq!(g.overflow, Some(switchboard_domain::queues::Overflow::Number("+14155550100".into())));
+
+    // Lists: by priority, by department; another organisation sees nothing.
+    let r = t.a.get("/v1/queues").await;
+    let names: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Billing", "General"]);
+    let r = t.a.get(&format!("/v1/queues?departmentId={support}")).await;
+    assert_eq!(r.body["pagination"]["total"], 1, "{}", r.body);
+    assert_eq!(t.a.get("/v1/queues?departmentId=nope").await.body["pagination"]["total"], 0);
+    assert_eq!(t.b.get("/v1/queues").await.body["pagination"]["total"], 0);
+    t.b.get(&format!("/v1/queues/{billing}")).await.assert_error(404, "not_found");
+
+    // Deletes refused while something points at the row.
+    t.a.delete(&format!("/v1/queues/{general}")).await.assert_error(409, "conflict");
+    t.a.delete(&format!("/v1/departments/{support}")).await.assert_error(409, "conflict");
+    let r = t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": null, "departmentId": null})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(r.body.get("overflow").is_none() && r.body.get("departmentId").is_none(), "{}", r.body);
+    assert_eq!(t.a.delete(&format!("/v1/queues/{general}")).await.status, 204);
+    assert_eq!(t.a.delete(&format!("/v1/departments/{support}")).await.status, 204);
+    t.a.get(&format!("/v1/departments/{support}")).await.assert_error(404, "not_found");
 }

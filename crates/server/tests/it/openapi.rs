@@ -102,6 +102,20 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/calls/{id}/transcript"),
     ("post", "/v1/carriers/twilio/voice"),
     ("get", "/v1/audio/public/{file}"),
+    ("get", "/v1/agents"),
+    ("get", "/v1/agents/{id}"),
+    ("patch", "/v1/agents/{id}"),
+    ("put", "/v1/agents/{id}/status"),
+    ("post", "/v1/departments"),
+    ("get", "/v1/departments"),
+    ("get", "/v1/departments/{id}"),
+    ("patch", "/v1/departments/{id}"),
+    ("delete", "/v1/departments/{id}"),
+    ("post", "/v1/queues"),
+    ("get", "/v1/queues"),
+    ("get", "/v1/queues/{id}"),
+    ("patch", "/v1/queues/{id}"),
+    ("delete", "/v1/queues/{id}"),
 ];
 
 #[tokio::test]

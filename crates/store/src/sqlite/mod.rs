@@ -12,6 +12,7 @@ mod campaigns;
 mod conversations;
 mod dialer;
 mod identity;
+mod queues;
 mod rows;
 mod store;
 mod webhook_rows;

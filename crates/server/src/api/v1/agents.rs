@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_domain::UserId;
+use switchboard_domain::id::DepartmentId;
 use switchboard_domain::agents::{self, Agent, AgentPatch, AgentStatus, MAX_CONCURRENT_CALLS};
 use switchboard_store::AgentFilter;
 use utoipa::ToSchema;
@@ -81,7 +82,7 @@ pub struct AgentPatchIn {
     pub skills: Option<serde_json::Map<String, Value>>,
     /// Language tags (`en`, `es-MX`); replaces the list.
     pub languages: Option<Vec<String>>,
-    /// The agent's department; null clears it.
+    /// The id of the agent's department; null clears it.
     #[serde(default, deserialize_with = "super::contacts::double")]
     #[schema(value_type = Option<String>)]
     pub department: Option<Option<String>>,
@@ -140,9 +141,13 @@ fn parse_patch(p: &AgentPatchIn) -> ApiResult<AgentPatch> {
         })
         .transpose()?;
     let department = match &p.department {
-        Some(Some(d)) => Some(Some(
-            fields::short("department", Some(d))?.ok_or_else(|| ApiError::field("department", "must not be empty"))?,
-        )),
+        Some(Some(d)) => {
+            let id: DepartmentId = d
+                .trim()
+                .parse()
+                .map_err(|_| ApiError::field("department", "must be a department id (dep_...)"))?;
+            Some(Some(id.to_string()))
+        }
         Some(None) => Some(None),
         None => None,
     };
@@ -166,6 +171,13 @@ pub async fn update_agent(
 ) -> ApiResult<Response> {
     let id: UserId = path_id(&id, "agent")?;
     let patch = parse_patch(&body.value)?;
+    if let Some(Some(d)) = &patch.department {
+        let id: DepartmentId = path_id(d, "department")?;
+        match state.store.get_department(&auth.org.id, &id).await {
+            Err(switchboard_store::StoreError::NotFound(_)) => return Err(ApiError::field("department", "no such department")),
+            other => other?,
+        };
+    }
     let a = state.store.update_agent(&auth.org.id, &id, patch, state.clock.now()).await?;
     Ok(respond(StatusCode::OK, false, &AgentOut::from_agent(&a, state.clock.now())))
 }
