@@ -176,6 +176,8 @@ pub struct Agent {
     pub languages: Vec<String>,
     pub department: Option<String>,
     pub max_concurrent_calls: u32,
+    /// Calls the agent holds or has been offered now (kept by the router).
+    pub active_calls: u32,
     pub status: AgentStatus,
     /// Why the agent is on a break (only while on one).
     pub break_reason: Option<String>,
@@ -209,6 +211,7 @@ impl Agent {
             languages: Vec::new(),
             department: None,
             max_concurrent_calls: 1,
+            active_calls: 0,
             status: AgentStatus::Offline,
             break_reason: None,
             status_since: user.created_at,

@@ -24,9 +24,10 @@ pub struct Candidate<Id> {
 }
 
 impl<Id> Candidate<Id> {
-    /// Can take a call needing `required` now?
+    /// Can take a call needing `required` now? Available, or on a call
+    /// with another line free.
     pub fn eligible(&self, required: &Skills) -> bool {
-        self.status == AgentStatus::Available
+        (self.status == AgentStatus::Available || (self.status == AgentStatus::OnCall && self.max_calls > 1))
             && self.active_calls < self.max_calls
             && required
                 .iter()

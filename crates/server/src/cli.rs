@@ -212,7 +212,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     };
     let (stop_recordings, recordings_stop) = tokio::sync::watch::channel(false);
     let recordings = tokio::spawn(crate::workers::recordings::RecordingsWorker::run(state.clone(), recordings_stop));
+    let (stop_router, router_stop) = tokio::sync::watch::channel(false);
+    let router = tokio::spawn(crate::workers::router::run(state.clone(), router_stop));
     let served = crate::run(state, listener, crate::shutdown_signal()).await;
+    let _ = stop_router.send(true);
+    let _ = router.await;
     let _ = stop_recordings.send(true);
     let _ = recordings.await;
     let _ = stop_telephony.send(true);

@@ -224,6 +224,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::list_agents))
         .routes(routes!(agents::get_agent, agents::update_agent))
         .routes(routes!(agents::set_status))
+        .routes(routes!(crate::api::v1::routing::accept))
         .routes(routes!(departments::create_department, departments::list_departments))
         .routes(routes!(departments::get_department, departments::update_department, departments::delete_department))
         .routes(routes!(queues::create_queue, queues::list_queues))

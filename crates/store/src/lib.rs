@@ -12,6 +12,7 @@ pub mod campaigns;
 pub mod conformance;
 pub mod conformance_agents;
 pub mod conformance_queues;
+pub mod conformance_routing;
 pub mod conformance_campaigns;
 pub mod conformance_conversations;
 pub mod conversations;
@@ -19,6 +20,7 @@ mod error;
 mod logic;
 pub mod postgres;
 pub mod queues;
+pub mod routing;
 pub mod sqlite;
 mod types;
 pub mod webhook_conformance;
@@ -36,6 +38,7 @@ use switchboard_domain::{
 
 pub use agents::{AgentFilter, AgentStore};
 pub use queues::QueueStore;
+pub use routing::RoutingStore;
 pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
 pub use conversations::{ConversationStore, DialRequest, Placement, SingleDialOutcome};
 pub use error::StoreError;
@@ -239,6 +242,7 @@ pub trait Store:
     + WebhookStore
     + AgentStore
     + QueueStore
+    + RoutingStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

@@ -10,6 +10,7 @@ use switchboard_domain::{Call, CallStatus, Direction, Organisation};
 use switchboard_store::conformance::CHECKS;
 use switchboard_store::conformance_agents::AGENT_CHECKS;
 use switchboard_store::conformance_queues::QUEUE_CHECKS;
+use switchboard_store::conformance_routing::ROUTING_CHECKS;
 use switchboard_store::conformance_campaigns::CAMPAIGN_CHECKS;
 use switchboard_store::conformance_conversations::CONVERSATION_CHECKS;
 use switchboard_store::postgres::PgStore;
@@ -29,6 +30,7 @@ where
         .chain(WEBHOOK_CHECKS)
         .chain(AGENT_CHECKS)
         .chain(QUEUE_CHECKS)
+        .chain(ROUTING_CHECKS)
     {
         let (store, guard) = open(name.to_string()).await;
         let outcome = tokio::spawn(check(store)).await;

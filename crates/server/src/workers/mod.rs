@@ -4,5 +4,6 @@
 
 pub mod dialer;
 pub mod recordings;
+pub mod router;
 pub mod runtime;
 pub mod webhooks;

@@ -292,3 +292,181 @@ async fn departments_and_queues_with_overflow_checks() {
     assert_eq!(t.a.delete(&format!("/v1/departments/{support}")).await.status, 204);
     t.a.get(&format!("/v1/departments/{support}")).await.assert_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn inbound_calls_are_queued_offered_accepted_missed_and_abandoned() {
+    inbound_routing(TestServer::start().await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inbound_calls_are_routed_on_postgres() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the PostgreSQL routing test");
+        return;
+    };
+    let schema = format!("it_agents_{}", std::process::id());
+    switchboard_store::postgres::PgStore::connect_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let base = format!(
+        "{url}{}options=-c%20search_path%3D{schema}",
+        if url.contains('?') { "&" } else { "?" }
+    );
+    let t = TestServer::start_with(move |c| c.database_url = Some(switchboard_server::config::Secret::new(base))).await;
+    inbound_routing(t).await;
+    let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
+}
+
+async fn inbound_routing(t: TestServer) {
+    let (ana, ana_c) = user(&t.a, "ana@route.example", "agent").await;
+    let (ben, ben_c) = user(&t.a, "ben@route.example", "agent").await;
+    let sales = department(&t.a, "Sales").await;
+    let r = t.a.post("/v1/queues", json!({"name": "Billing", "skills": {"billing": 2}, "priority": 70})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let billing = r.body["id"].as_str().unwrap().to_owned();
+    for (id, level) in [(&ana, 5), (&ben, 3)] {
+        let r = t.a.patch(&format!("/v1/agents/{id}"), json!({"skills": {"billing": level}})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(put_status(&t.a, id, json!({"status": "available"})).await.status, 200);
+    }
+
+    // Logged inbound calls without a route are as before: no queue.
+    let plain = t.a.post("/v1/calls", json!({"phone": "+15551234567", "direction": "inbound"})).await;
+    assert_eq!(plain.status, 201, "{}", plain.body);
+    assert!(plain.body.get("queue").is_none(), "{}", plain.body);
+    assert_eq!(plain.body["status"], "queued");
+    let plain_id: switchboard_domain::CallId = plain.body["id"].as_str().unwrap().parse().unwrap();
+    assert!(t.store.queued_call(&t.a.org.id, &plain_id).await.unwrap().is_none());
+
+    // Bad routes name the field.
+    let inbound = |route: Value| json!({"phone": "+15551234567", "direction": "inbound", "route": route});
+    for (body, field) in [
+        (json!({"phone": "+15551234567", "route": {"queue": billing}}), "route"),
+        (inbound(json!({})), "route"),
+        (inbound(json!({"queue": billing, "department": sales})), "route"),
+        (inbound(json!({"queue": "billing"})), "route.queue"),
+        (inbound(json!({"queue": "que_0696bc8a1b2c3d4e5f6g7h8j9k"})), "route.queue"),
+        (inbound(json!({"department": sales})), "route.department"),
+        (inbound(json!({"skills": {"french": 5}})), "route.skills"),
+        (inbound(json!({"skills": {"billing": 9}})), "route.skills.billing"),
+    ] {
+        t.a.post("/v1/calls", body).await.assert_field_error(field);
+    }
+
+    // Queued by skills: the estimated wait comes back.
+    let r = t.a.post("/v1/calls", inbound(json!({"skills": {"billing": 3}}))).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let c1 = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["queue"]["queueId"], billing.as_str());
+    assert_eq!(r.body["queue"]["state"], "waiting");
+    assert_eq!((r.body["queue"]["waiting"].as_u64(), r.body["queue"]["staffed"].as_u64()), (Some(1), Some(2)));
+    assert!(r.body["queue"]["estimatedWaitSeconds"].is_u64(), "{}", r.body);
+
+    // The router offers it to Ana (higher proficiency); Ben cannot take it.
+    let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    assert_eq!(pass.offered.len(), 1);
+    assert_eq!(pass.offered[0].1.to_string(), ana);
+    let accept = |c: &Client, agent: &str, call: &str| {
+        let (c, agent, call) = (c.clone(), agent.to_owned(), call.to_owned());
+        async move { c.post(&format!("/v1/agents/{agent}/accept"), json!({"callId": call})).await }
+    };
+    accept(&ben_c, &ben, &c1).await.assert_error(409, "conflict");
+    accept(&ben_c, &ana, &c1).await.assert_error(403, "forbidden");
+    accept(&ana_c, &ana, "nope").await.assert_field_error("callId");
+    let r = accept(&ana_c, &ana, &c1).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["status"], "on_call");
+    let r = t.a.get(&format!("/v1/calls/{c1}")).await;
+    assert_eq!(r.body["queue"]["state"], "connected", "{}", r.body);
+
+    // Ana is busy: the next call goes to Ben, who lets the offer run out.
+    let r = t.a.post("/v1/calls", inbound(json!({"queue": billing}))).await;
+    let c2 = r.body["id"].as_str().unwrap().to_owned();
+    let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    assert_eq!(pass.offered.iter().map(|(c, a)| (c.to_string(), a.to_string())).collect::<Vec<_>>(), vec![(c2.clone(), ben.clone())]);
+    t.state.clock.advance(chrono::Duration::seconds(i64::from(switchboard_server::workers::router::OFFER_SECS) + 1));
+    let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    assert_eq!(pass.missed.len(), 1);
+    assert!(pass.offered.is_empty(), "nobody else is free: {pass:?}");
+    assert_eq!(t.a.get(&format!("/v1/agents/{ben}")).await.body["status"], "missed");
+    assert_eq!(t.a.get(&format!("/v1/calls/{c2}")).await.body["queue"]["state"], "waiting");
+
+    // The caller hangs up while waiting: abandoned, counted.
+    let r = t.a.post(&format!("/v1/calls/{c2}/events"), json!({"status": "completed"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    assert_eq!(pass.abandoned.iter().map(|c| c.to_string()).collect::<Vec<_>>(), vec![c2.clone()]);
+    assert_eq!(t.a.get(&format!("/v1/calls/{c2}")).await.body["queue"]["state"], "abandoned");
+    let f = t.store.queue_figures(&t.a.org.id, &billing.parse().unwrap(), t.state.clock.now()).await.unwrap();
+    assert_eq!((f.abandoned, f.waiting), (1, 0));
+}
+
+/// A script's transfer step naming a queue puts the answered call in it;
+/// the caller hanging up before an agent takes it is an abandoned call.
+#[tokio::test]
+async fn a_transfer_step_to_a_queue_puts_the_call_in_it() {
+    let midday: switchboard_domain::Timestamp = "2025-05-21T15:00:00Z".parse().unwrap();
+    let clock = switchboard_telephony::ManualClock::new(midday);
+    let sim = switchboard_telephony::simulator::SimSettings {
+        failed_rate: 0.0,
+        busy_rate: 0.0,
+        answer_rate: 1.0,
+        voicemail_rate: 0.0,
+        answer_by_hour: false,
+        ..Default::default()
+    };
+    let t = TestServer::start_simulated(clock.clone(), sim, |_| {}).await;
+    let r = t.a.post("/v1/queues", json!({"name": "Billing"})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let queue = r.body["id"].as_str().unwrap().to_owned();
+    let tpl = crate::templates::new_template(
+        &t.a,
+        json!({"name": "To billing", "steps": [
+            {"id": "hi", "type": "greeting", "content": "One moment, a colleague will take your call."},
+            {"id": "go", "type": "transfer", "to": queue}
+        ]}),
+    )
+    .await;
+    let id = t.a.new_call(json!({"phone": "+12125550197", "templateId": tpl})).await;
+    let call_id: switchboard_domain::CallId = id.parse().unwrap();
+    let simulator = t.simulator();
+    let mut queued = None;
+    for _ in 0..400 {
+        t.state.dialer.run_once().await.unwrap();
+        simulator.pump().await.unwrap();
+        let c = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
+        if queued.is_none() {
+            queued = t.store.queued_call(&t.a.org.id, &call_id).await.unwrap();
+        }
+        if c.status.is_terminal() {
+            break;
+        }
+        clock.advance(chrono::Duration::seconds(3));
+    }
+    let q = queued.expect("the call was put in the queue");
+    assert_eq!(q.queue_id.to_string(), queue);
+    let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
+    assert_eq!(call.outcome.as_deref(), Some("transferred"));
+    assert!(call.timeline.iter().any(|e| e.kind == "transfer"), "{:?}", call.timeline);
+    // Nobody was staffed: the caller hung up waiting.
+    let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    assert_eq!(pass.abandoned, vec![call_id.clone()]);
+    // A transfer to a queue that does not exist still fails clearly.
+    let tpl = crate::templates::new_template(
+        &t.a,
+        json!({"name": "Nowhere", "steps": [{"id": "go", "type": "transfer", "to": "que_0696bc8a1b2c3d4e5f6g7h8j9k"}]}),
+    )
+    .await;
+    let id = t.a.new_call(json!({"phone": "+12125550196", "templateId": tpl})).await;
+    let call_id: switchboard_domain::CallId = id.parse().unwrap();
+    for _ in 0..400 {
+        t.state.dialer.run_once().await.unwrap();
+        simulator.pump().await.unwrap();
+        if t.store.get_call(&t.a.org.id, &call_id).await.unwrap().status.is_terminal() {
+            break;
+        }
+        clock.advance(chrono::Duration::seconds(3));
+    }
+    let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
+    assert_eq!(call.outcome.as_deref(), Some("transfer_failed"));
+}

@@ -106,6 +106,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/agents/{id}"),
     ("patch", "/v1/agents/{id}"),
     ("put", "/v1/agents/{id}/status"),
+    ("post", "/v1/agents/{id}/accept"),
     ("post", "/v1/departments"),
     ("get", "/v1/departments"),
     ("get", "/v1/departments/{id}"),

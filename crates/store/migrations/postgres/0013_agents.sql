@@ -8,6 +8,8 @@ CREATE TABLE agents (
     languages            JSONB NOT NULL DEFAULT '[]',
     department           TEXT,
     max_concurrent_calls INTEGER NOT NULL DEFAULT 1,
+    -- calls held or offered now, kept by the router's conditional UPDATEs
+    active_calls         INTEGER NOT NULL DEFAULT 0,
     status               TEXT NOT NULL DEFAULT 'offline',
     break_reason         TEXT,
     status_since         TIMESTAMPTZ NOT NULL,
@@ -46,3 +48,23 @@ CREATE TABLE queues (
 );
 CREATE UNIQUE INDEX queues_name ON queues(org_id, name);
 CREATE INDEX queues_department ON queues(org_id, department_id);
+
+-- Calls waiting in queues: waiting → offered (to agent_id, until
+-- offer_expires_at) → connected → done; abandoned when the call ends
+-- before it is connected.
+CREATE TABLE queue_calls (
+    call_id          TEXT PRIMARY KEY,
+    org_id           TEXT NOT NULL,
+    queue_id         TEXT NOT NULL,
+    priority         INTEGER NOT NULL,
+    state            TEXT NOT NULL,
+    agent_id         TEXT,
+    enqueued_at      TIMESTAMPTZ NOT NULL,
+    offered_at       TIMESTAMPTZ,
+    offer_expires_at TIMESTAMPTZ,
+    connected_at     TIMESTAMPTZ,
+    ended_at         TIMESTAMPTZ,
+    missed           INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX queue_calls_state ON queue_calls(org_id, state, priority, enqueued_at);
+CREATE INDEX queue_calls_queue ON queue_calls(queue_id, state);

@@ -15,7 +15,7 @@ use crate::{Page, Result, StoreError};
 
 /// Users joined with their profile; a missing profile reads as defaults.
 const AGENT_SELECT: &str = "SELECT u.id, u.org_id, u.email, u.name, u.created_at AS user_created_at, a.skills, a.languages, a.department, \
-     a.max_concurrent_calls, a.status, a.break_reason, a.status_since, a.status_ms, a.created_at, a.updated_at \
+     a.max_concurrent_calls, a.status, a.break_reason, a.status_since, a.status_ms, a.created_at, a.updated_at, a.active_calls \
      FROM users u LEFT JOIN agents a ON a.user_id = u.id";
 
 fn agent_from_row(r: &PgRow) -> Result<Agent> {
@@ -34,6 +34,7 @@ fn agent_from_row(r: &PgRow) -> Result<Agent> {
         languages: languages.and_then(|v| serde_json::from_value(v).ok()).unwrap_or_default(),
         department: r.try_get("department")?,
         max_concurrent_calls: max.map(|m| m.max(0) as u32).unwrap_or(1),
+        active_calls: r.try_get::<Option<i32>, _>("active_calls")?.map(|n| n.max(0) as u32).unwrap_or(0),
         status: status.as_deref().and_then(AgentStatus::parse).unwrap_or(AgentStatus::Offline),
         break_reason: r.try_get("break_reason")?,
         status_since: r.try_get::<Option<Timestamp>, _>("status_since")?.unwrap_or(created),
@@ -43,7 +44,7 @@ fn agent_from_row(r: &PgRow) -> Result<Agent> {
     })
 }
 
-async fn load_agent(c: &mut PgConnection, org: &OrgId, id: &UserId, lock: bool) -> Result<Agent> {
+pub(super) async fn load_agent(c: &mut PgConnection, org: &OrgId, id: &UserId, lock: bool) -> Result<Agent> {
     if lock {
         // Its own statement: the read below then takes its snapshot after
         // the lock is held, and so sees what the previous holder committed.
@@ -64,7 +65,7 @@ async fn load_agent(c: &mut PgConnection, org: &OrgId, id: &UserId, lock: bool) 
         .ok_or(StoreError::NotFound("agent"))
 }
 
-async fn save_agent(c: &mut PgConnection, a: &Agent) -> Result<()> {
+pub(super) async fn save_agent(c: &mut PgConnection, a: &Agent) -> Result<()> {
     sqlx::query(
         "INSERT INTO agents (user_id, org_id, skills, languages, department, max_concurrent_calls, status, break_reason, status_since, \
          status_ms, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \

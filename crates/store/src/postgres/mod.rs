@@ -35,6 +35,7 @@ mod conversations;
 mod dialer;
 mod identity;
 mod queues;
+mod routing;
 mod rows;
 mod store;
 mod webhook_rows;

@@ -14,7 +14,7 @@ use crate::{Page, Result, StoreError};
 
 /// Users joined with their profile; a missing profile reads as defaults.
 const AGENT_SELECT: &str = "SELECT u.id, u.org_id, u.email, u.name, u.created_at, a.skills, a.languages, a.department, \
-     a.max_concurrent_calls, a.status, a.break_reason, a.status_since, a.status_ms, a.created_at, a.updated_at \
+     a.max_concurrent_calls, a.status, a.break_reason, a.status_since, a.status_ms, a.created_at, a.updated_at, a.active_calls \
      FROM users u LEFT JOIN agents a ON a.user_id = u.id";
 
 fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
@@ -33,6 +33,7 @@ fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
         languages: serde_json::from_value(json(languages, "[]")).unwrap_or_default(),
         department: r.get(7)?,
         max_concurrent_calls: r.get::<_, Option<u32>>(8)?.unwrap_or(1),
+        active_calls: r.get::<_, Option<u32>>(15)?.unwrap_or(0),
         status: status.as_deref().and_then(AgentStatus::parse).unwrap_or(AgentStatus::Offline),
         break_reason: r.get(10)?,
         status_since: ts(r.get::<_, Option<i64>>(11)?.unwrap_or(created)),
@@ -42,14 +43,14 @@ fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
     })
 }
 
-fn load_agent(c: &Connection, org: &OrgId, id: &UserId) -> Result<Agent> {
+pub(super) fn load_agent(c: &Connection, org: &OrgId, id: &UserId) -> Result<Agent> {
     c.prepare_cached(static_sql!("{AGENT_SELECT} WHERE u.id = ?1 AND u.org_id = ?2 AND u.role = 'agent'"))?
         .query_row(params![id.as_str(), org.as_str()], agent_from_row)
         .optional()?
         .ok_or(StoreError::NotFound("agent"))
 }
 
-fn save_agent(c: &Connection, a: &Agent) -> Result<()> {
+pub(super) fn save_agent(c: &Connection, a: &Agent) -> Result<()> {
     c.prepare_cached(
         "INSERT INTO agents (user_id, org_id, skills, languages, department, max_concurrent_calls, status, break_reason, status_since, \
          status_ms, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12) \

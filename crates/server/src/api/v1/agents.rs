@@ -42,6 +42,8 @@ pub struct AgentOut {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub department: Option<String>,
     pub max_concurrent_calls: u32,
+    /// Calls held or offered now.
+    pub active_calls: u32,
     /// `offline`, `available`, `on_call`, `after_call_work`, `break` or `missed`.
     pub status: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -64,6 +66,7 @@ impl AgentOut {
             languages: a.languages.clone(),
             department: a.department.clone(),
             max_concurrent_calls: a.max_concurrent_calls,
+            active_calls: a.active_calls,
             status: a.status.as_str().to_owned(),
             break_reason: a.break_reason.clone(),
             status_since: a.status_since,

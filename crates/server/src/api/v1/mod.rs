@@ -19,6 +19,7 @@ pub mod keys;
 pub mod org;
 pub mod queues;
 pub mod recordings;
+pub mod routing;
 pub mod speech;
 pub mod stream;
 pub mod templates;
