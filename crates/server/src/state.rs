@@ -46,6 +46,8 @@ pub struct Services {
     pub dialer_wake: Arc<tokio::sync::Notify>,
     /// Runs scripts on answered calls.
     pub conversations: Arc<crate::workers::runtime::ConversationRuntime>,
+    /// Agents' figures for the real-time metrics (refreshed by the router).
+    pub agents: Arc<crate::live::StoredAgents>,
 }
 
 impl Deref for AppState {
@@ -101,6 +103,8 @@ impl AppState {
         if let Some(sim) = &telephony.simulator {
             sim.set_conversations(conversations.clone());
         }
+        let agents = Arc::new(crate::live::StoredAgents::default());
+        streams.board().set_agent_source(agents.clone());
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
@@ -118,6 +122,7 @@ impl AppState {
             dialer,
             dialer_wake: Arc::new(tokio::sync::Notify::new()),
             conversations,
+            agents,
         }))
     }
 

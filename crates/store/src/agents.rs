@@ -34,5 +34,8 @@ pub trait AgentStore: Send + Sync {
     /// Moves an agent to `to` (see [`Agent::change_status`]): an illegal
     /// move is a `Domain` error and changes nothing; a move writes
     /// `agent.status_changed`.
+    /// How many agents (users with the `agent` role and a stored profile)
+    /// each organisation has in each status.
+    async fn agent_status_counts(&self) -> Result<Vec<(OrgId, AgentStatus, u64)>>;
     async fn set_agent_status(&self, org: &OrgId, id: &UserId, to: AgentStatus, reason: Option<String>, at: Timestamp) -> Result<Agent>;
 }

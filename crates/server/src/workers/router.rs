@@ -18,6 +18,8 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(500);
 /// One pass over every organisation with queued calls; answers what it did, summed.
 pub async fn run_once(state: &AppState) -> switchboard_store::Result<RoutePass> {
     let now = state.clock.now();
+    // The wallboard's agent figures first: they cost one grouped count.
+    state.agents.refresh(&state.store).await?;
     let mut total = RoutePass::default();
     for org in state.store.orgs_with_queued_calls().await? {
         let pass = state.store.route_calls(&org, now, OFFER_SECS).await?;

@@ -470,3 +470,32 @@ async fn a_transfer_step_to_a_queue_puts_the_call_in_it() {
     let call = t.store.get_call(&t.a.org.id, &call_id).await.unwrap();
     assert_eq!(call.outcome.as_deref(), Some("transfer_failed"));
 }
+
+/// The real-time metrics count agents by status (refreshed by the router).
+#[tokio::test]
+async fn realtime_metrics_count_agents_by_status() {
+    let t = TestServer::start().await;
+    let (ana, _) = user(&t.a, "ana@metrics.example", "agent").await;
+    let (ben, _) = user(&t.a, "ben@metrics.example", "agent").await;
+    let (cy, _) = user(&t.a, "cy@metrics.example", "agent").await;
+    for (id, moves) in [
+        (&ana, &["available"][..]),
+        (&ben, &["available", "on_call"][..]),
+        (&cy, &["available", "on_call", "after_call_work"][..]),
+    ] {
+        for m in moves {
+            assert_eq!(put_status(&t.a, id, json!({"status": m})).await.status, 200);
+        }
+    }
+    switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    let r = t.a.get("/v1/metrics/realtime").await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["agents"], json!({"online": 3, "available": 1, "onCall": 1, "afterCallWork": 1}), "{}", r.body);
+    let r = t.b.get("/v1/metrics/realtime").await;
+    assert_eq!(r.body["agents"]["online"], 0, "{}", r.body);
+    // Logging off is counted at the next pass.
+    assert_eq!(put_status(&t.a, &ana, json!({"status": "offline"})).await.status, 200);
+    switchboard_server::workers::router::run_once(&t.state).await.unwrap();
+    let r = t.a.get("/v1/metrics/realtime").await;
+    assert_eq!((r.body["agents"]["online"].as_u64(), r.body["agents"]["available"].as_u64()), (Some(2), Some(0)));
+}

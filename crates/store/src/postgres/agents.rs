@@ -139,6 +139,19 @@ impl AgentStore for PgStore {
     }
 
     #[tracing::instrument(skip_all)]
+    async fn agent_status_counts(&self) -> Result<Vec<(OrgId, AgentStatus, u64)>> {
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT a.org_id, a.status, COUNT(*) FROM agents a JOIN users u ON u.id = a.user_id AND u.role = 'agent' GROUP BY a.org_id, a.status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(o, s, n)| Some((OrgId::from_trusted(o), AgentStatus::parse(&s)?, n.max(0) as u64)))
+            .collect())
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn set_agent_status(&self, org: &OrgId, id: &UserId, to: AgentStatus, reason: Option<String>, at: Timestamp) -> Result<Agent> {
         let mut tx = self.begin().await?;
         let mut a = load_agent(&mut tx, org, id, true).await?;

@@ -124,6 +124,23 @@ impl AgentStore for SqliteStore {
         .await
     }
 
+    async fn agent_status_counts(&self) -> Result<Vec<(OrgId, AgentStatus, u64)>> {
+        self.read(|c| {
+            let rows: Vec<(String, String, i64)> = c
+                .prepare_cached(
+                    "SELECT a.org_id, a.status, COUNT(*) FROM agents a JOIN users u ON u.id = a.user_id AND u.role = 'agent' \
+                     GROUP BY a.org_id, a.status",
+                )?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(rows
+                .into_iter()
+                .filter_map(|(o, s, n)| Some((OrgId::from_trusted(o), AgentStatus::parse(&s)?, n.max(0) as u64)))
+                .collect())
+        })
+        .await
+    }
+
     async fn set_agent_status(&self, org: &OrgId, id: &UserId, to: AgentStatus, reason: Option<String>, at: Timestamp) -> Result<Agent> {
         let (org, id) = (org.clone(), id.clone());
         self.write(move |c| {
