@@ -102,7 +102,10 @@ pub fn skill_name(field: &str, name: &str) -> Result<String, FieldError> {
     if n.is_empty() || n.chars().count() > 40 {
         return Err(FieldError::new(field, "a skill name must have 1 to 40 characters"));
     }
-    if !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-') {
+    if !n
+        .chars()
+        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+    {
         return Err(FieldError::new(field, "a skill name may hold only letters, digits, '_' and '-'"));
     }
     Ok(n)
@@ -316,12 +319,7 @@ impl Agent {
 
     /// `status_ms` as stored: status name → milliseconds.
     pub fn status_ms_json(&self) -> Value {
-        Value::Object(
-            self.status_ms
-                .iter()
-                .map(|(k, v)| (k.as_str().to_owned(), json!(v)))
-                .collect(),
-        )
+        Value::Object(self.status_ms.iter().map(|(k, v)| (k.as_str().to_owned(), json!(v))).collect())
     }
 
     /// Reads `status_ms` as stored (unknown names are dropped).
@@ -398,9 +396,13 @@ mod tests {
         let mut a = agent();
         let t = t0() + Duration::minutes(10);
         let c = a.change_status(AgentStatus::Available, None, t).unwrap().unwrap();
-        assert_eq!((c.from, c.to, c.ms_in_previous), (AgentStatus::Offline, AgentStatus::Available, 600_000));
+        assert_eq!(
+            (c.from, c.to, c.ms_in_previous),
+            (AgentStatus::Offline, AgentStatus::Available, 600_000)
+        );
         a.change_status(AgentStatus::OnCall, None, t + Duration::seconds(30)).unwrap();
-        a.change_status(AgentStatus::AfterCallWork, None, t + Duration::seconds(150)).unwrap();
+        a.change_status(AgentStatus::AfterCallWork, None, t + Duration::seconds(150))
+            .unwrap();
         a.change_status(AgentStatus::Available, None, t + Duration::seconds(170)).unwrap();
         let secs = a.seconds_in_status(t + Duration::seconds(200));
         assert_eq!(secs["offline"], 600);
@@ -436,7 +438,11 @@ mod tests {
         a.change_status(AgentStatus::Break, Some("lunch".into()), t0()).unwrap();
         assert_eq!(a.break_reason.as_deref(), Some("lunch"));
         // Same status: no change announced, the reason replaced.
-        assert!(a.change_status(AgentStatus::Break, Some("training".into()), t0()).unwrap().is_none());
+        assert!(
+            a.change_status(AgentStatus::Break, Some("training".into()), t0())
+                .unwrap()
+                .is_none()
+        );
         assert_eq!(a.break_reason.as_deref(), Some("training"));
         a.change_status(AgentStatus::Available, None, t0()).unwrap();
         assert_eq!(a.break_reason, None);
@@ -447,12 +453,20 @@ mod tests {
         let ok = json!({"billing": 5, "Spanish": 3});
         let s = parse_skills("skills", ok.as_object().unwrap()).unwrap();
         assert_eq!(s["spanish"], 3);
-        for bad in [json!({"billing": 0}), json!({"billing": 6}), json!({"billing": 2.5}), json!({"billing": "5"})] {
+        for bad in [
+            json!({"billing": 0}),
+            json!({"billing": 6}),
+            json!({"billing": 2.5}),
+            json!({"billing": "5"}),
+        ] {
             let e = parse_skills("skills", bad.as_object().unwrap()).unwrap_err();
             assert_eq!(e.field, "skills.billing");
         }
         assert!(parse_skills("skills", json!({"bad name": 1}).as_object().unwrap()).is_err());
-        assert_eq!(parse_languages("languages", &["en".into(), "es-MX".into(), "EN".into()]).unwrap(), vec!["en", "es-MX"]);
+        assert_eq!(
+            parse_languages("languages", &["en".into(), "es-MX".into(), "EN".into()]).unwrap(),
+            vec!["en", "es-MX"]
+        );
         assert_eq!(parse_languages("languages", &["e".into()]).unwrap_err().field, "languages[0]");
     }
 }

@@ -174,15 +174,15 @@ mod tests {
         let h = BusinessHours::parse("businessHours", "America/New_York", &[1, 2, 3, 4, 5], "09:00", "17:00").unwrap();
         let at = |y, m, d, hh, mm| Utc.with_ymd_and_hms(y, m, d, hh, mm, 0).unwrap();
         let cases = [
-            (at(2025, 3, 7, 13, 59), false), // 08:59 EST
-            (at(2025, 3, 7, 14, 0), true),   // 09:00 EST
-            (at(2025, 3, 7, 21, 59), true),  // 16:59 EST
-            (at(2025, 3, 7, 22, 0), false),  // 17:00 EST
+            (at(2025, 3, 7, 13, 59), false),  // 08:59 EST
+            (at(2025, 3, 7, 14, 0), true),    // 09:00 EST
+            (at(2025, 3, 7, 21, 59), true),   // 16:59 EST
+            (at(2025, 3, 7, 22, 0), false),   // 17:00 EST
             (at(2025, 3, 10, 12, 59), false), // 08:59 EDT
-            (at(2025, 3, 10, 13, 0), true),  // 09:00 EDT (14:00 UTC a week before)
-            (at(2025, 3, 10, 20, 59), true), // 16:59 EDT
-            (at(2025, 3, 10, 21, 0), false), // 17:00 EDT
-            (at(2025, 3, 8, 15, 0), false),  // Saturday
+            (at(2025, 3, 10, 13, 0), true),   // 09:00 EDT (14:00 UTC a week before)
+            (at(2025, 3, 10, 20, 59), true),  // 16:59 EDT
+            (at(2025, 3, 10, 21, 0), false),  // 17:00 EDT
+            (at(2025, 3, 8, 15, 0), false),   // Saturday
             // Back in November: Monday 2025-11-03 is EST again.
             (at(2025, 11, 3, 13, 30), false), // 08:30 EST
             (at(2025, 11, 3, 14, 0), true),
@@ -212,7 +212,10 @@ mod tests {
         let (a, b, c, d) = (QueueId::new(), QueueId::new(), QueueId::new(), QueueId::new());
         let mut of = HashMap::new();
         // Itself, directly.
-        assert_eq!(overflow_loop(&a, Some(&Overflow::Queue(a.clone())), &of), Some(vec![a.clone(), a.clone()]));
+        assert_eq!(
+            overflow_loop(&a, Some(&Overflow::Queue(a.clone())), &of),
+            Some(vec![a.clone(), a.clone()])
+        );
         // b → c → a, so a → b closes a loop.
         of.insert(b.clone(), c.clone());
         of.insert(c.clone(), a.clone());

@@ -36,10 +36,7 @@ impl<Id> Candidate<Id> {
 
     /// Proficiency on the required skills (their sum; 0 when none are required).
     pub fn proficiency(&self, required: &Skills) -> u32 {
-        required
-            .keys()
-            .map(|k| u32::from(self.skills.get(k).copied().unwrap_or(0)))
-            .sum()
+        required.keys().map(|k| u32::from(self.skills.get(k).copied().unwrap_or(0))).sum()
     }
 }
 
@@ -131,7 +128,12 @@ mod tests {
         };
         let cases: Vec<(&str, Skills, Vec<Candidate<&'static str>>, Option<&str>)> = vec![
             ("no agents", skills(&[]), vec![], None),
-            ("skill missing", skills(&[("billing", 1)]), vec![agent("a", &[("sales", 5)], 10)], None),
+            (
+                "skill missing",
+                skills(&[("billing", 1)]),
+                vec![agent("a", &[("sales", 5)], 10)],
+                None,
+            ),
             (
                 "skill below the minimum",
                 skills(&[("billing", 3)]),
@@ -162,7 +164,11 @@ mod tests {
             (
                 "equal proficiency: longest idle",
                 skills(&[("billing", 1)]),
-                vec![agent("a", &[("billing", 4)], 5), agent("b", &[("billing", 4)], 30), agent("c", &[("billing", 4)], 10)],
+                vec![
+                    agent("a", &[("billing", 4)], 5),
+                    agent("b", &[("billing", 4)], 30),
+                    agent("c", &[("billing", 4)], 10),
+                ],
                 Some("b"),
             ),
             (

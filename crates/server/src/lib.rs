@@ -43,8 +43,8 @@ use utoipa_axum::routes;
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
 use crate::api::v1::recordings;
 use crate::api::v1::speech as speech_routes;
+use crate::api::v1::{agents, campaigns, contact_lists, departments, dnc, queues, templates, twilio};
 use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
-use crate::api::v1::{agents, campaigns, departments, queues, contact_lists, dnc, templates, twilio};
 use crate::api::v1::{stream as live_routes, webhook_ops, webhooks, ws};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
@@ -226,7 +226,11 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(agents::set_status))
         .routes(routes!(crate::api::v1::routing::accept))
         .routes(routes!(departments::create_department, departments::list_departments))
-        .routes(routes!(departments::get_department, departments::update_department, departments::delete_department))
+        .routes(routes!(
+            departments::get_department,
+            departments::update_department,
+            departments::delete_department
+        ))
         .routes(routes!(queues::create_queue, queues::list_queues))
         .routes(routes!(queues::get_queue, queues::update_queue, queues::delete_queue))
 }

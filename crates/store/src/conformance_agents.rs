@@ -136,7 +136,10 @@ async fn agent_profiles_and_filters(s: DynStore) {
         assert_eq!(total, want.len() as u64, "{filter:?}");
         assert_eq!(ids(rows), want, "{filter:?}");
     }
-    let (page2, total) = s.list_agents(&o.id, &AgentFilter::default(), Page { page: 2, limit: 1 }).await.unwrap();
+    let (page2, total) = s
+        .list_agents(&o.id, &AgentFilter::default(), Page { page: 2, limit: 1 })
+        .await
+        .unwrap();
     assert_eq!((ids(page2), total), (vec![ben.clone()], 2));
     let (theirs, _) = s.list_agents(&other.id, &AgentFilter::default(), PAGE).await.unwrap();
     assert_eq!(ids(theirs), vec![elsewhere]);
@@ -152,7 +155,10 @@ async fn agent_status_changes(s: DynStore) {
     assert_eq!((a.status, a.status_since), (AgentStatus::Available, t(600)));
     s.set_agent_status(&o.id, &id, AgentStatus::OnCall, None, t(630)).await.unwrap();
     // Illegal: nothing changes, no event.
-    let err = s.set_agent_status(&o.id, &id, AgentStatus::Offline, None, t(640)).await.unwrap_err();
+    let err = s
+        .set_agent_status(&o.id, &id, AgentStatus::Offline, None, t(640))
+        .await
+        .unwrap_err();
     assert!(matches!(
         err,
         StoreError::Domain(DomainError::IllegalAgentTransition {
@@ -161,17 +167,35 @@ async fn agent_status_changes(s: DynStore) {
         })
     ));
     let err = s.set_agent_status(&o.id, &id, AgentStatus::Break, None, t(640)).await.unwrap_err();
-    assert!(matches!(err, StoreError::Domain(DomainError::Invalid(ref f)) if f.field == "reason"), "{err:?}");
-    s.set_agent_status(&o.id, &id, AgentStatus::AfterCallWork, None, t(750)).await.unwrap();
-    s.set_agent_status(&o.id, &id, AgentStatus::Break, Some("lunch".into()), t(770)).await.unwrap();
+    assert!(
+        matches!(err, StoreError::Domain(DomainError::Invalid(ref f)) if f.field == "reason"),
+        "{err:?}"
+    );
+    s.set_agent_status(&o.id, &id, AgentStatus::AfterCallWork, None, t(750))
+        .await
+        .unwrap();
+    s.set_agent_status(&o.id, &id, AgentStatus::Break, Some("lunch".into()), t(770))
+        .await
+        .unwrap();
     // Same status: stored reason replaced, no event.
-    s.set_agent_status(&o.id, &id, AgentStatus::Break, Some("training".into()), t(780)).await.unwrap();
+    s.set_agent_status(&o.id, &id, AgentStatus::Break, Some("training".into()), t(780))
+        .await
+        .unwrap();
 
     let a = s.get_agent(&o.id, &id).await.unwrap();
-    assert_eq!((a.status, a.break_reason.as_deref(), a.status_since), (AgentStatus::Break, Some("training"), t(770)));
+    assert_eq!(
+        (a.status, a.break_reason.as_deref(), a.status_since),
+        (AgentStatus::Break, Some("training"), t(770))
+    );
     let secs = a.seconds_in_status(t(800));
     assert_eq!(
-        (secs["offline"], secs["available"], secs["on_call"], secs["after_call_work"], secs["break"]),
+        (
+            secs["offline"],
+            secs["available"],
+            secs["on_call"],
+            secs["after_call_work"],
+            secs["break"]
+        ),
         (600, 30, 120, 20, 30)
     );
 
@@ -195,7 +219,10 @@ async fn agent_status_changes(s: DynStore) {
     ];
     assert_eq!(moves, want.map(|(a, b)| (a.to_owned(), b.to_owned())));
     let last = events.iter().rfind(|e| e.event_type == "agent.status_changed").unwrap();
-    assert_eq!((last.data["reason"].as_str(), last.data["secondsInPrevious"].as_i64()), (Some("lunch"), Some(20)));
+    assert_eq!(
+        (last.data["reason"].as_str(), last.data["secondsInPrevious"].as_i64()),
+        (Some("lunch"), Some(20))
+    );
 }
 
 /// Two writers move one available agent to different statuses at once:

@@ -93,10 +93,16 @@ async fn departments_and_queues(s: DynStore) {
         .create_queue(queue(&o, "VIP", 90, Some(Overflow::Number("+15551230000".into()))))
         .await
         .unwrap();
-    assert_eq!(s.get_queue(&o.id, &vip.id).await.unwrap().overflow, Some(Overflow::Number("+15551230000".into())));
+    assert_eq!(
+        s.get_queue(&o.id, &vip.id).await.unwrap().overflow,
+        Some(Overflow::Number("+15551230000".into()))
+    );
     // Highest priority first; filtered by department.
     let (rows, total) = s.list_queues(&o.id, None, PAGE).await.unwrap();
-    assert_eq!((rows.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(), total), (vec!["VIP", "Billing"], 2));
+    assert_eq!(
+        (rows.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(), total),
+        (vec!["VIP", "Billing"], 2)
+    );
     let (rows, total) = s.list_queues(&o.id, Some(&support.id), PAGE).await.unwrap();
     assert_eq!((rows.len(), total, rows[0].id.clone()), (1, 1, billing.id.clone()));
     assert!(s.list_queues(&other.id, None, PAGE).await.unwrap().0.is_empty());
@@ -119,7 +125,10 @@ async fn departments_and_queues(s: DynStore) {
     overflow_to_billing.overflow = Some(Overflow::Queue(billing.id.clone()));
     s.update_queue(overflow_to_billing).await.unwrap();
     assert!(matches!(s.delete_queue(&o.id, &billing.id).await, Err(StoreError::Conflict(_))));
-    assert!(matches!(s.delete_department(&o.id, &support.id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.delete_department(&o.id, &support.id).await,
+        Err(StoreError::Conflict(_))
+    ));
     s.delete_queue(&o.id, &vip.id).await.unwrap();
     s.delete_queue(&o.id, &billing.id).await.unwrap();
     assert!(matches!(s.get_queue(&o.id, &billing.id).await, Err(StoreError::NotFound("queue"))));
@@ -143,8 +152,13 @@ async fn departments_and_queues(s: DynStore) {
         department: Some(d),
         ..Default::default()
     };
-    s.update_agent(&o.id, &agent.id, patch(Some(support.id.to_string())), t0()).await.unwrap();
-    assert!(matches!(s.delete_department(&o.id, &support.id).await, Err(StoreError::Conflict(_))));
+    s.update_agent(&o.id, &agent.id, patch(Some(support.id.to_string())), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.delete_department(&o.id, &support.id).await,
+        Err(StoreError::Conflict(_))
+    ));
     s.update_agent(&o.id, &agent.id, patch(None), t0()).await.unwrap();
     s.delete_department(&o.id, &support.id).await.unwrap();
     assert!(matches!(
@@ -166,7 +180,10 @@ async fn queue_overflow_loops(s: DynStore) {
     assert_eq!(field_of(&s.update_queue(self_loop).await.unwrap_err()), Some("overflow.target"));
     // A → B → C, then C → A closes a loop.
     let c = s.create_queue(queue(&o, "C", 10, None)).await.unwrap();
-    let b = s.create_queue(queue(&o, "B", 10, Some(Overflow::Queue(c.id.clone())))).await.unwrap();
+    let b = s
+        .create_queue(queue(&o, "B", 10, Some(Overflow::Queue(c.id.clone()))))
+        .await
+        .unwrap();
     let mut a2 = a.clone();
     a2.overflow = Some(Overflow::Queue(b.id.clone()));
     s.update_queue(a2).await.unwrap();

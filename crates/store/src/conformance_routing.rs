@@ -19,11 +19,16 @@ use crate::routing::WaitState;
 use crate::{CallTarget, DynStore, StoreError};
 
 pub const ROUTING_CHECKS: &[(&str, Check)] = &[
-    ("routing_offers_accepts_and_misses", |s| Box::pin(routing_offers_accepts_and_misses(s))),
+    ("routing_offers_accepts_and_misses", |s| {
+        Box::pin(routing_offers_accepts_and_misses(s))
+    }),
     ("routing_abandoned_calls_and_figures", |s| {
         Box::pin(routing_abandoned_calls_and_figures(s))
     }),
     ("routing_two_routers_at_once", |s| Box::pin(routing_two_routers_at_once(s))),
+    ("routing_overflow_after_max_wait_and_out_of_hours", |s| {
+        Box::pin(routing_overflow_after_max_wait_and_out_of_hours(s))
+    }),
 ];
 
 fn t(secs: i64) -> Timestamp {
@@ -127,10 +132,16 @@ async fn routing_offers_accepts_and_misses(s: DynStore) {
     assert_eq!(s.get_agent(&o.id, &ben).await.unwrap().status, AgentStatus::Missed);
     assert_eq!(s.queued_call(&o.id, &c1).await.unwrap().unwrap().missed, 1);
     // Only the agent offered can accept, once.
-    assert!(matches!(s.accept_offer(&o.id, &ben, &c1, t(23)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.accept_offer(&o.id, &ben, &c1, t(23)).await,
+        Err(StoreError::Conflict(_))
+    ));
     let a = s.accept_offer(&o.id, &ana, &c1, t(23)).await.unwrap();
     assert_eq!(a.status, AgentStatus::OnCall);
-    assert!(matches!(s.accept_offer(&o.id, &ana, &c1, t(24)).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        s.accept_offer(&o.id, &ana, &c1, t(24)).await,
+        Err(StoreError::Conflict(_))
+    ));
     assert_eq!(s.queued_call(&o.id, &c1).await.unwrap().unwrap().state, WaitState::Connected);
     let events: Vec<String> = s
         .org_events_after(&o.id, 0, 10_000)
@@ -138,7 +149,14 @@ async fn routing_offers_accepts_and_misses(s: DynStore) {
         .unwrap()
         .into_iter()
         .filter(|e| e.event_type == "agent.offered" || e.event_type == "agent.status_changed")
-        .map(|e| format!("{} {} {}", e.event_type, e.data["agentId"].as_str().unwrap(), e.data["status"].as_str().unwrap_or("")))
+        .map(|e| {
+            format!(
+                "{} {} {}",
+                e.event_type,
+                e.data["agentId"].as_str().unwrap(),
+                e.data["status"].as_str().unwrap_or("")
+            )
+        })
         .collect();
     assert!(events.contains(&format!("agent.status_changed {ben} missed")), "{events:?}");
     assert!(events.contains(&format!("agent.status_changed {ana} on_call")), "{events:?}");
@@ -234,4 +252,42 @@ async fn routing_two_routers_at_once(s: DynStore) {
     }
     assert_eq!(states.iter().filter(|s| **s == WaitState::Offered).count(), 8);
     assert_eq!(states.iter().filter(|s| **s == WaitState::Waiting).count(), 12);
+}
+
+/// Waiting calls past the longest wait, or in a closed queue, move to the
+/// queue it overflows into and wait there from then on.
+async fn routing_overflow_after_max_wait_and_out_of_hours(s: DynStore) {
+    use switchboard_domain::queues::{BusinessHours, Overflow};
+    let o = org(&s, "routing-overflow").await;
+    let backup = queue(&s, &o, "Backup", &[], 30).await;
+    let mut q = s
+        .get_queue(&o.id, &queue(&s, &o, "Front", &[("nobody", 5)], 60).await)
+        .await
+        .unwrap();
+    q.max_wait_secs = 60;
+    q.overflow = Some(Overflow::Queue(backup.clone()));
+    let front = s.update_queue(q).await.unwrap().id;
+    // Open only on Mondays; t(0) is a Wednesday.
+    let mut q = s.get_queue(&o.id, &queue(&s, &o, "Mondays", &[], 60).await).await.unwrap();
+    q.hours = Some(BusinessHours::parse("h", "America/New_York", &[1], "09:00", "17:00").unwrap());
+    q.overflow = Some(Overflow::Queue(backup.clone()));
+    let mondays = s.update_queue(q).await.unwrap().id;
+    let waiting = waiting_call(&s, &o, &front, t(0)).await;
+    let closed = waiting_call(&s, &o, &mondays, t(0)).await;
+    // At 30 s: only the closed queue's call moves.
+    let pass = s.route_calls(&o.id, t(30), 20).await.unwrap();
+    assert_eq!(pass.overflowed, 1);
+    let c = s.queued_call(&o.id, &closed).await.unwrap().unwrap();
+    assert_eq!((c.queue_id.clone(), c.priority, c.enqueued_at), (backup.clone(), 30, t(30)));
+    assert_eq!(s.queued_call(&o.id, &waiting).await.unwrap().unwrap().queue_id, front);
+    // At 60 s the front queue's call has waited its longest: it moves too.
+    let pass = s.route_calls(&o.id, t(60), 20).await.unwrap();
+    assert_eq!(pass.overflowed, 1);
+    assert_eq!(s.queued_call(&o.id, &waiting).await.unwrap().unwrap().queue_id, backup);
+    // An agent with no skills takes backup calls; the overflowed calls are offered.
+    let a = agent(&s, &o, "backup@r.example", &[], t(0), 2).await;
+    let pass = s.route_calls(&o.id, t(61), 20).await.unwrap();
+    assert_eq!(pass.overflowed, 0);
+    assert_eq!(pass.offered.len(), 2);
+    assert!(pass.offered.iter().all(|(_, x)| *x == a));
 }

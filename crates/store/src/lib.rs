@@ -11,10 +11,10 @@ pub mod agents;
 pub mod campaigns;
 pub mod conformance;
 pub mod conformance_agents;
-pub mod conformance_queues;
-pub mod conformance_routing;
 pub mod conformance_campaigns;
 pub mod conformance_conversations;
+pub mod conformance_queues;
+pub mod conformance_routing;
 pub mod conversations;
 mod error;
 mod logic;
@@ -37,11 +37,11 @@ use switchboard_domain::{
 };
 
 pub use agents::{AgentFilter, AgentStore};
-pub use queues::QueueStore;
-pub use routing::RoutingStore;
 pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
 pub use conversations::{ConversationStore, DialRequest, Placement, SingleDialOutcome};
 pub use error::StoreError;
+pub use queues::QueueStore;
+pub use routing::RoutingStore;
 pub use types::*;
 pub use webhooks::*;
 

@@ -7,9 +7,9 @@
 //! at cannot be deleted (a conflict naming what points at it).
 
 use async_trait::async_trait;
+use switchboard_domain::OrgId;
 use switchboard_domain::id::{DepartmentId, QueueId};
 use switchboard_domain::queues::{Department, Queue};
-use switchboard_domain::OrgId;
 
 use crate::{Page, Result};
 

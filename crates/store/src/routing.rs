@@ -73,6 +73,9 @@ pub struct RoutePass {
     pub missed: Vec<(CallId, UserId)>,
     /// Calls that ended while waiting or offered.
     pub abandoned: Vec<CallId>,
+    /// Waiting calls moved to their queue's overflow queue (past the
+    /// longest wait, or the queue closed).
+    pub overflowed: u32,
     /// Routing decisions made (calls considered).
     pub decisions: u32,
 }
@@ -100,7 +103,9 @@ pub trait RoutingStore: Send + Sync {
     /// Organisations with calls waiting, offered or connected.
     async fn orgs_with_queued_calls(&self) -> Result<Vec<OrgId>>;
     /// One routing pass over an organisation: settles calls that ended,
-    /// expires offers older than their deadline (agent → `missed`), then
+    /// expires offers older than their deadline (agent → `missed`), moves
+    /// waiting calls past their queue's longest wait, or in a closed queue,
+    /// to the queue it overflows into (waiting there from now), then
     /// offers waiting calls (highest priority, then longest waiting, first)
     /// to agents chosen by [`switchboard_domain::routing::choose`], each
     /// offer lasting `offer_secs`.

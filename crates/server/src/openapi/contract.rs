@@ -134,8 +134,8 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
         "bins" => json!({"type": "string", "pattern": "^(auto|-?[0-9]{1,9}(\\.[0-9]{1,6})?(,-?[0-9]{1,9}(\\.[0-9]{1,6})?){0,99})$"}),
         "sort" => json!({"type": "string", "enum": ["calls", "duration"]}),
         "role" => json!({"type": "string", "enum": ["owner", "admin", "manager", "agent", "viewer"]}),
-        "agentId" | "campaignId" | "campaignIds" | "callType" | "customerId" | "contactId" | "search" | "tag" | "industry" | "department"
-        | "departmentId" => short_text(),
+        "agentId" | "campaignId" | "campaignIds" | "callType" | "customerId" | "contactId" | "search" | "tag" | "industry"
+        | "department" | "departmentId" => short_text(),
         _ => return None,
     })
 }

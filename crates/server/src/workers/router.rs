@@ -27,6 +27,7 @@ pub async fn run_once(state: &AppState) -> switchboard_store::Result<RoutePass> 
         total.missed.extend(pass.missed);
         total.abandoned.extend(pass.abandoned);
         total.decisions += pass.decisions;
+        total.overflowed += pass.overflowed;
     }
     Ok(total)
 }

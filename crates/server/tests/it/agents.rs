@@ -69,7 +69,10 @@ async fn agent_profiles_are_patched_and_checked() {
     let stored = t.store.get_agent(&t.a.org.id, &ana.parse::<UserId>().unwrap()).await.unwrap();
     assert_eq!(stored.skills["spanish"], 3);
     assert_eq!(stored.languages, vec!["en", "es"]);
-    assert_eq!((stored.department.as_deref(), stored.max_concurrent_calls), (Some(support.as_str()), 2));
+    assert_eq!(
+        (stored.department.as_deref(), stored.max_concurrent_calls),
+        (Some(support.as_str()), 2)
+    );
 
     // Bad input names the field and changes nothing.
     let path = format!("/v1/agents/{ana}");
@@ -119,12 +122,22 @@ async fn agents_move_through_their_states() {
     // on_call → offline while the call is live: 409 naming the field and both states.
     let r = put_status(&ana_c, &ana, json!({"status": "offline"})).await;
     assert_eq!(r.assert_error(409, "illegal_transition").as_deref(), Some("status"));
-    assert_eq!((r.body["error"]["details"]["from"].as_str(), r.body["error"]["details"]["to"].as_str()), (Some("on_call"), Some("offline")));
-    put_status(&ana_c, &ana, json!({"status": "lunch"})).await.assert_field_error("status");
+    assert_eq!(
+        (
+            r.body["error"]["details"]["from"].as_str(),
+            r.body["error"]["details"]["to"].as_str()
+        ),
+        (Some("on_call"), Some("offline"))
+    );
+    put_status(&ana_c, &ana, json!({"status": "lunch"}))
+        .await
+        .assert_field_error("status");
     put_status(&ana_c, &ana, json!({})).await.assert_field_error("status");
     let r = put_status(&ana_c, &ana, json!({"status": "after_call_work"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    put_status(&ana_c, &ana, json!({"status": "break"})).await.assert_field_error("reason");
+    put_status(&ana_c, &ana, json!({"status": "break"}))
+        .await
+        .assert_field_error("reason");
     put_status(&ana_c, &ana, json!({"status": "available", "reason": "back"}))
         .await
         .assert_field_error("reason");
@@ -145,11 +158,22 @@ async fn agents_move_through_their_states() {
         .unwrap()
         .into_iter()
         .filter(|e| e.event_type == "agent.status_changed" && e.data["agentId"] == ana.as_str())
-        .map(|e| format!("{}>{}", e.data["previousStatus"].as_str().unwrap(), e.data["status"].as_str().unwrap()))
+        .map(|e| {
+            format!(
+                "{}>{}",
+                e.data["previousStatus"].as_str().unwrap(),
+                e.data["status"].as_str().unwrap()
+            )
+        })
         .collect();
     assert_eq!(
         moves,
-        ["offline>available", "available>on_call", "on_call>after_call_work", "after_call_work>break"]
+        [
+            "offline>available",
+            "available>on_call",
+            "on_call>after_call_work",
+            "after_call_work>break"
+        ]
     );
     // The event type is in the webhook catalogue.
     let types = t.a.get("/v1/webhooks/event-types").await;
@@ -166,18 +190,29 @@ async fn agents_are_listed_by_department_status_and_skill() {
     user(&t.a, "viewer@list.example", "viewer").await;
     let (support, sales) = (department(&t.a, "Support").await, department(&t.a, "Sales").await);
     let r =
-        t.a.patch(&format!("/v1/agents/{ana}"), json!({"skills": {"billing": 5}, "department": support}))
-            .await;
+        t.a.patch(
+            &format!("/v1/agents/{ana}"),
+            json!({"skills": {"billing": 5}, "department": support}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     let r =
-        t.a.patch(&format!("/v1/agents/{ben}"), json!({"skills": {"billing": 2, "spanish": 4}, "department": sales}))
-            .await;
+        t.a.patch(
+            &format!("/v1/agents/{ben}"),
+            json!({"skills": {"billing": 2, "spanish": 4}, "department": sales}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
     put_status(&t.a, &ben, json!({"status": "available"})).await;
 
     let ids = |r: &crate::support::Resp| -> Vec<String> {
         assert_eq!(r.status, 200, "{}", r.body);
-        r.body["data"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap().to_owned()).collect()
+        r.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_owned())
+            .collect()
     };
     let by_sales = format!("?department={sales}");
     let cases: [(&str, Vec<&String>); 7] = [
@@ -224,20 +259,22 @@ async fn departments_and_queues_with_overflow_checks() {
     assert_eq!(r.body["businessHours"]["timeZone"], "America/New_York");
     assert_eq!(r.body["overflow"], json!({"type": "voicemail"}));
     assert!(r.body["openNow"].is_boolean());
-    let stored =
-        t.store
-            .get_queue(&t.a.org.id, &billing.parse().unwrap())
-            .await
-            .unwrap();
+    let stored = t.store.get_queue(&t.a.org.id, &billing.parse().unwrap()).await.unwrap();
     assert_eq!((stored.priority, stored.max_wait_secs, stored.skills["billing"]), (80, 120, 3));
 
     // Defaults; a number overflow is checked as a phone number.
     let r =
-        t.a.post("/v1/queues", json!({"name": "General", "overflow": {"type": "number", "target": "+1 415 555 0100"}}))
-            .await;
+        t.a.post(
+            "/v1/queues",
+            json!({"name": "General", "overflow": {"type": "number", "target": "+1 415 555 0100"}}),
+        )
+        .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let general = r.body["id"].as_str().unwrap().to_owned();
-    assert_eq!((r.body["priority"].as_u64(), r.body["maxWaitSeconds"].as_u64()), (Some(50), Some(300)));
+    assert_eq!(
+        (r.body["priority"].as_u64(), r.body["maxWaitSeconds"].as_u64()),
+        (Some(50), Some(300))
+    );
     assert_eq!(r.body["overflow"]["target"], "+14155550100");
 
     // Bad input names the field.
@@ -248,33 +285,77 @@ async fn departments_and_queues_with_overflow_checks() {
         (json!({"name": "Q", "maxWaitSeconds": 0}), "maxWaitSeconds"),
         (json!({"name": "Q", "skills": {"billing": 9}}), "skills.billing"),
         (json!({"name": "Q", "departmentId": "sales"}), "departmentId"),
-        (json!({"name": "Q", "departmentId": "dep_0696bc8a1b2c3d4e5f6g7h8j9k"}), "departmentId"),
-        (json!({"name": "Q", "businessHours": {"timeZone": "Mars/Base", "days": [1], "open": "09:00", "close": "17:00"}}), "businessHours.timeZone"),
-        (json!({"name": "Q", "businessHours": {"timeZone": "UTC", "days": [0], "open": "09:00", "close": "17:00"}}), "businessHours.days"),
-        (json!({"name": "Q", "businessHours": {"timeZone": "UTC", "days": [1], "open": "18:00", "close": "17:00"}}), "businessHours.open"),
+        (
+            json!({"name": "Q", "departmentId": "dep_0696bc8a1b2c3d4e5f6g7h8j9k"}),
+            "departmentId",
+        ),
+        (
+            json!({"name": "Q", "businessHours": {"timeZone": "Mars/Base", "days": [1], "open": "09:00", "close": "17:00"}}),
+            "businessHours.timeZone",
+        ),
+        (
+            json!({"name": "Q", "businessHours": {"timeZone": "UTC", "days": [0], "open": "09:00", "close": "17:00"}}),
+            "businessHours.days",
+        ),
+        (
+            json!({"name": "Q", "businessHours": {"timeZone": "UTC", "days": [1], "open": "18:00", "close": "17:00"}}),
+            "businessHours.open",
+        ),
         (json!({"name": "Q", "overflow": {"type": "elsewhere"}}), "overflow.type"),
         (json!({"name": "Q", "overflow": {"type": "queue"}}), "overflow.target"),
-        (json!({"name": "Q", "overflow": {"type": "queue", "target": "que_0696bc8a1b2c3d4e5f6g7h8j9k"}}), "overflow.target"),
-        (json!({"name": "Q", "overflow": {"type": "number", "target": "call me"}}), "overflow.target"),
-        (json!({"name": "Q", "overflow": {"type": "voicemail", "target": "+14155550100"}}), "overflow.target"),
+        (
+            json!({"name": "Q", "overflow": {"type": "queue", "target": "que_0696bc8a1b2c3d4e5f6g7h8j9k"}}),
+            "overflow.target",
+        ),
+        (
+            json!({"name": "Q", "overflow": {"type": "number", "target": "call me"}}),
+            "overflow.target",
+        ),
+        (
+            json!({"name": "Q", "overflow": {"type": "voicemail", "target": "+14155550100"}}),
+            "overflow.target",
+        ),
     ] {
         t.a.post("/v1/queues", body.clone()).await.assert_field_error(field);
     }
 
     // Overflow loops: into itself, and Billing → General → Billing.
-    let r = t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": {"type": "queue", "target": billing}})).await;
+    let r =
+        t.a.patch(
+            &format!("/v1/queues/{billing}"),
+            json!({"overflow": {"type": "queue", "target": billing}}),
+        )
+        .await;
     r.assert_field_error("overflow.target");
-    let r = t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": {"type": "queue", "target": general}})).await;
+    let r =
+        t.a.patch(
+            &format!("/v1/queues/{billing}"),
+            json!({"overflow": {"type": "queue", "target": general}}),
+        )
+        .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let r = t.a.patch(&format!("/v1/queues/{general}"), json!({"overflow": {"type": "queue", "target": billing}})).await;
+    let r =
+        t.a.patch(
+            &format!("/v1/queues/{general}"),
+            json!({"overflow": {"type": "queue", "target": billing}}),
+        )
+        .await;
     r.assert_field_error("overflow.target");
     assert!(r.body["error"]["message"].as_str().unwrap().contains("loop"), "{}", r.body);
     let g = t.store.get_queue(&t.a.org.id, &general.parse().unwrap()).await.unwrap();
-    assert_eq!(g.overflow, Some(switchboard_domain::queues::Overflow::Number("+14155550100".into())));
+    assert_eq!(
+        g.overflow,
+        Some(switchboard_domain::queues::Overflow::Number("+14155550100".into()))
+    );
 
     // Lists: by priority, by department; another organisation sees nothing.
     let r = t.a.get("/v1/queues").await;
-    let names: Vec<&str> = r.body["data"].as_array().unwrap().iter().map(|q| q["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = r.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|q| q["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["Billing", "General"]);
     let r = t.a.get(&format!("/v1/queues?departmentId={support}")).await;
     assert_eq!(r.body["pagination"]["total"], 1, "{}", r.body);
@@ -284,10 +365,18 @@ async fn departments_and_queues_with_overflow_checks() {
 
     // Deletes refused while something points at the row.
     t.a.delete(&format!("/v1/queues/{general}")).await.assert_error(409, "conflict");
-    t.a.delete(&format!("/v1/departments/{support}")).await.assert_error(409, "conflict");
-    let r = t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": null, "departmentId": null})).await;
+    t.a.delete(&format!("/v1/departments/{support}"))
+        .await
+        .assert_error(409, "conflict");
+    let r =
+        t.a.patch(&format!("/v1/queues/{billing}"), json!({"overflow": null, "departmentId": null}))
+            .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert!(r.body.get("overflow").is_none() && r.body.get("departmentId").is_none(), "{}", r.body);
+    assert!(
+        r.body.get("overflow").is_none() && r.body.get("departmentId").is_none(),
+        "{}",
+        r.body
+    );
     assert_eq!(t.a.delete(&format!("/v1/queues/{general}")).await.status, 204);
     assert_eq!(t.a.delete(&format!("/v1/departments/{support}")).await.status, 204);
     t.a.get(&format!("/v1/departments/{support}")).await.assert_error(404, "not_found");
@@ -321,7 +410,9 @@ async fn inbound_routing(t: TestServer) {
     let (ana, ana_c) = user(&t.a, "ana@route.example", "agent").await;
     let (ben, ben_c) = user(&t.a, "ben@route.example", "agent").await;
     let sales = department(&t.a, "Sales").await;
-    let r = t.a.post("/v1/queues", json!({"name": "Billing", "skills": {"billing": 2}, "priority": 70})).await;
+    let r =
+        t.a.post("/v1/queues", json!({"name": "Billing", "skills": {"billing": 2}, "priority": 70}))
+            .await;
     assert_eq!(r.status, 201, "{}", r.body);
     let billing = r.body["id"].as_str().unwrap().to_owned();
     for (id, level) in [(&ana, 5), (&ben, 3)] {
@@ -331,7 +422,9 @@ async fn inbound_routing(t: TestServer) {
     }
 
     // Logged inbound calls without a route are as before: no queue.
-    let plain = t.a.post("/v1/calls", json!({"phone": "+15551234567", "direction": "inbound"})).await;
+    let plain =
+        t.a.post("/v1/calls", json!({"phone": "+15551234567", "direction": "inbound"}))
+            .await;
     assert_eq!(plain.status, 201, "{}", plain.body);
     assert!(plain.body.get("queue").is_none(), "{}", plain.body);
     assert_eq!(plain.body["status"], "queued");
@@ -359,7 +452,10 @@ async fn inbound_routing(t: TestServer) {
     let c1 = r.body["id"].as_str().unwrap().to_owned();
     assert_eq!(r.body["queue"]["queueId"], billing.as_str());
     assert_eq!(r.body["queue"]["state"], "waiting");
-    assert_eq!((r.body["queue"]["waiting"].as_u64(), r.body["queue"]["staffed"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (r.body["queue"]["waiting"].as_u64(), r.body["queue"]["staffed"].as_u64()),
+        (Some(1), Some(2))
+    );
     assert!(r.body["queue"]["estimatedWaitSeconds"].is_u64(), "{}", r.body);
 
     // The router offers it to Ana (higher proficiency); Ben cannot take it.
@@ -383,8 +479,13 @@ async fn inbound_routing(t: TestServer) {
     let r = t.a.post("/v1/calls", inbound(json!({"queue": billing}))).await;
     let c2 = r.body["id"].as_str().unwrap().to_owned();
     let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
-    assert_eq!(pass.offered.iter().map(|(c, a)| (c.to_string(), a.to_string())).collect::<Vec<_>>(), vec![(c2.clone(), ben.clone())]);
-    t.state.clock.advance(chrono::Duration::seconds(i64::from(switchboard_server::workers::router::OFFER_SECS) + 1));
+    assert_eq!(
+        pass.offered.iter().map(|(c, a)| (c.to_string(), a.to_string())).collect::<Vec<_>>(),
+        vec![(c2.clone(), ben.clone())]
+    );
+    t.state.clock.advance(chrono::Duration::seconds(
+        i64::from(switchboard_server::workers::router::OFFER_SECS) + 1,
+    ));
     let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
     assert_eq!(pass.missed.len(), 1);
     assert!(pass.offered.is_empty(), "nobody else is free: {pass:?}");
@@ -397,7 +498,11 @@ async fn inbound_routing(t: TestServer) {
     let pass = switchboard_server::workers::router::run_once(&t.state).await.unwrap();
     assert_eq!(pass.abandoned.iter().map(|c| c.to_string()).collect::<Vec<_>>(), vec![c2.clone()]);
     assert_eq!(t.a.get(&format!("/v1/calls/{c2}")).await.body["queue"]["state"], "abandoned");
-    let f = t.store.queue_figures(&t.a.org.id, &billing.parse().unwrap(), t.state.clock.now()).await.unwrap();
+    let f = t
+        .store
+        .queue_figures(&t.a.org.id, &billing.parse().unwrap(), t.state.clock.now())
+        .await
+        .unwrap();
     assert_eq!((f.abandoned, f.waiting), (1, 0));
 }
 
@@ -490,12 +595,20 @@ async fn realtime_metrics_count_agents_by_status() {
     switchboard_server::workers::router::run_once(&t.state).await.unwrap();
     let r = t.a.get("/v1/metrics/realtime").await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["agents"], json!({"online": 3, "available": 1, "onCall": 1, "afterCallWork": 1}), "{}", r.body);
+    assert_eq!(
+        r.body["agents"],
+        json!({"online": 3, "available": 1, "onCall": 1, "afterCallWork": 1}),
+        "{}",
+        r.body
+    );
     let r = t.b.get("/v1/metrics/realtime").await;
     assert_eq!(r.body["agents"]["online"], 0, "{}", r.body);
     // Logging off is counted at the next pass.
     assert_eq!(put_status(&t.a, &ana, json!({"status": "offline"})).await.status, 200);
     switchboard_server::workers::router::run_once(&t.state).await.unwrap();
     let r = t.a.get("/v1/metrics/realtime").await;
-    assert_eq!((r.body["agents"]["online"].as_u64(), r.body["agents"]["available"].as_u64()), (Some(2), Some(0)));
+    assert_eq!(
+        (r.body["agents"]["online"].as_u64(), r.body["agents"]["available"].as_u64()),
+        (Some(2), Some(0))
+    );
 }

@@ -17,7 +17,7 @@ use crate::queues::QueueStore;
 use crate::{Page, Result, StoreError};
 
 const DEPARTMENT_COLUMNS: &str = "id, org_id, name, description, created_at, updated_at";
-const QUEUE_COLUMNS: &str =
+pub(super) const QUEUE_COLUMNS: &str =
     "id, org_id, name, department_id, skills, priority, max_wait_secs, hours, overflow_type, overflow_target, created_at, updated_at";
 
 fn department_from_row(r: &PgRow) -> Result<Department> {
@@ -31,7 +31,7 @@ fn department_from_row(r: &PgRow) -> Result<Department> {
     })
 }
 
-fn queue_from_row(r: &PgRow) -> Result<Queue> {
+pub(super) fn queue_from_row(r: &PgRow) -> Result<Queue> {
     let skills: serde_json::Value = r.try_get("skills")?;
     let hours: Option<serde_json::Value> = r.try_get("hours")?;
     let kind: Option<String> = r.try_get("overflow_type")?;
@@ -139,30 +139,34 @@ fn bind_queue<'q>(
 impl QueueStore for PgStore {
     #[tracing::instrument(skip_all)]
     async fn create_department(&self, d: Department) -> Result<Department> {
-        sqlx::query(&format!("INSERT INTO departments ({DEPARTMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"))
-            .bind(d.id.as_str())
-            .bind(d.org_id.as_str())
-            .bind(&d.name)
-            .bind(&d.description)
-            .bind(ms(d.created_at))
-            .bind(ms(d.updated_at))
-            .execute(&self.pool)
-            .await
-            .map_err(conflict("a department with this name already exists"))?;
+        sqlx::query(&format!(
+            "INSERT INTO departments ({DEPARTMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)"
+        ))
+        .bind(d.id.as_str())
+        .bind(d.org_id.as_str())
+        .bind(&d.name)
+        .bind(&d.description)
+        .bind(ms(d.created_at))
+        .bind(ms(d.updated_at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("a department with this name already exists"))?;
         Ok(d)
     }
 
     #[tracing::instrument(skip_all)]
     async fn get_department(&self, org: &OrgId, id: &DepartmentId) -> Result<Department> {
-        sqlx::query(&format!("SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE id = $1 AND org_id = $2"))
-            .bind(id.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(department_from_row)
-            .transpose()?
-            .ok_or(StoreError::NotFound("department"))
+        sqlx::query(&format!(
+            "SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE id = $1 AND org_id = $2"
+        ))
+        .bind(id.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(department_from_row)
+        .transpose()?
+        .ok_or(StoreError::NotFound("department"))
     }
 
     #[tracing::instrument(skip_all)]

@@ -12,11 +12,13 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, Row};
 use switchboard_domain::agents::{Agent, AgentStatus, Skills};
 use switchboard_domain::id::QueueId;
+use switchboard_domain::queues::Overflow;
 use switchboard_domain::routing::{Candidate, choose};
 use switchboard_domain::{CallId, DomainEvent, OrgId, Timestamp, UserId};
 
 use super::PgStore;
 use super::agents::{load_agent, save_agent};
+use super::queues::{QUEUE_COLUMNS, queue_from_row};
 use super::rows::{conflict, ms};
 use crate::routing::{QueueFigures, QueuedCall, RoutePass, RoutingStore, WaitState};
 use crate::{Result, StoreError};
@@ -61,11 +63,12 @@ impl PgStore {
         for (call,) in ended {
             let mut tx = self.begin().await?;
             // Re-read under the row lock: another router may have settled it.
-            let row: Option<(String, Option<String>)> =
-                sqlx::query_as("SELECT state, agent_id FROM queue_calls WHERE call_id = $1 AND state IN ('waiting', 'offered', 'connected') FOR UPDATE")
-                    .bind(&call)
-                    .fetch_optional(&mut *tx)
-                    .await?;
+            let row: Option<(String, Option<String>)> = sqlx::query_as(
+                "SELECT state, agent_id FROM queue_calls WHERE call_id = $1 AND state IN ('waiting', 'offered', 'connected') FOR UPDATE",
+            )
+            .bind(&call)
+            .fetch_optional(&mut *tx)
+            .await?;
             let Some((state, agent)) = row else { continue };
             let to = if state == "connected" { "done" } else { "abandoned" };
             sqlx::query("UPDATE queue_calls SET state = $2, ended_at = $3 WHERE call_id = $1")
@@ -119,6 +122,46 @@ impl PgStore {
             }
             self.commit(tx, &events).await?;
             out.missed.push((CallId::from_trusted(call), agent_id));
+        }
+        Ok(())
+    }
+
+    /// See the SQLite store's `overflow_calls`: one conditional UPDATE per
+    /// queue, so routers on several nodes move each call once.
+    async fn overflow_calls(&self, org: &OrgId, now: Timestamp, out: &mut RoutePass) -> Result<()> {
+        let rows = sqlx::query(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM queues WHERE org_id = $1 AND overflow_type = 'queue'"
+        ))
+        .bind(org.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        for r in &rows {
+            let q = queue_from_row(r)?;
+            let Some(Overflow::Queue(target)) = &q.overflow else { continue };
+            let Some(priority): Option<i32> = sqlx::query_scalar("SELECT priority FROM queues WHERE id = $1")
+                .bind(target.as_str())
+                .fetch_optional(&self.pool)
+                .await?
+            else {
+                continue;
+            };
+            let closed = !q.is_open(now);
+            let cutoff = ms(now - chrono::Duration::seconds(i64::from(q.max_wait_secs)));
+            let n = sqlx::query(
+                "UPDATE queue_calls SET queue_id = $3, priority = $4, enqueued_at = $5 \
+                 WHERE org_id = $1 AND queue_id = $2 AND state = 'waiting' AND ($6 OR enqueued_at <= $7)",
+            )
+            .bind(org.as_str())
+            .bind(q.id.as_str())
+            .bind(target.as_str())
+            .bind(priority)
+            .bind(ms(now))
+            .bind(closed)
+            .bind(cutoff)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+            out.overflowed += n as u32;
         }
         Ok(())
     }
@@ -241,15 +284,17 @@ impl RoutingStore for PgStore {
         if !exists {
             return Err(StoreError::NotFound("call"));
         }
-        sqlx::query("INSERT INTO queue_calls (call_id, org_id, queue_id, priority, state, enqueued_at) VALUES ($1, $2, $3, $4, 'waiting', $5)")
-            .bind(call.as_str())
-            .bind(org.as_str())
-            .bind(queue.as_str())
-            .bind(priority)
-            .bind(ms(at))
-            .execute(&self.pool)
-            .await
-            .map_err(conflict("the call is already in a queue"))?;
+        sqlx::query(
+            "INSERT INTO queue_calls (call_id, org_id, queue_id, priority, state, enqueued_at) VALUES ($1, $2, $3, $4, 'waiting', $5)",
+        )
+        .bind(call.as_str())
+        .bind(org.as_str())
+        .bind(queue.as_str())
+        .bind(priority)
+        .bind(ms(at))
+        .execute(&self.pool)
+        .await
+        .map_err(conflict("the call is already in a queue"))?;
         Ok(QueuedCall {
             call_id: call.clone(),
             org_id: org.clone(),
@@ -265,14 +310,16 @@ impl RoutingStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn queued_call(&self, org: &OrgId, call: &CallId) -> Result<Option<QueuedCall>> {
-        sqlx::query(&format!("SELECT {QUEUED_COLUMNS} FROM queue_calls WHERE call_id = $1 AND org_id = $2"))
-            .bind(call.as_str())
-            .bind(org.as_str())
-            .fetch_optional(&self.pool)
-            .await?
-            .as_ref()
-            .map(queued_from_row)
-            .transpose()
+        sqlx::query(&format!(
+            "SELECT {QUEUED_COLUMNS} FROM queue_calls WHERE call_id = $1 AND org_id = $2"
+        ))
+        .bind(call.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&self.pool)
+        .await?
+        .as_ref()
+        .map(queued_from_row)
+        .transpose()
     }
 
     #[tracing::instrument(skip_all)]
@@ -289,6 +336,7 @@ impl RoutingStore for PgStore {
         let mut out = RoutePass::default();
         self.settle_ended(org, now, &mut out).await?;
         self.expire_offers(org, now, &mut out).await?;
+        self.overflow_calls(org, now, &mut out).await?;
         self.offer_calls(org, now, offer_secs, &mut out).await?;
         Ok(out)
     }

@@ -23,7 +23,8 @@ fn agent_from_row(r: &Row<'_>) -> rusqlite::Result<Agent> {
     let languages: Option<String> = r.get(6)?;
     let status: Option<String> = r.get(9)?;
     let status_ms: Option<String> = r.get(12)?;
-    let json = |s: Option<String>, default: &str| serde_json::from_str::<serde_json::Value>(s.as_deref().unwrap_or(default)).unwrap_or_default();
+    let json =
+        |s: Option<String>, default: &str| serde_json::from_str::<serde_json::Value>(s.as_deref().unwrap_or(default)).unwrap_or_default();
     Ok(Agent {
         id: UserId::from_trusted(r.get(0)?),
         org_id: OrgId::from_trusted(r.get(1)?),
@@ -100,7 +101,9 @@ impl AgentStore for SqliteStore {
         }
         self.read(move |c| {
             let total: i64 = c
-                .prepare_cached(&format!("SELECT COUNT(*) FROM users u LEFT JOIN agents a ON a.user_id = u.id WHERE {cond}"))?
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM users u LEFT JOIN agents a ON a.user_id = u.id WHERE {cond}"
+                ))?
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
             args.push(SqlValue::Integer(i64::from(page.limit)));
             args.push(SqlValue::Integer(page.offset() as i64));

@@ -16,7 +16,7 @@ use crate::queues::QueueStore;
 use crate::{Page, Result, StoreError};
 
 const DEPARTMENT_COLUMNS: &str = "id, org_id, name, description, created_at, updated_at";
-const QUEUE_COLUMNS: &str =
+pub(super) const QUEUE_COLUMNS: &str =
     "id, org_id, name, department_id, skills, priority, max_wait_secs, hours, overflow_type, overflow_target, created_at, updated_at";
 
 fn department_from_row(r: &Row<'_>) -> rusqlite::Result<Department> {
@@ -39,7 +39,7 @@ pub(super) fn overflow_from_parts(kind: Option<&str>, target: Option<String>) ->
     }
 }
 
-fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<Queue> {
+pub(super) fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<Queue> {
     let skills: String = r.get(4)?;
     let hours: Option<String> = r.get(7)?;
     let kind: Option<String> = r.get(8)?;
@@ -59,9 +59,11 @@ fn queue_from_row(r: &Row<'_>) -> rusqlite::Result<Queue> {
 }
 
 fn load_queue(c: &Connection, org: &OrgId, id: &str) -> Result<Option<Queue>> {
-    Ok(c.prepare_cached(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?1 AND org_id = ?2"))?
-        .query_row(params![id, org.as_str()], queue_from_row)
-        .optional()?)
+    Ok(
+        c.prepare_cached(&format!("SELECT {QUEUE_COLUMNS} FROM queues WHERE id = ?1 AND org_id = ?2"))?
+            .query_row(params![id, org.as_str()], queue_from_row)
+            .optional()?,
+    )
 }
 
 /// The references a queue makes exist, and its overflow closes no loop.
@@ -119,16 +121,18 @@ fn queue_values(q: &Queue) -> Result<Vec<SqlValue>> {
 impl QueueStore for SqliteStore {
     async fn create_department(&self, d: Department) -> Result<Department> {
         self.write(move |c| {
-            c.prepare_cached(&format!("INSERT INTO departments ({DEPARTMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"))?
-                .execute(params![
-                    d.id.as_str(),
-                    d.org_id.as_str(),
-                    d.name,
-                    d.description,
-                    ms(d.created_at),
-                    ms(d.updated_at)
-                ])
-                .map_err(conflict("a department with this name already exists"))?;
+            c.prepare_cached(&format!(
+                "INSERT INTO departments ({DEPARTMENT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+            ))?
+            .execute(params![
+                d.id.as_str(),
+                d.org_id.as_str(),
+                d.name,
+                d.description,
+                ms(d.created_at),
+                ms(d.updated_at)
+            ])
+            .map_err(conflict("a department with this name already exists"))?;
             Ok(d)
         })
         .await
@@ -137,10 +141,12 @@ impl QueueStore for SqliteStore {
     async fn get_department(&self, org: &OrgId, id: &DepartmentId) -> Result<Department> {
         let (org, id) = (org.clone(), id.clone());
         self.read(move |c| {
-            c.prepare_cached(&format!("SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE id = ?1 AND org_id = ?2"))?
-                .query_row(params![id.as_str(), org.as_str()], department_from_row)
-                .optional()?
-                .ok_or(StoreError::NotFound("department"))
+            c.prepare_cached(&format!(
+                "SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE id = ?1 AND org_id = ?2"
+            ))?
+            .query_row(params![id.as_str(), org.as_str()], department_from_row)
+            .optional()?
+            .ok_or(StoreError::NotFound("department"))
         })
         .await
     }
@@ -155,7 +161,10 @@ impl QueueStore for SqliteStore {
                 .prepare_cached(&format!(
                     "SELECT {DEPARTMENT_COLUMNS} FROM departments WHERE org_id = ?1 ORDER BY created_at, id LIMIT ?2 OFFSET ?3"
                 ))?
-                .query_map(params![org.as_str(), i64::from(page.limit), page.offset() as i64], department_from_row)?
+                .query_map(
+                    params![org.as_str(), i64::from(page.limit), page.offset() as i64],
+                    department_from_row,
+                )?
                 .collect::<rusqlite::Result<Vec<_>>>()?;
             Ok((rows, total as u64))
         })
@@ -263,7 +272,9 @@ impl QueueStore for SqliteStore {
         let (org, id) = (org.clone(), id.clone());
         self.write(move |c| {
             let feeding: Option<String> = c
-                .prepare_cached("SELECT id FROM queues WHERE org_id = ?1 AND overflow_type = 'queue' AND overflow_target = ?2 AND id <> ?2 LIMIT 1")?
+                .prepare_cached(
+                    "SELECT id FROM queues WHERE org_id = ?1 AND overflow_type = 'queue' AND overflow_target = ?2 AND id <> ?2 LIMIT 1",
+                )?
                 .query_row(params![org.as_str(), id.as_str()], |r| r.get(0))
                 .optional()?;
             if let Some(f) = feeding {

@@ -9,11 +9,13 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use switchboard_domain::agents::{Agent, AgentStatus, Skills};
 use switchboard_domain::id::QueueId;
+use switchboard_domain::queues::{Overflow, Queue};
 use switchboard_domain::routing::{Candidate, choose};
 use switchboard_domain::{CallId, DomainEvent, OrgId, Timestamp, UserId};
 
 use super::SqliteStore;
 use super::agents::{load_agent, save_agent};
+use super::queues::{QUEUE_COLUMNS, queue_from_row};
 use super::rows::{conflict, insert_events, ms, ts};
 use crate::routing::{QueueFigures, QueuedCall, RoutePass, RoutingStore, WaitState};
 use crate::{Result, StoreError};
@@ -101,7 +103,9 @@ fn candidates(c: &Connection, org: &OrgId) -> Result<Vec<Candidate<UserId>>> {
              JOIN users u ON u.id = a.user_id AND u.role = 'agent' \
              WHERE a.org_id = ?1 AND a.status IN ('available', 'on_call') AND a.active_calls < a.max_concurrent_calls",
         )?
-        .query_map([org.as_str()], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))?
+        .query_map([org.as_str()], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+        })?
         .collect::<rusqlite::Result<_>>()?;
     Ok(rows
         .into_iter()
@@ -114,6 +118,46 @@ fn candidates(c: &Connection, org: &OrgId) -> Result<Vec<Candidate<UserId>>> {
             max_calls: max,
         })
         .collect())
+}
+
+/// Moves waiting calls past their queue's longest wait, or in a closed
+/// queue, to the queue it overflows into. (Overflow to voicemail or a
+/// number is not acted on yet: those calls keep waiting.)
+fn overflow_calls(c: &Connection, org: &OrgId, now: Timestamp, out: &mut RoutePass) -> Result<()> {
+    let queues: Vec<Queue> = c
+        .prepare_cached(&format!(
+            "SELECT {QUEUE_COLUMNS} FROM queues WHERE org_id = ?1 AND overflow_type = 'queue'"
+        ))?
+        .query_map([org.as_str()], queue_from_row)?
+        .collect::<rusqlite::Result<_>>()?;
+    for q in queues {
+        let Some(Overflow::Queue(target)) = &q.overflow else { continue };
+        let Some(priority): Option<u8> = c
+            .prepare_cached("SELECT priority FROM queues WHERE id = ?1")?
+            .query_row([target.as_str()], |r| r.get(0))
+            .optional()?
+        else {
+            continue;
+        };
+        let closed = !q.is_open(now);
+        let cutoff = now - chrono::Duration::seconds(i64::from(q.max_wait_secs));
+        let n = c
+            .prepare_cached(
+                "UPDATE queue_calls SET queue_id = ?3, priority = ?4, enqueued_at = ?5 \
+                 WHERE org_id = ?1 AND queue_id = ?2 AND state = 'waiting' AND (?6 OR enqueued_at <= ?7)",
+            )?
+            .execute(params![
+                org.as_str(),
+                q.id.as_str(),
+                target.as_str(),
+                priority,
+                ms(now),
+                closed,
+                ms(cutoff)
+            ])?;
+        out.overflowed += n as u32;
+    }
+    Ok(())
 }
 
 /// Offers waiting calls, highest priority and longest waiting first.
@@ -161,8 +205,10 @@ fn offer_calls(c: &Connection, org: &OrgId, now: Timestamp, offer_secs: u32, out
             )?
             .execute([agent.as_str()])?;
         if line == 0 {
-            c.prepare_cached("UPDATE queue_calls SET state = 'waiting', agent_id = NULL, offered_at = NULL, offer_expires_at = NULL WHERE call_id = ?1")?
-                .execute([&call])?;
+            c.prepare_cached(
+                "UPDATE queue_calls SET state = 'waiting', agent_id = NULL, offered_at = NULL, offer_expires_at = NULL WHERE call_id = ?1",
+            )?
+            .execute([&call])?;
             pool.remove(i);
             continue;
         }
@@ -220,18 +266,22 @@ impl RoutingStore for SqliteStore {
     async fn queued_call(&self, org: &OrgId, call: &CallId) -> Result<Option<QueuedCall>> {
         let (org, call) = (org.clone(), call.clone());
         self.read(move |c| {
-            Ok(c.prepare_cached(&format!("SELECT {QUEUED_COLUMNS} FROM queue_calls WHERE call_id = ?1 AND org_id = ?2"))?
-                .query_row(params![call.as_str(), org.as_str()], queued_from_row)
-                .optional()?)
+            Ok(c.prepare_cached(&format!(
+                "SELECT {QUEUED_COLUMNS} FROM queue_calls WHERE call_id = ?1 AND org_id = ?2"
+            ))?
+            .query_row(params![call.as_str(), org.as_str()], queued_from_row)
+            .optional()?)
         })
         .await
     }
 
     async fn orgs_with_queued_calls(&self) -> Result<Vec<OrgId>> {
         self.read(|c| {
-            Ok(c.prepare_cached("SELECT DISTINCT org_id FROM queue_calls WHERE state IN ('waiting', 'offered', 'connected')")?
-                .query_map([], |r| Ok(OrgId::from_trusted(r.get(0)?)))?
-                .collect::<rusqlite::Result<_>>()?)
+            Ok(
+                c.prepare_cached("SELECT DISTINCT org_id FROM queue_calls WHERE state IN ('waiting', 'offered', 'connected')")?
+                    .query_map([], |r| Ok(OrgId::from_trusted(r.get(0)?)))?
+                    .collect::<rusqlite::Result<_>>()?,
+            )
         })
         .await
     }
@@ -242,6 +292,7 @@ impl RoutingStore for SqliteStore {
             let mut out = RoutePass::default();
             settle_ended(c, &org, now, &mut out)?;
             let mut events = expire_offers(c, &org, now, &mut out)?;
+            overflow_calls(c, &org, now, &mut out)?;
             events.extend(offer_calls(c, &org, now, offer_secs, &mut out)?);
             insert_events(c, &events)?;
             Ok(out)

@@ -14,8 +14,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use switchboard_domain::UserId;
-use switchboard_domain::id::DepartmentId;
 use switchboard_domain::agents::{self, Agent, AgentPatch, AgentStatus, MAX_CONCURRENT_CALLS};
+use switchboard_domain::id::DepartmentId;
 use switchboard_store::AgentFilter;
 use utoipa::ToSchema;
 
@@ -156,7 +156,11 @@ fn parse_patch(p: &AgentPatchIn) -> ApiResult<AgentPatch> {
     };
     Ok(AgentPatch {
         skills: p.skills.as_ref().map(|s| agents::parse_skills("skills", s)).transpose()?,
-        languages: p.languages.as_deref().map(|l| agents::parse_languages("languages", l)).transpose()?,
+        languages: p
+            .languages
+            .as_deref()
+            .map(|l| agents::parse_languages("languages", l))
+            .transpose()?,
         department,
         max_concurrent_calls: max,
     })
@@ -203,8 +207,11 @@ pub async fn set_status(
     state.store.get_agent(&auth.org.id, &id).await?;
     let own = matches!(&*auth.actor, Actor::User { id: me, .. } if *me == id);
     if !own && !auth.allows("agents.manage") {
-        return Err(ApiError::new(ErrorKind::Forbidden, "Setting another agent's status requires the 'agents.manage' permission")
-            .with_details(json!({ "permission": "agents.manage" })));
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "Setting another agent's status requires the 'agents.manage' permission",
+        )
+        .with_details(json!({ "permission": "agents.manage" })));
     }
     let a = state
         .store

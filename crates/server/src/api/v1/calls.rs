@@ -495,20 +495,18 @@ async fn create_routed_call(
     route: &super::routing::RouteIn,
 ) -> ApiResult<Response> {
     if spec.direction != switchboard_domain::Direction::Inbound {
-        return Err(ApiError::field("route", "only inbound calls are routed to a queue (direction: inbound)"));
+        return Err(ApiError::field(
+            "route",
+            "only inbound calls are routed to a queue (direction: inbound)",
+        ));
     }
     if spec.status.is_some_and(|s| s.is_terminal()) {
         return Err(ApiError::field("route", "an ended call cannot wait in a queue"));
     }
     let queue = super::routing::resolve(state, &auth.org.id, route).await?;
-    let out = idempotency::run(
-        state,
-        auth,
-        headers,
-        (method, uri.path(), &body.raw),
-        StatusCode::CREATED,
-        |idem| core::create(state, &auth.org, spec, "phone", idem),
-    )
+    let out = idempotency::run(state, auth, headers, (method, uri.path(), &body.raw), StatusCode::CREATED, |idem| {
+        core::create(state, &auth.org, spec, "phone", idem)
+    })
     .await?;
     let queued = match state.store.queued_call(&auth.org.id, &out.value.id).await? {
         Some(q) => q,

@@ -12,10 +12,10 @@ use axum::response::Response;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use switchboard_domain::Organisation;
 use switchboard_domain::agents;
 use switchboard_domain::id::{DepartmentId, QueueId};
 use switchboard_domain::queues::{BusinessHours, MAX_PRIORITY, MAX_WAIT_SECS, MIN_PRIORITY, Overflow, Queue};
-use switchboard_domain::Organisation;
 use utoipa::ToSchema;
 
 use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
@@ -144,7 +144,10 @@ impl QueueOut {
 }
 
 fn hours(h: &BusinessHoursIn) -> ApiResult<BusinessHours> {
-    let need = |v: Option<&str>, f: &str| v.map(str::to_owned).ok_or_else(|| ApiError::field(format!("businessHours.{f}"), "is required"));
+    let need = |v: Option<&str>, f: &str| {
+        v.map(str::to_owned)
+            .ok_or_else(|| ApiError::field(format!("businessHours.{f}"), "is required"))
+    };
     let zone = need(h.time_zone.as_deref(), "timeZone")?;
     let open = need(h.open.as_deref(), "open")?;
     let close = need(h.close.as_deref(), "close")?;
@@ -165,7 +168,9 @@ fn overflow(o: &OverflowIn, org: &Organisation) -> ApiResult<Overflow> {
     match kind {
         "queue" => {
             let t = target.ok_or_else(|| ApiError::field("overflow.target", "is required: a queue id"))?;
-            let id: QueueId = t.parse().map_err(|_| ApiError::field("overflow.target", "must be a queue id (que_...)"))?;
+            let id: QueueId = t
+                .parse()
+                .map_err(|_| ApiError::field("overflow.target", "must be a queue id (que_...)"))?;
             Ok(Overflow::Queue(id))
         }
         "number" => {
@@ -263,7 +268,11 @@ pub async fn list_queues(State(state): State<AppState>, auth: Auth, q: QueryMap)
         None => state.store.list_queues(&auth.org.id, None, page).await?,
     };
     let now = state.clock.now();
-    Ok(respond_list(rows.iter().map(|r| QueueOut::from_queue(r, now)).collect(), total, page))
+    Ok(respond_list(
+        rows.iter().map(|r| QueueOut::from_queue(r, now)).collect(),
+        total,
+        page,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/queues/{id}", tag = "queues", params(("id" = String, Path)),
@@ -278,7 +287,12 @@ pub async fn get_queue(State(state): State<AppState>, auth: Auth, Path(id): Path
     responses((status = 200, body = QueueOut), (status = 400, description = "Bad input, an unknown department or overflow queue, or an overflow loop", body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 409, description = "The name is taken", body = ErrorBody)),
     security(("bearer" = []), ("apiKey" = [])))]
-pub async fn update_queue(State(state): State<AppState>, auth: Auth, Path(id): Path<String>, body: JsonBody<QueueIn>) -> ApiResult<Response> {
+pub async fn update_queue(
+    State(state): State<AppState>,
+    auth: Auth,
+    Path(id): Path<String>,
+    body: JsonBody<QueueIn>,
+) -> ApiResult<Response> {
     let id: QueueId = path_id(&id, "queue")?;
     let mut q = state.store.get_queue(&auth.org.id, &id).await?;
     apply(&mut q, &body.value, &auth.org)?;

@@ -69,7 +69,10 @@ pub async fn resolve(state: &AppState, org: &OrgId, r: &RouteIn) -> ApiResult<Qu
         return Err(ApiError::field("route", "must name exactly one of queue, department or skills"));
     }
     if let Some(q) = &r.queue {
-        let id: QueueId = q.trim().parse().map_err(|_| ApiError::field("route.queue", "must be a queue id (que_...)"))?;
+        let id: QueueId = q
+            .trim()
+            .parse()
+            .map_err(|_| ApiError::field("route.queue", "must be a queue id (que_...)"))?;
         return match state.store.get_queue(org, &id).await {
             Ok(q) => Ok(q.id),
             Err(StoreError::NotFound(_)) => Err(ApiError::field("route.queue", "no such queue")),
@@ -147,8 +150,11 @@ pub async fn accept(State(state): State<AppState>, auth: Auth, Path(id): Path<St
     state.store.get_agent(&auth.org.id, &id).await?;
     let own = matches!(&*auth.actor, Actor::User { id: me, .. } if *me == id);
     if !own && !auth.allows("agents.manage") {
-        return Err(ApiError::new(ErrorKind::Forbidden, "Accepting for another agent requires the 'agents.manage' permission")
-            .with_details(json!({ "permission": "agents.manage" })));
+        return Err(ApiError::new(
+            ErrorKind::Forbidden,
+            "Accepting for another agent requires the 'agents.manage' permission",
+        )
+        .with_details(json!({ "permission": "agents.manage" })));
     }
     let a = state.store.accept_offer(&auth.org.id, &id, &call, state.clock.now()).await?;
     Ok(respond(StatusCode::OK, false, &AgentOut::from_agent(&a, state.clock.now())))
