@@ -126,7 +126,9 @@ mod tests {
             c.max_calls = 2;
             c
         };
-        let cases: Vec<(&str, Skills, Vec<Candidate<&'static str>>, Option<&str>)> = vec![
+        // (case, required skills, agents, the agent chosen)
+        type Case = (&'static str, Skills, Vec<Candidate<&'static str>>, Option<&'static str>);
+        let cases: Vec<Case> = vec![
             ("no agents", skills(&[]), vec![], None),
             (
                 "skill missing",
