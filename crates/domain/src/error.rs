@@ -39,4 +39,7 @@ pub enum DomainError {
     Invalid(#[from] FieldError),
     #[error("illegal call status transition from {from} to {to}")]
     IllegalTransition { from: &'static str, to: &'static str },
+    /// An agent's status cannot move from `from` to `to`.
+    #[error("illegal agent status transition from {from} to {to}")]
+    IllegalAgentTransition { from: &'static str, to: &'static str },
 }

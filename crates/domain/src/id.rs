@@ -157,6 +157,10 @@ prefixed_id!(/// One event's delivery to one webhook subscription.
     DeliveryId, "whd");
 prefixed_id!(/// One attempt at a webhook delivery (an HTTP request).
     AttemptId, "wha");
+prefixed_id!(/// A department of agents.
+    DepartmentId, "dep");
+prefixed_id!(/// A queue where calls wait for an agent.
+    QueueId, "que");
 
 #[cfg(test)]
 mod tests {

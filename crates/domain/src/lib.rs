@@ -1,6 +1,7 @@
 //! Switchboard's domain: identifiers, the call state machine, contacts,
 //! organisations, domain events and input validation. No I/O lives here.
 
+pub mod agents;
 pub mod call;
 pub mod campaign;
 pub mod contact;
@@ -10,6 +11,8 @@ pub mod event;
 pub mod id;
 pub mod org;
 pub mod phone;
+pub mod queues;
+pub mod routing;
 pub mod script;
 pub mod template;
 pub mod transcript;

@@ -43,6 +43,10 @@ pub const PERMISSIONS: &[&str] = &[
     "org.plan",
     "audit.view",
     "usage.view",
+    "agents.view",
+    "agents.manage",
+    "queues.view",
+    "queues.manage",
 ];
 
 /// The grant that covers every permission.
@@ -94,6 +98,8 @@ impl Role {
                         || p.starts_with("templates.")
                         || p.starts_with("lists.")
                         || p.starts_with("dnc.")
+                        || p.starts_with("agents.")
+                        || p.starts_with("queues.")
                         || *p == "users.view"
                 }
                 // Works calls and the contacts on them.

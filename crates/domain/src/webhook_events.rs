@@ -35,6 +35,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("campaign.started", "A campaign started dialling"),
     ("campaign.paused", "A campaign was paused"),
     ("campaign.completed", "A campaign finished"),
+    (
+        "agent.status_changed",
+        "An agent's status changed (offline, available, on_call, after_call_work, break, missed)",
+    ),
+    (
+        "agent.offered",
+        "The router offered a queued call to an agent, who must accept it before it expires",
+    ),
     ("lead.imported", "Leads were imported into a campaign"),
     ("balance.low", "The account's balance fell below its threshold"),
     ("webhook.disabled", "A webhook endpoint was disabled after failing for 5 days"),
@@ -163,6 +171,21 @@ pub fn example_data(event_type: &str) -> Value {
         "campaign.started" => campaign("active"),
         "campaign.paused" => campaign("paused"),
         "campaign.completed" => campaign("completed"),
+        "agent.status_changed" => json!({
+            "agentId": "usr_0696bc7k2m4n6p8r0t2v4x6z8a",
+            "status": "break",
+            "previousStatus": "available",
+            "reason": "lunch",
+            "secondsInPrevious": 1260,
+            "department": "dep_0696bc8a1b2c3d4e5f6g7h8j9k",
+            "at": "2025-05-20T12:31:02Z"
+        }),
+        "agent.offered" => json!({
+            "agentId": "usr_0696bc7k2m4n6p8r0t2v4x6z8a",
+            "callId": "call_0696bc5xqk7ht3g6s9bb8qjv2r",
+            "queueId": "que_0696bc9a1b2c3d4e5f6g7h8j9k",
+            "expiresAt": "2025-05-20T12:31:22Z"
+        }),
         "lead.imported" => json!({
             "campaignId": "cmp_0696bc2m1a9qv8x3j6t0n4r5s2",
             "imported": 150,

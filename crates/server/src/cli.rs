@@ -219,9 +219,13 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let analysis =
         crate::workers::analysis::AnalysisWorker::with_llm(state.store.clone(), state.intent_models.clone(), state.cfg.llm.clone());
     let analysis = tokio::spawn(analysis.run(analysis_stop));
+    let (stop_router, router_stop) = tokio::sync::watch::channel(false);
+    let router = tokio::spawn(crate::workers::router::run(state.clone(), router_stop));
     let served = crate::run(state, listener, crate::shutdown_signal()).await;
     let _ = stop_analysis.send(true);
+    let _ = stop_router.send(true);
     let _ = analysis.await;
+    let _ = router.await;
     let _ = stop_recordings.send(true);
     let _ = recordings.await;
     let _ = stop_telephony.send(true);

@@ -150,6 +150,11 @@ impl From<DomainError> for ApiError {
                 message: format!("A call cannot move from '{from}' to '{to}'"),
                 details: Some(json!({ "from": from, "to": to })),
             },
+            DomainError::IllegalAgentTransition { from, to } => ApiError {
+                kind: ErrorKind::IllegalTransition,
+                message: format!("An agent cannot move from '{from}' to '{to}'"),
+                details: Some(json!({ "field": "status", "reason": format!("cannot move from {from} to {to}"), "from": from, "to": to })),
+            },
         }
     }
 }

@@ -46,8 +46,8 @@ use crate::api::v1::analysis as analysis_routes;
 use crate::api::v1::intents;
 use crate::api::v1::recordings;
 use crate::api::v1::speech as speech_routes;
+use crate::api::v1::{agents, campaigns, contact_lists, departments, dnc, queues, templates, twilio};
 use crate::api::v1::{analytics, auth as auth_routes, call_actions, calls, contacts, export, keys, org, usage, users};
-use crate::api::v1::{campaigns, contact_lists, dnc, templates, twilio};
 use crate::api::v1::{stream as live_routes, webhook_ops, webhooks, ws};
 use crate::config::{Config, Durability};
 use crate::error::{ApiError, ErrorKind};
@@ -230,6 +230,18 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(analysis_routes::get_settings, analysis_routes::put_settings))
         .routes(routes!(intents::create_intent, intents::list_intents))
         .routes(routes!(intents::get_intent, intents::update_intent, intents::delete_intent))
+        .routes(routes!(agents::list_agents))
+        .routes(routes!(agents::get_agent, agents::update_agent))
+        .routes(routes!(agents::set_status))
+        .routes(routes!(crate::api::v1::routing::accept))
+        .routes(routes!(departments::create_department, departments::list_departments))
+        .routes(routes!(
+            departments::get_department,
+            departments::update_department,
+            departments::delete_department
+        ))
+        .routes(routes!(queues::create_queue, queues::list_queues))
+        .routes(routes!(queues::get_queue, queues::update_queue, queues::delete_queue))
 }
 
 /// Wakes the webhook worker after a request that may have written events,

@@ -48,6 +48,8 @@ pub struct Services {
     pub conversations: Arc<crate::workers::runtime::ConversationRuntime>,
     /// Organisations' intent models (built-in plus their own intents).
     pub intent_models: Arc<crate::workers::analysis::IntentModels>,
+    /// Agents' figures for the real-time metrics (refreshed by the router).
+    pub agents: Arc<crate::live::StoredAgents>,
 }
 
 impl Deref for AppState {
@@ -105,6 +107,8 @@ impl AppState {
         if let Some(sim) = &telephony.simulator {
             sim.set_conversations(conversations.clone());
         }
+        let agents = Arc::new(crate::live::StoredAgents::default());
+        streams.board().set_agent_source(agents.clone());
         AppState(Arc::new(Services {
             store,
             cfg: Arc::new(cfg),
@@ -123,6 +127,7 @@ impl AppState {
             dialer_wake: Arc::new(tokio::sync::Notify::new()),
             conversations,
             intent_models,
+            agents,
         }))
     }
 

@@ -7,16 +7,22 @@
 //! Every state change writes its domain events to the outbox in the same
 //! transaction. [`conformance`] holds the suite both must pass.
 
+pub mod agents;
 pub mod analysis;
 pub mod campaigns;
 pub mod conformance;
+pub mod conformance_agents;
 pub mod conformance_analysis;
 pub mod conformance_campaigns;
 pub mod conformance_conversations;
+pub mod conformance_queues;
+pub mod conformance_routing;
 pub mod conversations;
 mod error;
 mod logic;
 pub mod postgres;
+pub mod queues;
+pub mod routing;
 pub mod sqlite;
 mod types;
 pub mod webhook_conformance;
@@ -32,10 +38,13 @@ use switchboard_domain::{
     ApiKey, ApiKeyId, AuditEntry, Call, CallId, Contact, ContactId, DomainEvent, OrgId, Organisation, Timestamp, User, UserId,
 };
 
+pub use agents::{AgentFilter, AgentStore};
 pub use analysis::{AnalysisClaim, AnalysisStore, Claimed, IntentRecord, StoredAnalysis};
 pub use campaigns::{CampaignStats, CampaignStore, DialOutcome, DialParams, Dialed, ImportCounts, LiveCall, StagedContact, TemplateFilter};
 pub use conversations::{ConversationStore, DialRequest, Placement, SingleDialOutcome};
 pub use error::StoreError;
+pub use queues::QueueStore;
+pub use routing::RoutingStore;
 pub use types::*;
 pub use webhooks::*;
 
@@ -235,6 +244,9 @@ pub trait Store:
     + ConversationStore
     + AnalysisStore
     + WebhookStore
+    + AgentStore
+    + QueueStore
+    + RoutingStore
 {
     /// `"sqlite"` or `"postgres"`.
     fn backend(&self) -> &'static str;

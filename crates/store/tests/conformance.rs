@@ -8,9 +8,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use switchboard_domain::call::CallReport;
 use switchboard_domain::{Call, CallStatus, Direction, Organisation};
 use switchboard_store::conformance::CHECKS;
+use switchboard_store::conformance_agents::AGENT_CHECKS;
 use switchboard_store::conformance_analysis::ANALYSIS_CHECKS;
 use switchboard_store::conformance_campaigns::CAMPAIGN_CHECKS;
 use switchboard_store::conformance_conversations::CONVERSATION_CHECKS;
+use switchboard_store::conformance_queues::QUEUE_CHECKS;
+use switchboard_store::conformance_routing::ROUTING_CHECKS;
 use switchboard_store::postgres::PgStore;
 use switchboard_store::sqlite::{SqliteOptions, SqliteStore};
 use switchboard_store::webhook_conformance::WEBHOOK_CHECKS;
@@ -27,6 +30,9 @@ where
         .chain(CONVERSATION_CHECKS)
         .chain(ANALYSIS_CHECKS)
         .chain(WEBHOOK_CHECKS)
+        .chain(AGENT_CHECKS)
+        .chain(QUEUE_CHECKS)
+        .chain(ROUTING_CHECKS)
     {
         let (store, guard) = open(name.to_string()).await;
         let outcome = tokio::spawn(check(store)).await;

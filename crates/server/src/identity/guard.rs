@@ -88,6 +88,11 @@ pub fn required(method: &Method, path: &str) -> Required {
         ("POST", "/api/ribbon/calls") => Permission("calls.create"),
         ("GET", "/api/ribbon/calls/{id}") => Permission("calls.view"),
         ("POST", "/api/ribbon/calls/{id}/actions") => Permission("calls.update"),
+        ("GET", "/v1/agents" | "/v1/agents/{id}") => Permission("agents.view"),
+        ("PATCH", "/v1/agents/{id}") => Permission("agents.manage"),
+        // An agent sets their own status; another's needs agents.manage (checked by the handler).
+        ("PUT", "/v1/agents/{id}/status") | ("POST", "/v1/agents/{id}/accept") => Permission("agents.view"),
+        (_, p) if p.starts_with("/v1/departments") || p.starts_with("/v1/queues") => family("queues.view", "queues.manage"),
         (_, p) if p.starts_with("/v1/webhooks") || p.starts_with("/v1/events") => family("webhooks.view", "webhooks.manage"),
         (_, p) if p.starts_with("/v1/templates") => family("templates.view", "templates.manage"),
         // An organisation's intents belong with its scripts.

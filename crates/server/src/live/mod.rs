@@ -17,6 +17,7 @@
 //! the id to resume after. Memory is therefore bounded by the ring per
 //! organisation with subscribers, whatever the subscribers do.
 
+pub mod agents;
 pub mod board;
 pub mod filter;
 
@@ -31,6 +32,7 @@ use switchboard_domain::{DomainEvent, OrgId, Timestamp};
 use switchboard_store::{DynStore, StoreError};
 use tokio::sync::{OnceCell, watch};
 
+pub use agents::StoredAgents;
 pub use board::{AgentCounts, AgentSource, Board};
 pub use filter::{Filter, TypeFilter};
 

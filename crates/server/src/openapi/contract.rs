@@ -119,6 +119,10 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
             json!({"type": "string", "enum": ["scheduled", "active", "paused", "completed", "cancelled"]})
         }
         "status" if path == "/v1/users" => json!({"type": "string", "enum": ["active", "disabled"]}),
+        "status" if path == "/v1/agents" => {
+            json!({"type": "string", "enum": ["offline", "available", "on_call", "after_call_work", "break", "missed"]})
+        }
+        "skill" => json!({"type": "string", "pattern": "^[A-Za-z0-9_-]{1,40}$"}),
         "status" => json!({"type": "string", "pattern": format!("^({STATUSES})(,({STATUSES}))*$")}),
         "format" if path.ends_with("/transcript") => json!({"type": "string", "enum": ["json", "txt"]}),
         "format" => json!({"type": "string", "enum": ["json", "csv"]}),
@@ -130,7 +134,8 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
         "bins" => json!({"type": "string", "pattern": "^(auto|-?[0-9]{1,9}(\\.[0-9]{1,6})?(,-?[0-9]{1,9}(\\.[0-9]{1,6})?){0,99})$"}),
         "sort" => json!({"type": "string", "enum": ["calls", "duration"]}),
         "role" => json!({"type": "string", "enum": ["owner", "admin", "manager", "agent", "viewer"]}),
-        "agentId" | "campaignId" | "campaignIds" | "callType" | "customerId" | "contactId" | "search" | "tag" | "industry" => short_text(),
+        "agentId" | "campaignId" | "campaignIds" | "callType" | "customerId" | "contactId" | "search" | "tag" | "industry"
+        | "department" | "departmentId" => short_text(),
         _ => return None,
     })
 }

@@ -27,6 +27,8 @@ use utoipa::{Modify, OpenApi};
         (name = "carriers", description = "Callbacks from carriers (Twilio status)"),
         (name = "callmind", description = "The Callmind call-history API, served unchanged"),
         (name = "call-ribbon", description = "The Call Ribbon backend API, served unchanged"),
+        (name = "agents", description = "Agents: skills, departments and a checked status (available, on call, break ...)"),
+        (name = "queues", description = "Departments and queues: required skills, priority, business hours, overflow"),
         (name = "speech", description = "Text to speech on the box: voices, synthesis, cached audio"),
         (name = "health", description = "Liveness and database health"),
     )

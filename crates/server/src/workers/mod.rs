@@ -5,5 +5,6 @@
 pub mod analysis;
 pub mod dialer;
 pub mod recordings;
+pub mod router;
 pub mod runtime;
 pub mod webhooks;

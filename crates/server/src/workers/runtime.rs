@@ -153,8 +153,19 @@ impl ConversationRuntime {
         }))
     }
 
+    /// Puts the call in the queue a transfer names; answers why it cannot.
+    async fn transfer_to_queue(&self, call: &CallRef, queue: &switchboard_domain::id::QueueId, at: Timestamp) -> Option<String> {
+        match self.store.enqueue_call(&call.org_id, &call.call_id, queue, at).await {
+            Ok(_) => None,
+            Err(StoreError::NotFound(_)) => Some(format!("'{queue}' is not one of the organisation's queues")),
+            Err(StoreError::Conflict(_)) => Some("the call already waits in a queue".into()),
+            Err(e) => Some(format!("the queue could not take the call: {e}")),
+        }
+    }
+
     /// Whether a transfer target can take the call: a number in E.164.
-    /// Queue and agent ids are refused until routing knows them.
+    /// (Queue ids are handled by [`Self::transfer_to_queue`]; agent ids are
+    /// refused.)
     fn transfer_problem(to: &str) -> Option<String> {
         if to.starts_with('+') && switchboard_domain::PhoneNumber::parse("to", to, None, Default::default()).is_ok() {
             None
@@ -166,7 +177,7 @@ impl ConversationRuntime {
     /// Runs the machine on `ev` and everything it leads to (model turns,
     /// refused transfers); answers the carrier's actions and the effects.
     /// `heard` is what the callee said with `ev`, for the model's transcript.
-    async fn run(&self, call: &CallRef, live: &mut Live, ev: Event, heard: Option<&Segment>) -> (Vec<Action>, Vec<Effect>) {
+    async fn run(&self, call: &CallRef, live: &mut Live, ev: Event, heard: Option<&Segment>, at: Timestamp) -> (Vec<Action>, Vec<Effect>) {
         let (mut actions, mut effects): (Vec<Action>, Vec<Effect>) = (Vec::new(), Vec::new());
         let mut next = Some(ev);
         let nlu = self.understanding(&live.org).await;
@@ -187,7 +198,11 @@ impl ConversationRuntime {
                         next = Some(self.model_turn(call, live, &instructions, &pending).await);
                         break;
                     }
-                    Action::Transfer { ref to, .. } => match Self::transfer_problem(to) {
+                    Action::Transfer { ref to, .. } => match match to.trim().parse::<switchboard_domain::id::QueueId>() {
+                        // A queue: the call waits there for an agent (the carrier holds it).
+                        Ok(queue) => self.transfer_to_queue(call, &queue, at).await,
+                        Err(_) => Self::transfer_problem(to),
+                    } {
                         Some(reason) => {
                             // The hand-over did not happen after all.
                             effects.retain(|e| {
@@ -363,7 +378,7 @@ impl ConversationRuntime {
             }
             _ => None,
         };
-        let (mut actions, effects) = self.run(call, live, ev, heard.as_ref()).await;
+        let (mut actions, effects) = self.run(call, live, ev, heard.as_ref(), at).await;
         self.give_voice(&live.org, &mut actions).await;
         if effects.is_empty() && actions.is_empty() && heard.is_none() {
             return Ok(Vec::new());
@@ -410,7 +425,7 @@ impl Conversations for ConversationRuntime {
         }
     }
 
-    async fn resume(&self, call: &CallRef, _at: Timestamp) -> Vec<Action> {
+    async fn resume(&self, call: &CallRef, at: Timestamp) -> Vec<Action> {
         let slot = self.slot(&call.call_id);
         let mut guard = slot.lock().await;
         if guard.is_none() {
@@ -428,7 +443,7 @@ impl Conversations for ConversationRuntime {
         if let Some(Action::AskModel { instructions, .. }) = actions.first() {
             let instructions = instructions.clone();
             let ev = self.model_turn(call, live, &instructions, &[]).await;
-            let (actions, _) = self.run(call, live, ev, None).await;
+            let (actions, _) = self.run(call, live, ev, None, at).await;
             return actions;
         }
         actions

@@ -1,6 +1,7 @@
 //! Integration tests: the real server on 127.0.0.1:0 with a temporary
 //! SQLite file, driven over HTTP.
 
+mod agents;
 mod analysis;
 mod analytics;
 mod auth;

@@ -112,6 +112,21 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/intents/{id}"),
     ("patch", "/v1/intents/{id}"),
     ("delete", "/v1/intents/{id}"),
+    ("get", "/v1/agents"),
+    ("get", "/v1/agents/{id}"),
+    ("patch", "/v1/agents/{id}"),
+    ("put", "/v1/agents/{id}/status"),
+    ("post", "/v1/agents/{id}/accept"),
+    ("post", "/v1/departments"),
+    ("get", "/v1/departments"),
+    ("get", "/v1/departments/{id}"),
+    ("patch", "/v1/departments/{id}"),
+    ("delete", "/v1/departments/{id}"),
+    ("post", "/v1/queues"),
+    ("get", "/v1/queues"),
+    ("get", "/v1/queues/{id}"),
+    ("patch", "/v1/queues/{id}"),
+    ("delete", "/v1/queues/{id}"),
 ];
 
 #[tokio::test]

@@ -28,12 +28,15 @@
 //! Migrations are embedded and applied at connect under a session advisory
 //! lock, so nodes starting together apply each one once.
 
+mod agents;
 mod analysis;
 mod campaign_rows;
 mod campaigns;
 mod conversations;
 mod dialer;
 mod identity;
+mod queues;
+mod routing;
 mod rows;
 mod store;
 mod webhook_rows;
@@ -71,6 +74,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/postgres/0010_conversations.sql")),
     (11, include_str!("../../migrations/postgres/0011_user_email_per_org.sql")),
     (12, include_str!("../../migrations/postgres/0012_intelligence.sql")),
+    (13, include_str!("../../migrations/postgres/0013_agents.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

@@ -6,12 +6,15 @@
 //! commits them with one fsync. Readers use a small pool of connections on
 //! blocking threads; WAL lets them read while the writer writes.
 
+mod agents;
 mod analysis;
 mod campaign_rows;
 mod campaigns;
 mod conversations;
 mod dialer;
 mod identity;
+mod queues;
+mod routing;
 mod rows;
 mod store;
 mod webhook_rows;
@@ -39,6 +42,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/sqlite/0009_conversations.sql")),
     (10, include_str!("../../migrations/sqlite/0010_user_email_per_org.sql")),
     (11, include_str!("../../migrations/sqlite/0011_intelligence.sql")),
+    (12, include_str!("../../migrations/sqlite/0012_agents.sql")),
 ];
 
 /// Most writes committed in one transaction.

@@ -94,6 +94,10 @@ pub struct CallIn {
     /// digits are key presses, "" is silence, "<hangup>" hangs up, other text is speech).
     #[schema(value_type = Option<Object>)]
     pub simulation: Option<Value>,
+    /// Inbound calls only: put the call in a queue for an agent, named by
+    /// exactly one of `queue`, `department` or `skills`. The answer then
+    /// carries `queue` with the estimated wait.
+    pub route: Option<super::routing::RouteIn>,
 }
 
 impl CallIn {
@@ -301,6 +305,9 @@ pub struct CallOut {
     /// When a call waiting to be dialled will be (its schedule, or the next opening of the callee's calling window).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Calls routed to a queue: the queue, the call's state there and the estimated wait.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<super::routing::QueuedOut>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     /// The call's timeline (single-call reads only).
@@ -361,6 +368,7 @@ impl CallOut {
             cost: c.cost,
             external_id: c.external_id.clone(),
             next_attempt_at: None,
+            queue: None,
             created_at: c.created_at,
             updated_at: c.updated_at,
             events: with_timeline.then(|| c.timeline.iter().map(timeline_out).collect()),
@@ -476,6 +484,44 @@ fn parse_new_call(input: &CallIn, org: &Organisation) -> ApiResult<NewCall> {
     })
 }
 
+/// An inbound call with a `route`: stored as a logged call, then put in
+/// its queue; the answer shows the queue and the estimated wait.
+async fn create_routed_call(
+    state: &AppState,
+    auth: &Auth,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    body: &JsonBody<CallIn>,
+    spec: NewCall,
+    route: &super::routing::RouteIn,
+) -> ApiResult<Response> {
+    if spec.direction != switchboard_domain::Direction::Inbound {
+        return Err(ApiError::field(
+            "route",
+            "only inbound calls are routed to a queue (direction: inbound)",
+        ));
+    }
+    if spec.status.is_some_and(|s| s.is_terminal()) {
+        return Err(ApiError::field("route", "an ended call cannot wait in a queue"));
+    }
+    let queue = super::routing::resolve(state, &auth.org.id, route).await?;
+    let out = idempotency::run(state, auth, headers, (method, uri.path(), &body.raw), StatusCode::CREATED, |idem| {
+        core::create(state, &auth.org, spec, "phone", idem)
+    })
+    .await?;
+    let queued = match state.store.queued_call(&auth.org.id, &out.value.id).await? {
+        Some(q) => q,
+        None => {
+            state
+                .store
+                .enqueue_call(&auth.org.id, &out.value.id, &queue, state.clock.now())
+                .await?
+        }
+    };
+    let mut view = CallOut::with_links(&out.value, false, &state.cfg);
+    view.queue = Some(super::routing::queued_view(state, &queued).await?);
+    Ok(respond(out.status, out.replayed, &view))
+}
+
 #[utoipa::path(post, path = "/v1/calls", tag = "calls", request_body = CallIn,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes the request safe to retry")),
     responses((status = 201, body = CallOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
@@ -490,6 +536,9 @@ pub async fn create_call(
 ) -> ApiResult<Response> {
     let spec = parse_new_call(&body.value, &auth.org)?;
     core::check_template(&state, &auth.org, &spec).await?;
+    if let Some(route) = &body.value.route {
+        return create_routed_call(&state, &auth, (&method, &uri, &headers), &body, spec, route).await;
+    }
     if body.value.asks_to_dial() {
         let opts = DialOptions {
             override_window: body.value.override_quiet_hours.unwrap_or(false),
@@ -548,6 +597,9 @@ pub async fn get_call(State(state): State<AppState>, auth: Auth, Path(id): Path<
     let call = state.store.get_call(&auth.org.id, &id).await?;
     let mut view = CallOut::with_links(&call, true, &state.cfg);
     view.next_attempt_at = dial::next_attempt(&state, &call).await?;
+    if call.direction == switchboard_domain::Direction::Inbound {
+        view.queue = super::routing::view_of(&state, &auth.org.id, &id).await?;
+    }
     Ok(respond(StatusCode::OK, false, &view))
 }
 

@@ -2,6 +2,7 @@
 //! `{data, pagination{total,page,limit,pages}}`, errors as
 //! `{error{code,message,details}}`.
 
+pub mod agents;
 pub mod analysis;
 pub mod analytics;
 pub mod auth;
@@ -12,12 +13,15 @@ pub mod campaigns;
 pub mod contact_lists;
 pub mod contacts;
 pub mod csv_import;
+pub mod departments;
 pub mod dnc;
 pub mod export;
 pub mod intents;
 pub mod keys;
 pub mod org;
+pub mod queues;
 pub mod recordings;
+pub mod routing;
 pub mod speech;
 pub mod stream;
 pub mod templates;
