@@ -5,6 +5,7 @@
 mod analytics;
 mod conversations;
 mod dialer;
+mod routing;
 mod stream;
 mod webhooks;
 
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Stream(stream::StreamArgs),
     /// N scripted calls placed through the dial path and live at once on the simulator.
     Conversations(conversations::ConversationsArgs),
+    /// Router decisions/s: the pure agent choice, then routing passes over waiting calls on a store.
+    Routing(routing::RoutingArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Stream(args) => stream::run(args).await,
         BenchCommand::Conversations(args) => conversations::run(args).await,
+        BenchCommand::Routing(args) => routing::run(args).await,
     }
 }
 
