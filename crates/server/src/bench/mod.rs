@@ -6,6 +6,7 @@ mod analysis;
 mod analytics;
 mod conversations;
 mod dialer;
+mod routing;
 mod speech;
 mod stream;
 mod webhooks;
@@ -38,6 +39,8 @@ pub enum BenchCommand {
     Speech(speech::SpeechArgs),
     /// Conversation intelligence on one core: full analyses of a 5-minute call per second, live segment p99.
     Analysis(analysis::AnalysisArgs),
+    /// Router decisions/s: the pure agent choice, then routing passes over waiting calls on a store.
+    Routing(routing::RoutingArgs),
 }
 
 #[derive(Debug, Args)]
@@ -68,6 +71,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Stream(args) => stream::run(args).await,
         BenchCommand::Conversations(args) => conversations::run(args).await,
         BenchCommand::Speech(args) => speech::run(args).await,
+        BenchCommand::Routing(args) => routing::run(args).await,
     }
 }
 
