@@ -96,6 +96,8 @@ pub(crate) fn decide(row: &ClaimRow, claim: &AnalysisClaim) -> Claimed {
 /// The `analysis.complete` event's type.
 pub const ANALYSIS_COMPLETE: &str = "analysis.complete";
 
+// finish_analysis takes the claim, the result and its event in one call.
+#[allow(clippy::too_many_arguments)]
 #[async_trait]
 pub trait AnalysisStore: Send + Sync {
     /// Claims a call for analysis (see the module docs); `NotFound` when

@@ -48,6 +48,8 @@ async fn load_intent(c: &mut sqlx::PgConnection, org: &OrgId, id: &str) -> Resul
     intent_from_row(&row)
 }
 
+// finish_analysis takes the claim, the result and its event in one call.
+#[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl AnalysisStore for PgStore {
     #[tracing::instrument(skip_all)]

@@ -76,6 +76,8 @@ fn load_intent(c: &Connection, org: &OrgId, id: &str) -> Result<IntentRecord> {
 
 const NAME_TAKEN: &str = "an intent with this name already exists";
 
+// finish_analysis takes the claim, the result and its event in one call.
+#[allow(clippy::too_many_arguments)]
 #[async_trait]
 impl AnalysisStore for SqliteStore {
     async fn claim_analysis(&self, cl: AnalysisClaim) -> Result<Claimed> {
