@@ -49,6 +49,17 @@ pub struct IntelSettings {
     pub dnc_on_request: bool,
     /// Phrases that count as the recording disclosure (empty: the built-in ones).
     pub disclosure_phrases: Vec<String>,
+    /// The organisation's topics: a name and the keywords that reveal it
+    /// (automatic topics are found besides them).
+    pub topics: Vec<Topic>,
+}
+
+/// One of an organisation's topics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Topic {
+    pub name: String,
+    pub keywords: Vec<String>,
 }
 
 impl Default for IntelSettings {
@@ -57,6 +68,7 @@ impl Default for IntelSettings {
             redact_pii: false,
             dnc_on_request: true,
             disclosure_phrases: Vec::new(),
+            topics: Vec::new(),
         }
     }
 }
@@ -185,6 +197,14 @@ pub fn options_for(
     let region = org.default_region.as_deref().and_then(|r| Region::parse(r).ok());
     let mut opts = AnalyzeOptions::at(reference, org.time_zone.0, region);
     opts.disclosure_phrases = s.disclosure_phrases.clone();
+    opts.topics = s
+        .topics
+        .iter()
+        .map(|t| switchboard_intelligence::TopicSet {
+            name: t.name.clone(),
+            keywords: t.keywords.clone(),
+        })
+        .collect();
     opts.intents = Some(model);
     opts.types = AnalysisType::ALL
         .into_iter()

@@ -646,3 +646,62 @@ async fn a_configured_model_writes_the_summary_with_fallback() {
     assert!(b["summary"]["text"].as_str().is_some_and(|s| s.contains("Acme Energy")), "{b}");
     assert_eq!(seen.lock().unwrap().len(), 2);
 }
+
+/// An organisation's own topics (`/v1/org/intelligence` `topics`) are found
+/// in what is analysed, with evidence, beside the automatic ones; bad topic
+/// sets are refused by field and change nothing.
+#[tokio::test]
+async fn org_topics_are_found_with_their_evidence() {
+    let t = TestServer::start().await;
+    let put = |body: serde_json::Value| t.a.send(reqwest::Method::PUT, "/v1/org/intelligence", Some(body), &[]);
+    let text = "Agent: Thanks for calling.\nCustomer: My solar panels stopped feeding the inverter since Monday and the battery is flat.";
+    // Before: no organisation topic.
+    let before = t.a.post("/v1/analysis", json!({"text": text, "types": ["topics"]})).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert!(
+        !before.body["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == "Solar install"),
+        "{}",
+        before.body
+    );
+    for (body, field) in [
+        (json!({"topics": [{"name": "", "keywords": ["a"]}]}), "topics[0].name"),
+        (json!({"topics": [{"name": "x", "keywords": []}]}), "topics[0].keywords"),
+        (
+            json!({"topics": [{"name": "x", "keywords": ["a"]}, {"name": "X", "keywords": ["b"]}]}),
+            "topics[1].name",
+        ),
+        (json!({"topics": [{"name": "x", "keywords": ["  "]}]}), "topics[0].keywords[0]"),
+    ] {
+        put(body).await.assert_field_error(field);
+    }
+    assert_eq!(t.a.get("/v1/org/intelligence").await.body["topics"], json!([]));
+    let r = put(json!({"topics": [{"name": "Solar install", "keywords": ["solar panels", "inverter"]}]})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["topics"][0]["keywords"], json!(["solar panels", "inverter"]));
+    let after = t.a.post("/v1/analysis", json!({"text": text, "types": ["topics"]})).await;
+    assert_eq!(after.status, 200, "{}", after.body);
+    let topic = after.body["topics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["name"] == "Solar install")
+        .unwrap_or_else(|| panic!("org topic missing: {}", after.body))
+        .clone();
+    assert_eq!(topic["source"], "org", "{topic}");
+    assert_eq!(topic["mentions"], 2, "{topic}");
+    // Another organisation does not see A's topics.
+    let other = t.b.post("/v1/analysis", json!({"text": text, "types": ["topics"]})).await;
+    assert!(
+        !other.body["topics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["name"] == "Solar install"),
+        "{}",
+        other.body
+    );
+}

@@ -189,7 +189,7 @@ pub async fn update_agent(
     Ok(respond(StatusCode::OK, false, &AgentOut::from_agent(&a, state.clock.now())))
 }
 
-#[utoipa::path(put, path = "/v1/agents/{id}/status", tag = "agents", params(("id" = String, Path, description = "The agent's user id")),
+#[utoipa::path(put, path = "/v1/agents/{id}/status", tag = "agents", operation_id = "set_agent_status", params(("id" = String, Path, description = "The agent's user id")),
     request_body = AgentStatusIn,
     responses((status = 200, body = AgentOut), (status = 400, body = ErrorBody),
         (status = 403, description = "Another agent's status, without agents.manage", body = ErrorBody), (status = 404, body = ErrorBody),

@@ -275,6 +275,51 @@ pub struct SettingsIn {
     pub dnc_on_request: Option<bool>,
     /// At most 50 phrases of at most 200 characters.
     pub disclosure_phrases: Option<Vec<String>>,
+    /// At most 50 topics, each a name (1–100 characters, unique) and 1–50
+    /// keywords or phrases of 1–100 characters.
+    pub topics: Option<Vec<crate::workers::analysis::Topic>>,
+}
+
+/// Topics trimmed, or a 400 naming the first one that breaks a rule.
+fn checked_topics(topics: Vec<crate::workers::analysis::Topic>) -> ApiResult<Vec<crate::workers::analysis::Topic>> {
+    const MAX_TOPICS: usize = 50;
+    const MAX_KEYWORDS: usize = 50;
+    const MAX_CHARS: usize = 100;
+    if topics.len() > MAX_TOPICS {
+        return Err(ApiError::field("topics", format!("at most {MAX_TOPICS} topics")));
+    }
+    let mut out: Vec<crate::workers::analysis::Topic> = Vec::with_capacity(topics.len());
+    for (i, t) in topics.into_iter().enumerate() {
+        let name = t.name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > MAX_CHARS {
+            return Err(ApiError::field(
+                format!("topics[{i}].name"),
+                format!("must be 1 to {MAX_CHARS} characters"),
+            ));
+        }
+        if out.iter().any(|o| o.name.eq_ignore_ascii_case(&name)) {
+            return Err(ApiError::field(format!("topics[{i}].name"), "must be unique"));
+        }
+        if t.keywords.is_empty() || t.keywords.len() > MAX_KEYWORDS {
+            return Err(ApiError::field(
+                format!("topics[{i}].keywords"),
+                format!("must hold 1 to {MAX_KEYWORDS} keywords"),
+            ));
+        }
+        let mut keywords = Vec::with_capacity(t.keywords.len());
+        for (j, k) in t.keywords.iter().enumerate() {
+            let k = k.trim();
+            if k.is_empty() || k.chars().count() > MAX_CHARS {
+                return Err(ApiError::field(
+                    format!("topics[{i}].keywords[{j}]"),
+                    format!("must be 1 to {MAX_CHARS} characters"),
+                ));
+            }
+            keywords.push(k.to_owned());
+        }
+        out.push(crate::workers::analysis::Topic { name, keywords });
+    }
+    Ok(out)
 }
 
 #[utoipa::path(put, path = "/v1/org/intelligence", tag = "organisation", request_body = SettingsIn,
@@ -302,6 +347,9 @@ pub async fn put_settings(State(state): State<AppState>, auth: Auth, body: JsonB
             }
         }
         s.disclosure_phrases = phrases.into_iter().map(|p| p.trim().to_owned()).collect();
+    }
+    if let Some(topics) = body.topics {
+        s.topics = checked_topics(topics)?;
     }
     state
         .store
