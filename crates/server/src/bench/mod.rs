@@ -5,6 +5,7 @@
 mod analytics;
 mod conversations;
 mod dialer;
+mod list;
 mod stream;
 mod webhooks;
 
@@ -32,6 +33,8 @@ pub enum BenchCommand {
     Stream(stream::StreamArgs),
     /// N scripted calls placed through the dial path and live at once on the simulator.
     Conversations(conversations::ConversationsArgs),
+    /// Bulk-load N calls of one organisation, then time first, next, filtered and deep list pages.
+    List(list::ListArgs),
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +63,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Webhooks(args) => webhooks::run(args).await,
         BenchCommand::Stream(args) => stream::run(args).await,
         BenchCommand::Conversations(args) => conversations::run(args).await,
+        BenchCommand::List(args) => list::run(args).await,
     }
 }
 

@@ -56,6 +56,19 @@ pub fn by_id_in_org_sql(table: &str) -> String {
     rows::row_in_org_sql(table, "*", rows::Lock::None)
 }
 
+/// The statement that reads one page of calls newest first (see
+/// [`crate::CallStore::calls_page`]), with `$n` placeholders: public so that
+/// a test can check that each filter's plan seeks an index in list order.
+pub fn calls_page_sql(
+    org: &switchboard_domain::OrgId,
+    filter: &crate::CallFilter,
+    before: Option<&crate::CallCursor>,
+    offset: u64,
+    limit: u32,
+) -> String {
+    store::calls_page_query(org, filter, before, offset, limit).sql().to_owned()
+}
+
 /// Migrations, applied in order at connect.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_core.sql")),
@@ -69,6 +82,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (9, include_str!("../../migrations/postgres/0009_outbox_retention.sql")),
     (10, include_str!("../../migrations/postgres/0010_conversations.sql")),
     (11, include_str!("../../migrations/postgres/0011_user_email_per_org.sql")),
+    (14, include_str!("../../migrations/postgres/0014_call_list_indexes.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and

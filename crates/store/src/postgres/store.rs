@@ -319,6 +319,37 @@ pub(super) async fn apply_report(
 }
 
 /// Appends the conditions of a call filter, starting with the organisation.
+/// The statement of [`CallStore::calls_page`]: newest first, a keyset
+/// seek `(occurred_at, id) < (..)` after `before`, else `offset` rows
+/// skipped on the index alone (a deferred join reads only the page whole).
+pub(crate) fn calls_page_query<'a>(
+    org: &'a OrgId,
+    f: &'a CallFilter,
+    before: Option<&'a CallCursor>,
+    offset: u64,
+    limit: u32,
+) -> QueryBuilder<'a, Postgres> {
+    let mut q = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls"));
+    if offset > 0 {
+        q.push(" WHERE id IN (SELECT id FROM calls");
+    }
+    push_call_where(&mut q, org, f);
+    if let Some(b) = before {
+        q.push(" AND (occurred_at, id) < (")
+            .push_bind(ms(b.occurred_at))
+            .push(", ")
+            .push_bind(b.id.as_str())
+            .push(")");
+    }
+    q.push(" ORDER BY occurred_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+    if offset > 0 {
+        q.push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .push(") ORDER BY occurred_at DESC, id DESC");
+    }
+    q
+}
+
 fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'a CallFilter) {
     q.push(" WHERE org_id = ").push_bind(org.as_str());
     let mut eq = |col: &str, v: Option<&'a str>| {
@@ -332,7 +363,11 @@ fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'
     eq("call_type", f.call_type.as_deref());
     eq("customer_external_id", f.customer_external_id.as_deref());
     eq("direction", f.direction.map(|d| d.as_str()));
-    if !f.statuses.is_empty() {
+    if let [one] = f.statuses.as_slice() {
+        // Plain equality: the status index then yields list order (an
+        // `= ANY` condition would leave a sort).
+        q.push(" AND status = ").push_bind(one.as_str());
+    } else if !f.statuses.is_empty() {
         let statuses: Vec<&'static str> = f.statuses.iter().map(|s| s.as_str()).collect();
         q.push(" AND status = ANY(").push_bind(statuses).push(")");
     }
@@ -399,25 +434,37 @@ impl CallStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn list_calls(&self, org: &OrgId, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, u64)> {
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM calls");
-        push_call_where(&mut count, org, filter);
-        let total: i64 = count.build_query_scalar::<i64>().fetch_one(&self.pool).await?;
+        let total = self.count_calls(org, filter).await?;
         let (limit, offset) = limit_offset(page);
-        let mut select = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls"));
-        push_call_where(&mut select, org, filter);
-        select
-            .push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let calls = select
+        let calls = self
+            .calls_page(
+                org,
+                filter,
+                None,
+                u64::try_from(offset).unwrap_or(0),
+                u32::try_from(limit).unwrap_or(u32::MAX),
+            )
+            .await?;
+        Ok((calls, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn calls_page(&self, org: &OrgId, filter: &CallFilter, before: Option<CallCursor>, offset: u64, limit: u32) -> Result<Vec<Call>> {
+        calls_page_query(org, filter, before.as_ref(), offset, limit)
             .build()
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(call_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((calls, u64::try_from(total).unwrap_or(0)))
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn count_calls(&self, org: &OrgId, filter: &CallFilter) -> Result<u64> {
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM calls");
+        push_call_where(&mut count, org, filter);
+        let total: i64 = count.build_query_scalar::<i64>().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 
     #[tracing::instrument(skip_all)]
