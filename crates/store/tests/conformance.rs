@@ -288,7 +288,7 @@ fn plan_cases(sample: &Call) -> Vec<(&'static str, switchboard_store::CallFilter
             "date range",
             CallFilter {
                 start: Some("2025-01-01T05:00:00Z".parse().unwrap()),
-                end: Some("2025-01-01T12:00:00Z".parse().unwrap()),
+                end: Some("2025-01-01T20:00:00Z".parse().unwrap()),
                 ..Default::default()
             },
             "calls_org_time",
@@ -500,11 +500,14 @@ async fn postgres_call_list_plans_seek_an_index_in_list_order() {
             if let Some(st) = filter.statuses.first() {
                 args.push(quote(st.as_str()));
             }
-            for t in [filter.start, filter.end].into_iter().flatten() {
-                args.push(t.timestamp_millis().to_string());
+            let at = |t: switchboard_domain::Timestamp| format!("'{}'::timestamptz", t.to_rfc3339());
+            // With a cursor the end bound is left out (the cursor implies it).
+            let end = if before.is_some() { None } else { filter.end };
+            for t in [filter.start, end].into_iter().flatten() {
+                args.push(at(t));
             }
             if let Some(b) = before {
-                args.push(b.occurred_at.timestamp_millis().to_string());
+                args.push(at(b.occurred_at));
                 args.push(quote(b.id.as_str()));
             }
             args.push("20".into());

@@ -333,7 +333,8 @@ pub(crate) fn calls_page_query<'a>(
     if offset > 0 {
         q.push(" WHERE id IN (SELECT id FROM calls");
     }
-    push_call_where(&mut q, org, f);
+    let (keep_end, before) = crate::logic::seek_bounds(f, before);
+    push_call_where_bounded(&mut q, org, f, keep_end);
     if let Some(b) = before {
         q.push(" AND (occurred_at, id) < (")
             .push_bind(ms(b.occurred_at))
@@ -351,6 +352,11 @@ pub(crate) fn calls_page_query<'a>(
 }
 
 fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'a CallFilter) {
+    push_call_where_bounded(q, org, f, true);
+}
+
+/// As [`push_call_where`], leaving the end bound out unless `with_end`.
+fn push_call_where_bounded<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'a CallFilter, with_end: bool) {
     q.push(" WHERE org_id = ").push_bind(org.as_str());
     let mut eq = |col: &str, v: Option<&'a str>| {
         if let Some(v) = v {
@@ -374,7 +380,7 @@ fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'
     if let Some(s) = f.start {
         q.push(" AND occurred_at >= ").push_bind(ms(s));
     }
-    if let Some(e) = f.end {
+    if let Some(e) = f.end.filter(|_| with_end) {
         q.push(" AND occurred_at < ").push_bind(ms(e));
     }
 }

@@ -290,7 +290,12 @@ pub(super) fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &Ca
 /// first, a keyset seek after `before`, else `offset` rows skipped on the
 /// index alone (a deferred join: only the page's rows are read whole).
 pub fn calls_page_sql(org: &OrgId, f: &CallFilter, before: Option<&CallCursor>, offset: u64, limit: u32) -> (String, Vec<SqlValue>) {
-    let (mut cond, mut args) = call_where(org, f);
+    let (keep_end, before) = crate::logic::seek_bounds(f, before);
+    let f = CallFilter {
+        end: f.end.filter(|_| keep_end),
+        ..f.clone()
+    };
+    let (mut cond, mut args) = call_where(org, &f);
     if let Some(b) = before {
         cond.push_str(" AND (occurred_at, id) < (?, ?)");
         args.extend([SqlValue::Integer(ms(b.occurred_at)), SqlValue::Text(b.id.to_string())]);
