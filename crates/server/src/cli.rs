@@ -1,4 +1,4 @@
-//! The command line: `serve`, `keys`, `migrate`, `openapi`, `bench`.
+//! The command line: `serve`, `keys`, `migrate`, `openapi`, `bench`, `completions`.
 
 use std::io::Write;
 
@@ -37,6 +37,14 @@ pub enum Command {
     /// Run a benchmark.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Writes the completion script of every command and flag for `shell`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
+    use clap::CommandFactory as _;
+    clap_complete::generate(shell, &mut Cli::command(), "switchboard", out);
 }
 
 #[derive(Debug, Subcommand)]

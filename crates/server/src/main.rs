@@ -19,6 +19,10 @@ fn main() -> anyhow::Result<()> {
             Command::Migrate(args) => cli::migrate(args).await,
             Command::Openapi => cli::print_openapi(),
             Command::Bench(cmd) => switchboard_server::bench::run(cmd).await,
+            Command::Completions { shell } => {
+                cli::completions(shell, &mut std::io::stdout());
+                Ok(())
+            }
         }
     })
 }

@@ -247,4 +247,19 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+    /// What an operator watches (`/metrics`): queues and live work.
+    async fn gauges(&self) -> Result<Gauges>;
+}
+
+/// Figures of the whole store (every organisation) for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// The newest outbox position (see [`AnalyticsSource::outbox_head`]).
+    pub outbox_head: i64,
+    /// The outbox position the webhook fan-out has dispatched through.
+    pub webhook_dispatched_through: i64,
+    /// Webhook deliveries waiting for a (first or next) attempt.
+    pub webhook_queued: u64,
+    /// Calls in a live status (queued, initiated, ringing, in progress).
+    pub live_calls: u64,
 }

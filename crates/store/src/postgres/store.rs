@@ -848,4 +848,22 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
+
+    #[tracing::instrument(skip_all)]
+    async fn gauges(&self) -> Result<crate::Gauges> {
+        let outbox_head = self.outbox_head().await?;
+        let (dispatched, queued, live): (Option<i64>, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT cursor FROM webhook_dispatch WHERE id = 1), \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status IN ('pending', 'failed')), \
+             (SELECT COUNT(*) FROM calls WHERE status IN ('queued','initiated','ringing','in_progress'))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(crate::Gauges {
+            outbox_head,
+            webhook_dispatched_through: dispatched.unwrap_or(0),
+            webhook_queued: u64::try_from(queued).unwrap_or(0),
+            live_calls: u64::try_from(live).unwrap_or(0),
+        })
+    }
 }

@@ -681,6 +681,20 @@ impl Store for SqliteStore {
         // A write through the writer proves the writer thread is alive too.
         self.write(|_| Ok(())).await
     }
+
+    async fn gauges(&self) -> Result<crate::Gauges> {
+        let outbox_head = self.outbox_head().await?;
+        self.read(move |c| {
+            let one = |sql: &str| c.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).map(|v| v.unwrap_or(0));
+            Ok(crate::Gauges {
+                outbox_head,
+                webhook_dispatched_through: one("SELECT cursor FROM webhook_dispatch WHERE id = 1")?,
+                webhook_queued: one("SELECT COUNT(*) FROM webhook_deliveries WHERE status IN ('pending', 'failed')")? as u64,
+                live_calls: one("SELECT COUNT(*) FROM calls WHERE status IN ('queued','initiated','ringing','in_progress')")? as u64,
+            })
+        })
+        .await
+    }
 }
 
 const FACT_COLUMNS: &str = "id, org_id, occurred_at, status, direction, duration, outcome, call_type, agent_id, agent_name, campaign_id, customer_external_id, customer_name, customer_phone, customer_context, metadata, answered_at, cost";
