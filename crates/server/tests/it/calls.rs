@@ -233,7 +233,28 @@ fn page_ids(body: &serde_json::Value, list: &str) -> (Vec<String>, Option<String
 /// counting the table; offset pages are bounded and say how to go deeper.
 #[tokio::test]
 async fn list_calls_by_cursor_reads_every_call_once() {
-    let t = TestServer::start().await;
+    cursor_pages_read_every_call_once(TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL.
+#[tokio::test]
+async fn list_calls_by_cursor_reads_every_call_once_on_postgres() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the PostgreSQL cursor test");
+        return;
+    };
+    let schema = format!("it_cursor_{}", std::process::id());
+    switchboard_store::postgres::PgStore::connect_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { "&" } else { "?" };
+    let base = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let t = TestServer::start_with(move |c| c.database_url = Some(switchboard_server::config::Secret::new(base))).await;
+    cursor_pages_read_every_call_once(t).await;
+    let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
+}
+
+async fn cursor_pages_read_every_call_once(t: TestServer) {
     for i in 0..23 {
         t.a.new_call(json!({
             "phone": "+15551234567",
