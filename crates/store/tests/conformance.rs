@@ -536,3 +536,81 @@ async fn postgres_call_list_plans_seek_an_index_in_list_order() {
         }
     }
 }
+
+/// PostgreSQL commits concurrent call creations and reports in groups;
+/// every request still gets the outcome it would have had alone: quotas
+/// count exactly, a failing write fails alone, an idempotency key used
+/// twice at once stores one call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn postgres_group_commit_keeps_each_outcome_exact() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the PostgreSQL group commit test");
+        return;
+    };
+    let schema = format!("group_commit_{}", std::process::id());
+    let _drop = DropSchema {
+        url: url.clone(),
+        schema: schema.clone(),
+    };
+    let s: DynStore = Arc::new(PgStore::connect_fresh_schema(&url, &schema).await.unwrap());
+    let mut standard = Organisation::new("grouped", "Grouped", switchboard_domain::now());
+    standard.plan = "standard".into();
+    let org = s.create_org(standard).await.unwrap();
+    let limit = switchboard_domain::org::plan_call_limit("standard").unwrap() as usize;
+    let now = switchboard_domain::now();
+    // More creations than the quota, with reports on unknown calls mixed in.
+    let mut tasks = Vec::new();
+    for i in 0..limit + 40 {
+        let (s, org) = (s.clone(), org.id.clone());
+        tasks.push(tokio::spawn(async move {
+            if i % 10 == 0 {
+                let unknown = switchboard_domain::CallId::new();
+                let r = s.report_call(&org, CallTarget::Id(unknown), CallReport::default(), None).await;
+                assert!(matches!(r, Err(switchboard_store::StoreError::NotFound(_))), "{r:?}");
+            }
+            s.create_call(Call::new(org, Direction::Outbound, CallStatus::Queued, now), None)
+                .await
+        }));
+    }
+    let mut created = Vec::new();
+    let mut refused = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(c) => created.push(c),
+            Err(switchboard_store::StoreError::QuotaExceeded { .. }) => refused += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert_eq!((created.len(), refused), (limit, 40));
+    let stored = s.count_calls(&org.id, &Default::default()).await.unwrap();
+    assert_eq!(stored as usize, limit);
+    for c in created.iter().take(5) {
+        assert_eq!(s.get_call(&org.id, &c.id).await.unwrap().id, c.id);
+    }
+    // Reports in groups: each applies once, in its own order per call.
+    let mut reports = Vec::new();
+    for c in &created {
+        let (s, org, id) = (s.clone(), org.id.clone(), c.id.clone());
+        reports.push(tokio::spawn(async move {
+            let r = CallReport {
+                status: Some(CallStatus::Completed),
+                duration: Some(42),
+                ..Default::default()
+            };
+            s.report_call(&org, CallTarget::Id(id), r, None).await.unwrap()
+        }));
+    }
+    for r in reports {
+        let out = r.await.unwrap();
+        assert_eq!((out.call.status, out.call.duration), (CallStatus::Completed, Some(42)));
+    }
+    // Every creation and report reached the outbox once.
+    let events = s.events_after(0, 100_000).await.unwrap();
+    let completed = events.iter().filter(|e| e.event_type == "call.completed").count();
+    assert_eq!(
+        completed,
+        limit,
+        "{:?}",
+        events.iter().map(|e| &e.event_type).collect::<std::collections::BTreeSet<_>>()
+    );
+}

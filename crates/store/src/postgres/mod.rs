@@ -32,6 +32,7 @@ mod campaign_rows;
 mod campaigns;
 mod conversations;
 mod dialer;
+mod group;
 mod identity;
 mod rows;
 mod store;
@@ -129,6 +130,8 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: PgPool,
     bell: Arc<Bell>,
+    /// Commits call creations and reports in groups (see [`group`]).
+    group: group::GroupWriter,
     /// Advisory lock key that lets one outbox sequencer run at a time, per
     /// schema so that separate schemas (test runs) do not wait on each other.
     sequencer_lock: i64,
@@ -239,9 +242,11 @@ impl PgStore {
             .fetch_one(&pool)
             .await?;
         let bell = Bell::start(&pool, format!("switchboard_outbox_{:016x}", sequencer_lock as u64));
+        let group = group::GroupWriter::start(pool.clone(), bell.clone());
         Ok(Self {
             pool,
             bell,
+            group,
             sequencer_lock,
         })
     }

@@ -389,6 +389,18 @@ fn push_call_where_bounded<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgI
 impl CallStore for PgStore {
     #[tracing::instrument(skip_all)]
     async fn create_call(&self, mut call: Call, idem: Option<IdemKey>) -> Result<Call> {
+        let (mut grouped, key) = (call.clone(), idem.clone());
+        let work: super::group::Work = Box::new(move |c, events| {
+            Box::pin(async move {
+                store_new_call(c, &mut grouped, events).await?;
+                insert_idem(c, &grouped.org_id, &key, &grouped).await?;
+                Ok(Box::new(grouped) as Box<dyn std::any::Any + Send>)
+            })
+        });
+        if let Some(call) = self.group.run::<Call>(work).await {
+            return Ok(call);
+        }
+        // Alone: the group it joined failed.
         let mut tx = self.begin().await?;
         let mut events = Vec::new();
         store_new_call(&mut tx, &mut call, &mut events).await?;
@@ -475,6 +487,27 @@ impl CallStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn report_call(&self, org: &OrgId, target: CallTarget, report: CallReport, idem: Option<IdemKey>) -> Result<ReportOutcome> {
+        let (g_org, g_target, g_report, g_idem) = (org.clone(), target.clone(), report.clone(), idem.clone());
+        let work: super::group::Work = Box::new(move |c, events| {
+            Box::pin(async move {
+                let (call, created) = match g_target {
+                    CallTarget::Id(id) => (
+                        load_call(c, &g_org, id.as_str(), Lock::ForUpdate)
+                            .await?
+                            .ok_or(StoreError::NotFound("call"))?,
+                        false,
+                    ),
+                    CallTarget::External { external_id, create } => find_or_create(c, &g_org, &external_id, *create, events).await?,
+                };
+                let outcome = apply_report(c, call, &g_report, created, events).await?;
+                insert_idem(c, &g_org, &g_idem, &outcome).await?;
+                Ok(Box::new(outcome) as Box<dyn std::any::Any + Send>)
+            })
+        });
+        if let Some(outcome) = self.group.run::<ReportOutcome>(work).await {
+            return Ok(outcome);
+        }
+        // Alone: the group it joined failed (or the report itself fails).
         let mut tx = self.begin().await?;
         let mut events = Vec::new();
         let (call, created) = match target {
