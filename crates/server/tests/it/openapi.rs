@@ -102,6 +102,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/calls/{id}/transcript"),
     ("post", "/v1/carriers/twilio/voice"),
     ("get", "/v1/audio/public/{file}"),
+    ("get", "/metrics"),
 ];
 
 #[tokio::test]
