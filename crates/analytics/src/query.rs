@@ -116,6 +116,9 @@ pub enum Bins {
 }
 
 /// The duration buckets of the dashboards, in seconds: `[lower, upper)`.
+/// They hold calls with talk time only: a call that reported no duration,
+/// or 0 seconds (it never connected), is in none of them but in the group
+/// with `key: null` ("no talk time") that follows them.
 pub const DURATION_BUCKETS: [(&str, u32, u32); 5] = [
     ("0-30s", 0, 30),
     ("30s-1m", 30, 60),
@@ -639,15 +642,25 @@ fn fixed_breakdown(t: &OrgTable, f: &Resolved, q: &Query) -> Result<Vec<Group>, 
             |i, s| group(Some(CallStatus::ALL[i].as_str().to_owned()), s),
         )?,
         _ => {
-            let acc = accumulate(t, f, DURATION_BUCKETS.len(), |r| {
+            // The last group holds the calls without talk time.
+            let none = DURATION_BUCKETS.len();
+            let acc = accumulate(t, f, none + 1, |r| {
                 let d = t.duration[r];
+                if d == 0 {
+                    return Some(none);
+                }
                 Some(DURATION_BUCKETS.iter().position(|(_, lo, hi)| d >= *lo && d < *hi).unwrap_or(0))
             });
-            DURATION_BUCKETS
+            let mut groups: Vec<Group> = DURATION_BUCKETS
                 .iter()
                 .enumerate()
                 .map(|(i, (name, _, _))| group(Some((*name).to_owned()), acc.stats(i)))
-                .collect()
+                .collect();
+            let untalked = acc.stats(none);
+            if untalked.calls > 0 {
+                groups.push(group(None, untalked));
+            }
+            groups
         }
     })
 }

@@ -68,7 +68,7 @@ pub struct Stats {
     pub completed: u64,
     /// Picked up by a person: `in_progress` or `completed`.
     pub answered: u64,
-    /// Rang out or busy: `no_answer` or `busy`.
+    /// Missed: `no_answer`, `busy` or `canceled` ([`CallStatus::MISSED`]).
     pub missed: u64,
     pub failed: u64,
     pub voicemail: u64,
@@ -97,7 +97,7 @@ impl Stats {
         self.calls += n;
         self.completed += on(st == Completed);
         self.answered += on(matches!(st, InProgress | Completed));
-        self.missed += on(matches!(st, NoAnswer | Busy));
+        self.missed += on(st.is_missed());
         self.failed += on(st == Failed);
         self.voicemail += on(st == Voicemail);
         self.successful += on(c & class::SUCCESSFUL != 0);
@@ -200,5 +200,17 @@ mod tests {
             crate::query::COMPLETED_INDEX
         );
         assert_eq!(status_of(class_of(CallStatus::Voicemail, true, None, true)), CallStatus::Voicemail);
+    }
+
+    #[test]
+    fn missed_is_rang_out_busy_or_cancelled() {
+        let mut s = Stats::default();
+        for st in CallStatus::ALL {
+            s.add_class(class_of(st, false, None, false), 1);
+        }
+        assert_eq!(s.missed, 3);
+        let mut c = Stats::default();
+        c.add_class(class_of(CallStatus::Canceled, false, None, false), 1);
+        assert_eq!(c.missed, 1, "a cancelled call is a missed call");
     }
 }

@@ -102,6 +102,19 @@ impl CallStatus {
         self.rank() == 5
     }
 
+    /// The statuses of a **missed** call: it never reached anyone — it rang
+    /// out (`no_answer`), the line was busy, or it was cancelled before it
+    /// connected. The one definition of "missed": analytics
+    /// (`missedCalls`, `missed`), the dialects' status words (ribbon and
+    /// Callmind label these `missed`), their `status=missed` filters and
+    /// the exports all use it (docs/analytics.md).
+    pub const MISSED: [CallStatus; 3] = [Self::NoAnswer, Self::Busy, Self::Canceled];
+
+    /// Is this a missed call (see [`CallStatus::MISSED`])?
+    pub fn is_missed(self) -> bool {
+        Self::MISSED.contains(&self)
+    }
+
     /// Was the call answered (a person or machine picked up)?
     pub fn was_answered(self) -> bool {
         matches!(self, Self::InProgress | Self::Completed | Self::Voicemail)

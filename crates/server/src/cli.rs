@@ -1,4 +1,4 @@
-//! The command line: `serve`, `keys`, `orgs`, `migrate`, `openapi`, `bench`, `eval`.
+//! The command line: `serve`, `keys`, `orgs`, `migrate`, `openapi`, `bench`, `eval`, `completions`.
 
 use std::io::Write;
 
@@ -40,6 +40,14 @@ pub enum Command {
     /// Measure accuracy on labelled data none of us wrote.
     #[command(subcommand)]
     Eval(crate::eval::EvalCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions { shell: clap_complete::Shell },
+}
+
+/// Writes the completion script of every command and flag for `shell`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn Write) {
+    use clap::CommandFactory as _;
+    clap_complete::generate(shell, &mut Cli::command(), "switchboard", out);
 }
 
 #[derive(Debug, Subcommand)]

@@ -48,7 +48,7 @@ pub struct ServeArgs {
     /// How long a looked-up API key is trusted before it is checked again, in ms [default: 5000].
     #[arg(long, env = "SWITCHBOARD_AUTH_CACHE_TTL_MS")]
     pub auth_cache_ttl_ms: Option<u64>,
-    /// Log format: `text` or `json` [default: text].
+    /// Log format: `text`, `json` or `auto` (JSON unless the log stream, stderr, is a terminal) [default: auto].
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT")]
     pub log_format: Option<String>,
     /// Region (ISO 3166 code) for reading national phone numbers in the bootstrap organisation.
@@ -188,7 +188,7 @@ impl Default for Config {
             durability: Durability::Full,
             carrier: "simulator".into(),
             auth_cache_ttl_ms: 5000,
-            log_format: "text".into(),
+            log_format: "auto".into(),
             default_region: None,
             sqlite_readers: 4,
             pg_max_connections: 16,
@@ -281,8 +281,8 @@ impl Config {
         }
         let telephony = switchboard_telephony::settings::Telephony::resolve(&args.telephony, file.telephony, &carrier)?;
         let log_format = args.log_format.clone().or(file.log_format).unwrap_or(d.log_format);
-        if log_format != "text" && log_format != "json" {
-            bail!("log_format must be 'text' or 'json', not '{log_format}'");
+        if !["text", "json", "auto"].contains(&log_format.as_str()) {
+            bail!("log_format must be 'text', 'json' or 'auto', not '{log_format}'");
         }
         let default_region = args.default_region.clone().or(file.default_region);
         if let Some(r) = &default_region {

@@ -21,6 +21,7 @@ pub mod logs;
 pub mod openapi;
 pub mod speech;
 pub mod state;
+pub mod telemetry;
 pub mod workers;
 
 use std::future::Future;
@@ -147,6 +148,7 @@ async fn method_not_allowed() -> ApiError {
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(api::health::health))
+        .routes(routes!(telemetry::metrics_route))
         .routes(routes!(calls::create_call, calls::list_calls))
         .routes(routes!(calls::get_call, calls::delete_call))
         .routes(routes!(calls::cancel_call))
@@ -319,6 +321,7 @@ pub fn router(state: AppState) -> (Router, serde_json::Value) {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(axum::middleware::from_fn(telemetry::track))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(TimeOrderedRequestId))
         .layer(axum::middleware::map_request(screen_request_id))

@@ -20,6 +20,10 @@ fn main() -> anyhow::Result<()> {
             Command::Openapi => cli::print_openapi(),
             Command::Bench(cmd) => switchboard_server::bench::run(cmd).await,
             Command::Eval(cmd) => switchboard_server::eval::run(cmd).await,
+            Command::Completions { shell } => {
+                cli::completions(shell, &mut std::io::stdout());
+                Ok(())
+            }
         }
     })
 }

@@ -26,6 +26,9 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("call_create_and_get", |s| Box::pin(call_create_and_get(s))),
     ("call_external_id_unique_per_org", |s| Box::pin(call_external_id_unique_per_org(s))),
     ("call_list_filters_and_pages", |s| Box::pin(call_list_filters_and_pages(s))),
+    ("gauges_count_live_calls_and_the_outbox", |s| {
+        Box::pin(gauges_count_live_calls_and_the_outbox(s))
+    }),
     ("call_reports_follow_state_machine", |s| {
         Box::pin(call_reports_follow_state_machine(s))
     }),
@@ -55,6 +58,24 @@ pub const CHECKS: &[(&str, Check)] = &[
 
 fn at(secs: i64) -> Timestamp {
     Utc.timestamp_opt(1_747_000_000 + secs, 0).unwrap()
+}
+
+/// The monitoring figures follow what is stored.
+async fn gauges_count_live_calls_and_the_outbox(s: DynStore) {
+    let before = s.gauges().await.unwrap();
+    let org = new_org(&s, "gauges").await;
+    let now = switchboard_domain::now();
+    for status in [CallStatus::Queued, CallStatus::Ringing, CallStatus::Completed] {
+        s.create_call(Call::new(org.id.clone(), Direction::Outbound, status, now), None)
+            .await
+            .unwrap();
+    }
+    let after = s.gauges().await.unwrap();
+    assert_eq!(after.live_calls, before.live_calls + 2);
+    assert!(after.outbox_head >= before.outbox_head + 3, "{before:?} → {after:?}");
+    assert_eq!(after.outbox_head, s.outbox_head().await.unwrap());
+    assert!(after.webhook_dispatched_through <= after.outbox_head);
+    assert_eq!(after.webhook_queued, 0, "no subscriptions, nothing queued");
 }
 
 async fn new_org(s: &DynStore, slug: &str) -> Organisation {

@@ -98,6 +98,16 @@ pub trait CallStore: Send + Sync {
     async fn call_by_external_id(&self, org: &OrgId, external_id: &str) -> Result<Option<Call>>;
     /// A page of calls, newest first, and the number matching the filter.
     async fn list_calls(&self, org: &OrgId, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, u64)>;
+    /// One page of calls, newest first ((occurred_at, id) descending),
+    /// counting nothing: with `before`, the calls after that position in
+    /// this order — a keyset seek with the row-value condition
+    /// `(occurred_at, id) < (?, ?)` on the index that matches the filter,
+    /// as cheap at the millionth row as at the first; without it, the
+    /// calls after skipping `offset` (callers bound the offset).
+    async fn calls_page(&self, org: &OrgId, filter: &CallFilter, before: Option<CallCursor>, offset: u64, limit: u32) -> Result<Vec<Call>>;
+    /// Exactly how many calls match the filter (a count over the matching
+    /// index: cheap for narrow filters such as one contact or customer).
+    async fn count_calls(&self, org: &OrgId, filter: &CallFilter) -> Result<u64>;
     /// Applies a carrier or backend report to a call, found by id or by
     /// external id (creating it from `target`'s template when the external
     /// id is new).
@@ -226,7 +236,8 @@ pub trait AnalyticsSource: Send + Sync {
     /// listing the ids, in the same transaction.
     async fn import_calls(&self, calls: Vec<Call>) -> Result<u64>;
     /// One organisation's calls after `after` in (occurred_at, id) order:
-    /// a cursor for streaming exports in constant memory.
+    /// a cursor for streaming exports in constant memory (the row-value
+    /// seek `(occurred_at, id) > (?, ?)`, flat cost from first row to last).
     async fn calls_after(&self, org: &OrgId, filter: &CallFilter, after: Option<CallCursor>, limit: u32) -> Result<Vec<Call>>;
 }
 
@@ -252,4 +263,19 @@ pub trait Store:
     fn backend(&self) -> &'static str;
     /// Checks that the database answers.
     async fn ping(&self) -> Result<()>;
+    /// What an operator watches (`/metrics`): queues and live work.
+    async fn gauges(&self) -> Result<Gauges>;
+}
+
+/// Figures of the whole store (every organisation) for monitoring.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Gauges {
+    /// The newest outbox position (see [`AnalyticsSource::outbox_head`]).
+    pub outbox_head: i64,
+    /// The outbox position the webhook fan-out has dispatched through.
+    pub webhook_dispatched_through: i64,
+    /// Webhook deliveries waiting for a (first or next) attempt.
+    pub webhook_queued: u64,
+    /// Calls in a live status (queued, initiated, ringing, in progress).
+    pub live_calls: u64,
 }

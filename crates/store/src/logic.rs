@@ -130,3 +130,16 @@ pub(crate) fn segment_event(
     }
     DomainEvent::new(&call.org_id, "transcript.updated", data, now)
 }
+
+/// The bounds of a keyset page: with a cursor before the filter's end bound,
+/// the end bound is implied by the cursor and left out, so that the index
+/// seek starts at the cursor rather than at the end bound (answers whether
+/// to keep the end bound, and the cursor to seek from). A cursor at or past
+/// the end bound says nothing and is dropped.
+pub(crate) fn seek_bounds<'c>(f: &crate::CallFilter, before: Option<&'c crate::CallCursor>) -> (bool, Option<&'c crate::CallCursor>) {
+    match (before, f.end) {
+        (Some(b), Some(end)) if b.occurred_at >= end => (true, None),
+        (Some(b), _) => (false, Some(b)),
+        (None, _) => (true, None),
+    }
+}

@@ -115,7 +115,8 @@ fn gen_call(rng: &mut StdRng, org: &Organisation, at: i64) -> Call {
     c
 }
 
-async fn load(store: &DynStore, orgs: &[Organisation], total: u64, seed: u64) -> anyhow::Result<f64> {
+/// Generates `total` calls over the past year into `store` (shared with `bench list`).
+pub(super) async fn load(store: &DynStore, orgs: &[Organisation], total: u64, seed: u64) -> anyhow::Result<f64> {
     let started = Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Call>>(1);
     let orgs_gen = orgs.to_vec();

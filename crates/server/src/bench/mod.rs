@@ -6,6 +6,7 @@ mod analysis;
 mod analytics;
 mod conversations;
 mod dialer;
+mod list;
 mod routing;
 mod speech;
 mod stream;
@@ -41,6 +42,8 @@ pub enum BenchCommand {
     Analysis(analysis::AnalysisArgs),
     /// Router decisions/s: the pure agent choice, then routing passes over waiting calls on a store.
     Routing(routing::RoutingArgs),
+    /// Bulk-load N calls of one organisation, then time first, next, filtered and deep list pages.
+    List(list::ListArgs),
 }
 
 #[derive(Debug, Args)]
@@ -72,6 +75,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Conversations(args) => conversations::run(args).await,
         BenchCommand::Speech(args) => speech::run(args).await,
         BenchCommand::Routing(args) => routing::run(args).await,
+        BenchCommand::List(args) => list::run(args).await,
     }
 }
 

@@ -32,6 +32,8 @@ pub fn required(method: &Method, path: &str) -> Required {
     let family = |view: &'static str, manage: &'static str| Permission(if read { view } else { manage });
     match (method.as_str(), path) {
         ("GET", "/health" | "/openapi.json" | "/ribbon/v1/ribbon.js" | "/ribbon/v1/ribbon.css") => Public,
+        // Prometheus scrapes without credentials: figures only, no data (restrict it at the network).
+        ("GET", "/metrics") => Public,
         ("POST", "/v1/auth/login" | "/v1/auth/refresh") => Public,
         // Carriers fetch synthesised prompts by a signed, expiring link, checked by the handler.
         ("GET", "/v1/audio/public/{file}") => Public,

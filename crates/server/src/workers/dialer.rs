@@ -118,6 +118,9 @@ impl Dialer {
             let placed = out.placed.into_iter().map(|p| (p.call, 1, p.zone, p.options));
             pass.carrier_errors += self.place_all(placed.collect()).await?;
         }
+        crate::telemetry::refusals("blocked", pass.blocked);
+        crate::telemetry::refusals("deferred", pass.deferred);
+        crate::telemetry::refusals("held", pass.held);
         Ok(pass)
     }
 
@@ -170,12 +173,14 @@ impl Dialer {
         };
         match self.carrier.place(req).await {
             Ok(sid) => {
+                crate::telemetry::placement("placed");
                 if known.as_deref() != Some(sid.as_str()) {
                     self.store.set_call_external_id(&org, &call_id, &sid).await?;
                 }
                 Ok(true)
             }
             Err(e) => {
+                crate::telemetry::placement("carrier_error");
                 tracing::warn!(call = %call_id, error = %e, "carrier did not place the call");
                 let report = CallReport {
                     status: Some(CallStatus::Failed),

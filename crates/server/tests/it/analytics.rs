@@ -22,7 +22,7 @@ const ZONES: [&str; 6] = [
     "Australia/Lord_Howe",
     "UTC",
 ];
-const STATUSES: [&str; 9] = [
+const STATUSES: [&str; 10] = [
     "completed",
     "completed",
     "completed",
@@ -32,6 +32,7 @@ const STATUSES: [&str; 9] = [
     "voicemail",
     "in-progress",
     "queued",
+    "canceled",
 ];
 const OUTCOMES: [Option<&str>; 4] = [Some("successful"), Some("refused"), Some("callback"), None];
 
@@ -109,7 +110,7 @@ fn body(s: &Spec) -> Value {
     if let Some(d) = s.days_overdue {
         b["customerContext"]["daysOverdue"] = json!(d);
     }
-    if STATUSES[s.status] != "queued" && STATUSES[s.status] != "in-progress" {
+    if !["queued", "in-progress", "canceled"].contains(&STATUSES[s.status]) {
         b["duration"] = json!(s.duration);
     }
     if let Some(o) = OUTCOMES[s.outcome] {
@@ -146,7 +147,8 @@ impl Brute {
         self.calls += 1;
         self.completed += u64::from(st == CallStatus::Completed);
         self.answered += u64::from(matches!(st, CallStatus::Completed | CallStatus::InProgress));
-        self.missed += u64::from(matches!(st, CallStatus::NoAnswer | CallStatus::Busy));
+        // Missed: rang out, busy or cancelled (docs/analytics.md).
+        self.missed += u64::from(matches!(st, CallStatus::NoAnswer | CallStatus::Busy | CallStatus::Canceled));
         self.successful += u64::from(c.outcome.as_deref() == Some("successful"));
         self.attempted += u64::from(!matches!(st, CallStatus::Queued | CallStatus::Scheduled | CallStatus::Canceled));
         self.inbound += u64::from(c.direction == Direction::Inbound);
@@ -283,7 +285,8 @@ async fn check_all(t: &TestServer, c: &Client, zone: &str, window: Option<(i64, 
         (
             "duration",
             Box::new(|r| {
-                let d = r.duration.unwrap_or(0);
+                // Calls without talk time are in no bucket: the null group.
+                let d = r.duration.filter(|d| *d > 0)?;
                 Some(
                     ["0-30s", "30s-1m", "1m-3m", "3m-5m", "5m+"][[30, 60, 180, 300, i64::MAX].iter().position(|e| d < *e).unwrap()]
                         .to_owned(),

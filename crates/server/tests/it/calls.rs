@@ -182,7 +182,10 @@ async fn list_calls_filters_and_paginates() {
     t.b.new_call(json!({"phone": "+15551234567"})).await;
     let r = t.a.get("/v1/calls?page=2&limit=10").await;
     assert_eq!(r.status, 200);
-    assert_eq!(r.body["pagination"], json!({"total": 25, "page": 2, "limit": 10, "pages": 3}));
+    let mut pagination = r.body["pagination"].clone();
+    assert!(pagination["nextCursor"].is_string(), "{pagination}");
+    pagination.as_object_mut().unwrap().remove("nextCursor");
+    assert_eq!(pagination, json!({"total": 25, "page": 2, "limit": 10, "pages": 3}));
     let got: Vec<&str> = r.body["data"]
         .as_array()
         .unwrap()
@@ -212,6 +215,122 @@ async fn list_calls_filters_and_paginates() {
     let cnt = t.a.new_contact(json!({"phone": "+15550001111"})).await;
     t.a.new_call(json!({"contactId": cnt})).await;
     assert_eq!(t.a.get(&format!("/v1/calls?contactId={cnt}")).await.body["pagination"]["total"], 1);
+}
+
+/// Ids of a list page, and its next cursor.
+fn page_ids(body: &serde_json::Value, list: &str) -> (Vec<String>, Option<String>) {
+    let ids = body[list]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().or(c["session_id"].as_str()).unwrap().to_owned())
+        .collect();
+    (ids, body["pagination"]["nextCursor"].as_str().map(str::to_owned))
+}
+
+/// Cursor pages read every call once, newest first, ties on the same
+/// instant included; `pagination.total` is right for every filter without
+/// counting the table; offset pages are bounded and say how to go deeper.
+#[tokio::test]
+async fn list_calls_by_cursor_reads_every_call_once() {
+    cursor_pages_read_every_call_once(TestServer::start().await).await;
+}
+
+/// The same on PostgreSQL.
+#[tokio::test]
+async fn list_calls_by_cursor_reads_every_call_once_on_postgres() {
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        eprintln!("SWITCHBOARD_TEST_DATABASE_URL is not set; skipping the PostgreSQL cursor test");
+        return;
+    };
+    let schema = format!("it_cursor_{}", std::process::id());
+    switchboard_store::postgres::PgStore::connect_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { "&" } else { "?" };
+    let base = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    let t = TestServer::start_with(move |c| c.database_url = Some(switchboard_server::config::Secret::new(base))).await;
+    cursor_pages_read_every_call_once(t).await;
+    let _ = switchboard_store::postgres::PgStore::drop_schema(&url, &schema).await;
+}
+
+async fn cursor_pages_read_every_call_once(t: TestServer) {
+    for i in 0..23 {
+        t.a.new_call(json!({
+            "phone": "+15551234567",
+            // Three calls share each instant: the cursor must break ties by id.
+            "initiatedAt": format!("2025-05-{:02}T10:00:00Z", i / 3 + 1),
+            "status": if i % 4 == 0 { "busy" } else { "completed" },
+            "agentId": if i % 2 == 0 { "AGT1" } else { "AGT2" },
+            "customerId": if i % 5 == 0 { "CUST5" } else { "CUST1" },
+            "direction": if i % 3 == 0 { "inbound" } else { "outbound" },
+        }))
+        .await;
+    }
+    t.b.new_call(json!({"phone": "+15551234567"})).await;
+    for (query, total) in [
+        ("", 23),
+        ("status=busy", 6),
+        ("status=busy,completed", 23),
+        ("agentId=AGT1", 12),
+        ("customerId=CUST5", 5),
+        ("direction=inbound", 8),
+        ("agentId=AGT2&status=busy", 0),
+        ("startDate=2025-05-02&endDate=2025-05-03", 6),
+        ("startDate=2025-05-02T10:00:00.500Z", 17),
+    ] {
+        let all = t.a.get(&format!("/v1/calls?limit=100&{query}")).await;
+        assert_eq!(all.body["pagination"]["total"], total, "{query}: {}", all.body);
+        let (want, none) = page_ids(&all.body, "data");
+        assert_eq!((want.len(), none), (total, None), "{query}");
+        let mut got = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                None => format!("/v1/calls?limit=4&{query}"),
+                Some(c) => format!("/v1/calls?limit=4&cursor={c}&{query}"),
+            };
+            let r = t.a.get(&path).await;
+            assert_eq!(r.status, 200, "{path}: {}", r.body);
+            assert_eq!(r.body["pagination"]["total"], total, "{path}");
+            let (ids, next) = page_ids(&r.body, "data");
+            got.extend(ids);
+            match next {
+                Some(n) => cursor = Some(n),
+                None => break,
+            }
+            assert!(got.len() <= total, "{query}: the cursor went round");
+        }
+        assert_eq!(got, want, "{query}");
+    }
+    // The ribbon's call logs and Callmind's list follow the same cursors.
+    let first = t.a.get("/api/ribbon/call-logs?pageSize=10").await;
+    let (a, next) = page_ids(&first.body, "logs");
+    let second =
+        t.a.get(&format!("/api/ribbon/call-logs?pageSize=10&cursor={}", next.unwrap()))
+            .await;
+    let (b, _) = page_ids(&second.body, "logs");
+    let page2 = t.a.get("/api/ribbon/call-logs?pageSize=10&page=2").await;
+    assert_eq!(page_ids(&page2.body, "logs").0, b);
+    assert!(a.iter().all(|id| !b.contains(id)));
+    let cm = t.a.get("/api/call-history?limit=5").await;
+    assert!(cm.body["pagination"]["nextCursor"].is_string(), "{}", cm.body);
+    // Offset pages reach row 10,000; deeper ones are refused with the way on.
+    assert_eq!(t.a.get("/v1/calls?page=1001&limit=10").await.status, 200);
+    let deep = t.a.get("/v1/calls?page=1002&limit=10").await;
+    deep.assert_field_error("page");
+    assert!(deep.body["error"]["message"].as_str().unwrap().contains("cursor"), "{}", deep.body);
+    t.a.get("/api/ribbon/call-logs?page=202&pageSize=50")
+        .await
+        .assert_field_error("page");
+    t.a.get("/api/call-history?page=1002&limit=10").await.assert_field_error("page");
+    // Bad cursors name the parameter.
+    t.a.get("/v1/calls?cursor=nonsense").await.assert_field_error("cursor");
+    t.a.get("/v1/calls?cursor=12.call_x").await.assert_field_error("cursor");
+    let c = page_ids(&t.a.get("/v1/calls?limit=2").await.body, "data").1.unwrap();
+    t.a.get(&format!("/v1/calls?cursor={c}&page=2")).await.assert_field_error("page");
+    // Another organisation's list is its own.
+    assert_eq!(t.b.get("/v1/calls").await.body["pagination"]["total"], 1);
 }
 
 #[tokio::test]

@@ -20,6 +20,7 @@ mod dialer_restart;
 mod hardening;
 mod identity;
 mod live;
+mod metrics;
 mod openapi;
 mod receiver;
 mod ribbon;

@@ -127,6 +127,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/queues/{id}"),
     ("patch", "/v1/queues/{id}"),
     ("delete", "/v1/queues/{id}"),
+    ("get", "/metrics"),
 ];
 
 #[tokio::test]

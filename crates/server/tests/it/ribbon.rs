@@ -33,7 +33,10 @@ async fn every_endpoint_in_the_spec_shape() {
     // 1. Call logs.
     let r = get("/api/ribbon/call-logs?pageSize=4&page=1".into()).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    assert_eq!(r.body["pagination"], json!({"page": 1, "pageSize": 4, "total": 6, "totalPages": 2}));
+    let mut pagination = r.body["pagination"].clone();
+    assert!(pagination["nextCursor"].is_string(), "{pagination}");
+    pagination.as_object_mut().unwrap().remove("nextCursor");
+    assert_eq!(pagination, json!({"page": 1, "pageSize": 4, "total": 6, "totalPages": 2}));
     let log = &r.body["logs"][0];
     for (k, kind) in [
         ("session_id", "s"),
@@ -125,9 +128,10 @@ async fn every_endpoint_in_the_spec_shape() {
     assert_eq!(top["customer_name"], "Rajesh Kumar");
     let order: Vec<&String> = r.body["durationBuckets"].as_object().unwrap().keys().collect();
     assert_eq!(order, ["0-30s", "30s-1m", "1m-3m", "3m-5m", "5m+"]);
+    // The two no-answer calls (0 s) had no talk time: in no bucket.
     assert_eq!(
         r.body["durationBuckets"],
-        json!({"0-30s": 2, "30s-1m": 0, "1m-3m": 1, "3m-5m": 2, "5m+": 1})
+        json!({"0-30s": 0, "30s-1m": 0, "1m-3m": 1, "3m-5m": 2, "5m+": 1})
     );
     assert!(r.body["recentActivity"].is_array());
     // 5. Export: the CSV header exactly as the spec shows.
@@ -172,6 +176,78 @@ async fn every_endpoint_in_the_spec_shape() {
     assert_eq!(t.b.get("/api/ribbon/call-logs").await.body["pagination"]["total"], 0);
     let anon = reqwest::get(format!("{}/api/ribbon/call-logs", t.base)).await.unwrap();
     assert_eq!(anon.status(), 401);
+}
+
+/// One meaning of "missed" (rang out, busy or cancelled) in every figure
+/// and label, and calls without talk time in no duration bucket.
+#[tokio::test]
+async fn missed_and_talk_time_mean_one_thing_everywhere() {
+    let t = TestServer::start().await;
+    let c = &t.a;
+    let call = |status: &str, duration: Option<i64>| {
+        let mut b = json!({"phone": "+14155550100", "direction": "outbound", "status": status,
+            "customerId": "CUST1", "initiatedAt": "2024-10-10T10:30:00Z"});
+        if let Some(d) = duration {
+            b["duration"] = json!(d);
+        }
+        b
+    };
+    c.new_call(call("completed", Some(45))).await;
+    c.new_call(call("completed", Some(400))).await;
+    c.new_call(call("no-answer", None)).await;
+    c.new_call(call("busy", Some(0))).await;
+    // A call cancelled before it was dialled.
+    let scheduled = c
+        .new_call(json!({"phone": "+14155550101", "direction": "outbound", "status": "scheduled",
+            "customerId": "CUST1", "scheduled": (chrono::Utc::now() + chrono::Duration::days(30)).to_rfc3339()}))
+        .await;
+    let r = c.post(&format!("/v1/calls/{scheduled}/cancel"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Labels: the ribbon's call logs and Callmind's records.
+    let logs = c.get("/api/ribbon/call-logs?pageSize=50").await;
+    let labelled = logs.body["logs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["call_status"] == "missed")
+        .count();
+    assert_eq!(labelled, 3, "{}", logs.body);
+    let cm = c.get("/api/call-history?status=missed").await;
+    assert_eq!(cm.body["pagination"]["total"], 3, "{}", cm.body);
+    // Figures: the native summary, the ribbon's summaries, a breakdown.
+    assert_eq!(c.get("/v1/analytics/summary").await.body["missedCalls"], 3);
+    assert_eq!(c.get("/v1/analytics/calls").await.body["missedCalls"], 3);
+    assert_eq!(c.get("/api/ribbon/analytics").await.body["summary"]["missedCalls"], 3);
+    let by = c.get("/v1/analytics/breakdown?by=direction").await;
+    assert_eq!(by.body["groups"][0]["missed"], 3, "{}", by.body);
+
+    // Durations: two calls talked; three did not and are in no bucket.
+    let d = c.get("/api/ribbon/analytics/detailed").await;
+    assert_eq!(
+        d.body["durationBuckets"],
+        json!({"0-30s": 0, "30s-1m": 1, "1m-3m": 0, "3m-5m": 0, "5m+": 1}),
+        "{}",
+        d.body
+    );
+    let b = c.get("/v1/analytics/breakdown?by=duration").await;
+    let groups: Vec<(Value, Value)> = b.body["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| (g["key"].clone(), g["calls"].clone()))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (json!("0-30s"), json!(0)),
+            (json!("30s-1m"), json!(1)),
+            (json!("1m-3m"), json!(0)),
+            (json!("3m-5m"), json!(0)),
+            (json!("5m+"), json!(1)),
+            (Value::Null, json!(3)),
+        ]
+    );
 }
 
 /// The plan's concurrent-call cap on the widget's call route: a standard

@@ -34,6 +34,7 @@ mod campaign_rows;
 mod campaigns;
 mod conversations;
 mod dialer;
+mod group;
 mod identity;
 mod queues;
 mod routing;
@@ -60,6 +61,19 @@ pub fn by_id_in_org_sql(table: &str) -> String {
     rows::row_in_org_sql(table, "*", rows::Lock::None)
 }
 
+/// The statement that reads one page of calls newest first (see
+/// [`crate::CallStore::calls_page`]), with `$n` placeholders: public so that
+/// a test can check that each filter's plan seeks an index in list order.
+pub fn calls_page_sql(
+    org: &switchboard_domain::OrgId,
+    filter: &crate::CallFilter,
+    before: Option<&crate::CallCursor>,
+    offset: u64,
+    limit: u32,
+) -> String {
+    store::calls_page_query(org, filter, before, offset, limit).sql().to_owned()
+}
+
 /// Migrations, applied in order at connect.
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/postgres/0001_core.sql")),
@@ -75,6 +89,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (11, include_str!("../../migrations/postgres/0011_user_email_per_org.sql")),
     (12, include_str!("../../migrations/postgres/0012_intelligence.sql")),
     (13, include_str!("../../migrations/postgres/0013_agents.sql")),
+    (14, include_str!("../../migrations/postgres/0014_call_list_indexes.sql")),
 ];
 
 /// Most outbox rows one sequencing transaction numbers, so that the lock and
@@ -121,6 +136,8 @@ impl Default for PgOptions {
 pub struct PgStore {
     pool: PgPool,
     bell: Arc<Bell>,
+    /// Commits call creations and reports in groups (see [`group`]).
+    group: group::GroupWriter,
     /// Advisory lock key that lets one outbox sequencer run at a time, per
     /// schema so that separate schemas (test runs) do not wait on each other.
     sequencer_lock: i64,
@@ -231,9 +248,11 @@ impl PgStore {
             .fetch_one(&pool)
             .await?;
         let bell = Bell::start(&pool, format!("switchboard_outbox_{:016x}", sequencer_lock as u64));
+        let group = group::GroupWriter::start(pool.clone(), bell.clone());
         Ok(Self {
             pool,
             bell,
+            group,
             sequencer_lock,
         })
     }

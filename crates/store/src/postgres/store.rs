@@ -319,7 +319,44 @@ pub(super) async fn apply_report(
 }
 
 /// Appends the conditions of a call filter, starting with the organisation.
+/// The statement of [`CallStore::calls_page`]: newest first, a keyset
+/// seek `(occurred_at, id) < (..)` after `before`, else `offset` rows
+/// skipped on the index alone (a deferred join reads only the page whole).
+pub(crate) fn calls_page_query<'a>(
+    org: &'a OrgId,
+    f: &'a CallFilter,
+    before: Option<&'a CallCursor>,
+    offset: u64,
+    limit: u32,
+) -> QueryBuilder<'a, Postgres> {
+    let mut q = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls"));
+    if offset > 0 {
+        q.push(" WHERE id IN (SELECT id FROM calls");
+    }
+    let (keep_end, before) = crate::logic::seek_bounds(f, before);
+    push_call_where_bounded(&mut q, org, f, keep_end);
+    if let Some(b) = before {
+        q.push(" AND (occurred_at, id) < (")
+            .push_bind(ms(b.occurred_at))
+            .push(", ")
+            .push_bind(b.id.as_str())
+            .push(")");
+    }
+    q.push(" ORDER BY occurred_at DESC, id DESC LIMIT ").push_bind(i64::from(limit));
+    if offset > 0 {
+        q.push(" OFFSET ")
+            .push_bind(i64::try_from(offset).unwrap_or(i64::MAX))
+            .push(") ORDER BY occurred_at DESC, id DESC");
+    }
+    q
+}
+
 fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'a CallFilter) {
+    push_call_where_bounded(q, org, f, true);
+}
+
+/// As [`push_call_where`], leaving the end bound out unless `with_end`.
+fn push_call_where_bounded<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'a CallFilter, with_end: bool) {
     q.push(" WHERE org_id = ").push_bind(org.as_str());
     let mut eq = |col: &str, v: Option<&'a str>| {
         if let Some(v) = v {
@@ -332,14 +369,18 @@ fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'
     eq("call_type", f.call_type.as_deref());
     eq("customer_external_id", f.customer_external_id.as_deref());
     eq("direction", f.direction.map(|d| d.as_str()));
-    if !f.statuses.is_empty() {
+    if let [one] = f.statuses.as_slice() {
+        // Plain equality: the status index then yields list order (an
+        // `= ANY` condition would leave a sort).
+        q.push(" AND status = ").push_bind(one.as_str());
+    } else if !f.statuses.is_empty() {
         let statuses: Vec<&'static str> = f.statuses.iter().map(|s| s.as_str()).collect();
         q.push(" AND status = ANY(").push_bind(statuses).push(")");
     }
     if let Some(s) = f.start {
         q.push(" AND occurred_at >= ").push_bind(ms(s));
     }
-    if let Some(e) = f.end {
+    if let Some(e) = f.end.filter(|_| with_end) {
         q.push(" AND occurred_at < ").push_bind(ms(e));
     }
 }
@@ -348,6 +389,18 @@ fn push_call_where<'a>(q: &mut QueryBuilder<'a, Postgres>, org: &'a OrgId, f: &'
 impl CallStore for PgStore {
     #[tracing::instrument(skip_all)]
     async fn create_call(&self, mut call: Call, idem: Option<IdemKey>) -> Result<Call> {
+        let (mut grouped, key) = (call.clone(), idem.clone());
+        let work: super::group::Work = Box::new(move |c, events| {
+            Box::pin(async move {
+                store_new_call(c, &mut grouped, events).await?;
+                insert_idem(c, &grouped.org_id, &key, &grouped).await?;
+                Ok(Box::new(grouped) as Box<dyn std::any::Any + Send>)
+            })
+        });
+        if let Some(call) = self.group.run::<Call>(work).await {
+            return Ok(call);
+        }
+        // Alone: the group it joined failed.
         let mut tx = self.begin().await?;
         let mut events = Vec::new();
         store_new_call(&mut tx, &mut call, &mut events).await?;
@@ -399,29 +452,62 @@ impl CallStore for PgStore {
 
     #[tracing::instrument(skip_all)]
     async fn list_calls(&self, org: &OrgId, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, u64)> {
-        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM calls");
-        push_call_where(&mut count, org, filter);
-        let total: i64 = count.build_query_scalar::<i64>().fetch_one(&self.pool).await?;
+        let total = self.count_calls(org, filter).await?;
         let (limit, offset) = limit_offset(page);
-        let mut select = QueryBuilder::new(format!("SELECT {CALL_COLUMNS} FROM calls"));
-        push_call_where(&mut select, org, filter);
-        select
-            .push(" ORDER BY occurred_at DESC, id DESC LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset);
-        let calls = select
+        let calls = self
+            .calls_page(
+                org,
+                filter,
+                None,
+                u64::try_from(offset).unwrap_or(0),
+                u32::try_from(limit).unwrap_or(u32::MAX),
+            )
+            .await?;
+        Ok((calls, total))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn calls_page(&self, org: &OrgId, filter: &CallFilter, before: Option<CallCursor>, offset: u64, limit: u32) -> Result<Vec<Call>> {
+        calls_page_query(org, filter, before.as_ref(), offset, limit)
             .build()
             .fetch_all(&self.pool)
             .await?
             .iter()
             .map(call_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((calls, u64::try_from(total).unwrap_or(0)))
+            .collect()
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn count_calls(&self, org: &OrgId, filter: &CallFilter) -> Result<u64> {
+        let mut count = QueryBuilder::new("SELECT COUNT(*) FROM calls");
+        push_call_where(&mut count, org, filter);
+        let total: i64 = count.build_query_scalar::<i64>().fetch_one(&self.pool).await?;
+        Ok(u64::try_from(total).unwrap_or(0))
     }
 
     #[tracing::instrument(skip_all)]
     async fn report_call(&self, org: &OrgId, target: CallTarget, report: CallReport, idem: Option<IdemKey>) -> Result<ReportOutcome> {
+        let (g_org, g_target, g_report, g_idem) = (org.clone(), target.clone(), report.clone(), idem.clone());
+        let work: super::group::Work = Box::new(move |c, events| {
+            Box::pin(async move {
+                let (call, created) = match g_target {
+                    CallTarget::Id(id) => (
+                        load_call(c, &g_org, id.as_str(), Lock::ForUpdate)
+                            .await?
+                            .ok_or(StoreError::NotFound("call"))?,
+                        false,
+                    ),
+                    CallTarget::External { external_id, create } => find_or_create(c, &g_org, &external_id, *create, events).await?,
+                };
+                let outcome = apply_report(c, call, &g_report, created, events).await?;
+                insert_idem(c, &g_org, &g_idem, &outcome).await?;
+                Ok(Box::new(outcome) as Box<dyn std::any::Any + Send>)
+            })
+        });
+        if let Some(outcome) = self.group.run::<ReportOutcome>(work).await {
+            return Ok(outcome);
+        }
+        // Alone: the group it joined failed (or the report itself fails).
         let mut tx = self.begin().await?;
         let mut events = Vec::new();
         let (call, created) = match target {
@@ -764,6 +850,9 @@ impl AnalyticsSource for PgStore {
             .map(|(org, ids)| logic::calls_imported_event(org, &ids, at))
             .collect();
         self.commit(tx, &events).await?;
+        // A bulk load changes the table's shape faster than autovacuum
+        // notices: refresh the planner's statistics (sampled), as SQLite does.
+        sqlx::query("ANALYZE calls").execute(&self.pool).await?;
         Ok(calls.len() as u64)
     }
 
@@ -794,5 +883,23 @@ impl Store for PgStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn gauges(&self) -> Result<crate::Gauges> {
+        let outbox_head = self.outbox_head().await?;
+        let (dispatched, queued, live): (Option<i64>, i64, i64) = sqlx::query_as(
+            "SELECT (SELECT cursor FROM webhook_dispatch WHERE id = 1), \
+             (SELECT COUNT(*) FROM webhook_deliveries WHERE status IN ('pending', 'failed')), \
+             (SELECT COUNT(*) FROM calls WHERE status IN ('queued','initiated','ringing','in_progress'))",
+        )
+        .fetch_one(&self.pool)
+        .await?;
+        Ok(crate::Gauges {
+            outbox_head,
+            webhook_dispatched_through: dispatched.unwrap_or(0),
+            webhook_queued: u64::try_from(queued).unwrap_or(0),
+            live_calls: u64::try_from(live).unwrap_or(0),
+        })
     }
 }

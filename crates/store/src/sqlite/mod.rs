@@ -27,6 +27,8 @@ use std::sync::{Arc, Mutex};
 use rusqlite::Connection;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
+pub use store::calls_page_sql;
+
 use crate::{Result, StoreError};
 
 /// Migrations, applied in order at open.
@@ -43,6 +45,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (10, include_str!("../../migrations/sqlite/0010_user_email_per_org.sql")),
     (11, include_str!("../../migrations/sqlite/0011_intelligence.sql")),
     (12, include_str!("../../migrations/sqlite/0012_agents.sql")),
+    (13, include_str!("../../migrations/sqlite/0013_call_list_indexes.sql")),
 ];
 
 /// Most writes committed in one transaction.
@@ -154,7 +157,28 @@ fn configure(conn: &Connection, durability: Durability, cache_kib: i64) -> rusql
     conn.pragma_update(None, "foreign_keys", "ON")?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     conn.pragma_update(None, "cache_size", -cache_kib)?;
+    // ANALYZE samples this many rows per index: statistics in milliseconds
+    // at any table size.
+    conn.pragma_update(None, "analysis_limit", ANALYSIS_LIMIT)?;
     Ok(())
+}
+
+/// Rows ANALYZE reads per index (SQLite's `analysis_limit`).
+const ANALYSIS_LIMIT: i64 = 1000;
+
+/// Gives the query planner statistics (`sqlite_stat1`) so that it picks the
+/// index matching each list filter: a sampled `ANALYZE` when there are none
+/// yet, else `PRAGMA optimize`, which re-analyses only the tables whose size
+/// changed much since. Run at open and after bulk imports.
+pub(crate) fn refresh_statistics(conn: &Connection) -> rusqlite::Result<()> {
+    let has_stats: bool = conn.query_row("SELECT EXISTS(SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1')", [], |r| {
+        r.get(0)
+    })?;
+    if has_stats {
+        conn.execute_batch("PRAGMA optimize=0x10002")
+    } else {
+        conn.execute_batch("ANALYZE")
+    }
 }
 
 fn migrate(conn: &mut Connection) -> Result<()> {
@@ -187,6 +211,7 @@ impl SqliteStore {
         let mut conn = Connection::open(path)?;
         configure(&conn, opts.durability, WRITER_CACHE_KIB)?;
         migrate(&mut conn)?;
+        refresh_statistics(&conn)?;
         conn.pragma_update(None, "wal_autocheckpoint", WRITER_AUTOCHECKPOINT)?;
         let (tx, rx) = mpsc::channel::<Job>(8192);
         let (ring, bell) = tokio::sync::watch::channel(0u64);

@@ -292,6 +292,34 @@ pub(super) fn apply_report(c: &rusqlite::Connection, mut call: Call, report: &Ca
 }
 
 /// SQL conditions and parameters for a call filter (after `org_id = ?1`).
+/// The statement of [`CallStore::calls_page`] and its arguments: newest
+/// first, a keyset seek after `before`, else `offset` rows skipped on the
+/// index alone (a deferred join: only the page's rows are read whole).
+pub fn calls_page_sql(org: &OrgId, f: &CallFilter, before: Option<&CallCursor>, offset: u64, limit: u32) -> (String, Vec<SqlValue>) {
+    let (keep_end, before) = crate::logic::seek_bounds(f, before);
+    let f = CallFilter {
+        end: f.end.filter(|_| keep_end),
+        ..f.clone()
+    };
+    let (mut cond, mut args) = call_where(org, &f);
+    if let Some(b) = before {
+        cond.push_str(" AND (occurred_at, id) < (?, ?)");
+        args.extend([SqlValue::Integer(ms(b.occurred_at)), SqlValue::Text(b.id.to_string())]);
+    }
+    args.push(SqlValue::Integer(i64::from(limit)));
+    let sql = if offset == 0 {
+        format!("SELECT {CALL_COLUMNS} FROM calls WHERE {cond} ORDER BY occurred_at DESC, id DESC LIMIT ?")
+    } else {
+        args.push(SqlValue::Integer(i64::try_from(offset).unwrap_or(i64::MAX)));
+        format!(
+            "SELECT {CALL_COLUMNS} FROM calls WHERE rowid IN \
+             (SELECT rowid FROM calls WHERE {cond} ORDER BY occurred_at DESC, id DESC LIMIT ? OFFSET ?) \
+             ORDER BY occurred_at DESC, id DESC"
+        )
+    };
+    (sql, args)
+}
+
 fn call_where(org: &OrgId, f: &CallFilter) -> (String, Vec<SqlValue>) {
     let mut sql = String::from("org_id = ?");
     let mut args = vec![SqlValue::Text(org.to_string())];
@@ -369,19 +397,28 @@ impl CallStore for SqliteStore {
     }
 
     async fn list_calls(&self, org: &OrgId, filter: &CallFilter, page: Page) -> Result<(Vec<Call>, u64)> {
-        let (cond, mut args) = call_where(org, filter);
+        let total = self.count_calls(org, filter).await?;
+        let calls = self.calls_page(org, filter, None, page.offset(), page.limit).await?;
+        Ok((calls, total))
+    }
+
+    async fn calls_page(&self, org: &OrgId, filter: &CallFilter, before: Option<CallCursor>, offset: u64, limit: u32) -> Result<Vec<Call>> {
+        let (sql, args) = calls_page_sql(org, filter, before.as_ref(), offset, limit);
+        self.read(move |c| {
+            Ok(c.prepare_cached(&sql)?
+                .query_map(params_from_iter(args.iter()), call_from_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn count_calls(&self, org: &OrgId, filter: &CallFilter) -> Result<u64> {
+        let (cond, args) = call_where(org, filter);
         self.read(move |c| {
             let total: i64 = c
                 .prepare_cached(&format!("SELECT COUNT(*) FROM calls WHERE {cond}"))?
                 .query_row(params_from_iter(args.iter()), |r| r.get(0))?;
-            args.push(SqlValue::Integer(i64::from(page.limit)));
-            args.push(SqlValue::Integer(page.offset() as i64));
-            let sql = format!("SELECT {CALL_COLUMNS} FROM calls WHERE {cond} ORDER BY occurred_at DESC, id DESC LIMIT ? OFFSET ?");
-            let calls = c
-                .prepare_cached(&sql)?
-                .query_map(params_from_iter(args.iter()), call_from_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
-            Ok((calls, total as u64))
+            Ok(total as u64)
         })
         .await
     }
@@ -650,6 +687,20 @@ impl Store for SqliteStore {
         // A write through the writer proves the writer thread is alive too.
         self.write(|_| Ok(())).await
     }
+
+    async fn gauges(&self) -> Result<crate::Gauges> {
+        let outbox_head = self.outbox_head().await?;
+        self.read(move |c| {
+            let one = |sql: &str| c.query_row(sql, [], |r| r.get::<_, Option<i64>>(0)).map(|v| v.unwrap_or(0));
+            Ok(crate::Gauges {
+                outbox_head,
+                webhook_dispatched_through: one("SELECT cursor FROM webhook_dispatch WHERE id = 1")?,
+                webhook_queued: one("SELECT COUNT(*) FROM webhook_deliveries WHERE status IN ('pending', 'failed')")? as u64,
+                live_calls: one("SELECT COUNT(*) FROM calls WHERE status IN ('queued','initiated','ringing','in_progress')")? as u64,
+            })
+        })
+        .await
+    }
 }
 
 const FACT_COLUMNS: &str = "id, org_id, occurred_at, status, direction, duration, outcome, call_type, agent_id, agent_name, campaign_id, customer_external_id, customer_name, customer_phone, customer_context, metadata, answered_at, cost";
@@ -737,6 +788,9 @@ impl AnalyticsSource for SqliteStore {
                 .map(|(org, ids)| logic::calls_imported_event(org, &ids, at))
                 .collect();
             insert_events(c, &events)?;
+            // A bulk load can change the table's shape: keep the planner's
+            // statistics in step (sampled, and only when the size moved).
+            super::refresh_statistics(c)?;
             Ok(calls.len() as u64)
         })
         .await
@@ -745,12 +799,9 @@ impl AnalyticsSource for SqliteStore {
     async fn calls_after(&self, org: &OrgId, filter: &CallFilter, after: Option<CallCursor>, limit: u32) -> Result<Vec<Call>> {
         let (mut cond, mut args) = call_where(org, filter);
         if let Some(a) = after {
-            cond.push_str(" AND (occurred_at > ? OR (occurred_at = ? AND id > ?))");
-            args.extend([
-                SqlValue::Integer(ms(a.occurred_at)),
-                SqlValue::Integer(ms(a.occurred_at)),
-                SqlValue::Text(a.id.to_string()),
-            ]);
+            // The row-value form: an index seek (the OR form is not one).
+            cond.push_str(" AND (occurred_at, id) > (?, ?)");
+            args.extend([SqlValue::Integer(ms(a.occurred_at)), SqlValue::Text(a.id.to_string())]);
         }
         args.push(SqlValue::Integer(i64::from(limit)));
         self.read(move |c| {

@@ -15,7 +15,8 @@ use switchboard_store::{CallFilter, ReportOutcome};
 use utoipa::ToSchema;
 
 use crate::api::fields;
-use crate::api::v1::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
+use crate::api::v1::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
+use crate::core::call_list;
 use crate::core::calls::{self as core, NewCall};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Lenient, QueryMap, path_id};
@@ -34,10 +35,11 @@ pub fn status_in(field: &str, v: Option<&str>) -> ApiResult<Option<CallStatus>> 
 pub fn status_out(s: CallStatus) -> &'static str {
     match s {
         CallStatus::InProgress => "in-progress",
+        s if s.is_missed() => "missed",
         CallStatus::Completed | CallStatus::Voicemail => "completed",
-        CallStatus::NoAnswer | CallStatus::Busy | CallStatus::Canceled => "missed",
         CallStatus::Failed => "failed",
-        CallStatus::Scheduled | CallStatus::Queued | CallStatus::Initiated | CallStatus::Ringing => "ringing",
+        // Scheduled, queued, initiated, ringing.
+        _ => "ringing",
     }
 }
 
@@ -268,11 +270,12 @@ pub async fn get(State(state): State<AppState>, auth: Auth, Path(id): Path<Strin
 }
 
 #[utoipa::path(get, path = "/api/call-history", tag = "callmind",
-    params(("agentId" = Option<String>, Query), ("status" = Option<String>, Query), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query)),
+    params(("agentId" = Option<String>, Query), ("status" = Option<String>, Query), ("page" = Option<u32>, Query, description = "(page - 1) × limit may reach 10,000 rows; deeper pages need the cursor"), ("limit" = Option<u32>, Query),
+        ("cursor" = Option<String>, Query, description = "`pagination.nextCursor` of the previous page")),
     responses((status = 200, body = ListOut<CallRecordOut>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> ApiResult<Response> {
     let statuses = match status_in("status", q.get("status"))? {
-        Some(CallStatus::NoAnswer) => vec![CallStatus::NoAnswer, CallStatus::Busy, CallStatus::Canceled],
+        Some(CallStatus::NoAnswer) => CallStatus::MISSED.to_vec(),
         Some(CallStatus::Completed) => vec![CallStatus::Completed, CallStatus::Voicemail],
         Some(s) => vec![s],
         None => vec![],
@@ -283,9 +286,12 @@ pub async fn list(State(state): State<AppState>, auth: Auth, q: QueryMap) -> Api
         ..Default::default()
     };
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let (calls, total) = state.store.list_calls(&auth.org.id, &filter, page).await?;
-    let data = calls.iter().map(CallRecordOut::from_call).collect();
-    Ok(respond_list(data, total, page))
+    let cursor = q.get("cursor").map(|c| call_list::parse_cursor("cursor", c)).transpose()?;
+    let out = call_list::page(&state, &auth.org.id, &filter, cursor, page, "page").await?;
+    let data = out.calls.iter().map(CallRecordOut::from_call).collect();
+    let mut pagination = Pagination::new(out.total, page);
+    pagination.next_cursor = out.next_cursor;
+    Ok(respond(StatusCode::OK, false, &ListOut { data, pagination }))
 }
 
 #[utoipa::path(post, path = "/api/webhooks/calls/started", tag = "callmind", request_body = CallmindIn,

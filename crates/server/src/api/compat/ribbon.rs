@@ -19,6 +19,7 @@ use crate::api::fields;
 use crate::api::v1::analytics::{analytics_filter, refused, request_tz, summary_of};
 use crate::api::v1::export::{csv_record, json_element, paged_body};
 use crate::api::v1::{ErrorBody, respond};
+use crate::core::call_list;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{QueryMap, check_range};
 use crate::identity::auth::Auth;
@@ -27,12 +28,13 @@ use crate::state::AppState;
 /// The ribbon's call status words.
 pub fn status_out(s: CallStatus) -> &'static str {
     match s {
+        s if s.is_missed() => "missed",
         CallStatus::Completed | CallStatus::Voicemail => "completed",
-        CallStatus::NoAnswer | CallStatus::Busy | CallStatus::Canceled => "missed",
         CallStatus::Failed => "failed",
         CallStatus::InProgress => "connected",
         CallStatus::Ringing => "ringing",
-        CallStatus::Scheduled | CallStatus::Queued | CallStatus::Initiated => "initiated",
+        // Scheduled, queued, initiated.
+        _ => "initiated",
     }
 }
 
@@ -90,6 +92,9 @@ pub struct LogsPagination {
     pub page_size: u32,
     pub total: u64,
     pub total_pages: u64,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -114,7 +119,8 @@ fn ribbon_filter(q: &QueryMap, auth: &Auth) -> ApiResult<CallFilter> {
 
 #[utoipa::path(get, path = "/api/ribbon/call-logs", tag = "call-ribbon",
     params(("page" = Option<u32>, Query), ("pageSize" = Option<u32>, Query, description = "1 to 500, default 50"), ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query),
-        ("customerId" = Option<String>, Query), ("callDirection" = Option<String>, Query)),
+        ("customerId" = Option<String>, Query), ("callDirection" = Option<String>, Query),
+        ("cursor" = Option<String>, Query, description = "`pagination.nextCursor` of the previous page; (page - 1) × pageSize may reach 10,000 rows, deeper pages need the cursor")),
     responses((status = 200, body = LogsOut), (status = 400, body = ErrorBody)), security(("apiKey" = [])))]
 pub async fn call_logs(State(state): State<AppState>, auth: Auth, q: QueryMap) -> ApiResult<Response> {
     let filter = ribbon_filter(&q, &auth)?;
@@ -122,14 +128,17 @@ pub async fn call_logs(State(state): State<AppState>, auth: Auth, q: QueryMap) -
         page: q.int("page", 1, 1, 1_000_000)?,
         limit: q.int("pageSize", 50, 1, 500)?,
     };
-    let (calls, total) = state.store.list_calls(&auth.org.id, &filter, page).await?;
+    let cursor = q.get("cursor").map(|c| call_list::parse_cursor("cursor", c)).transpose()?;
+    let out = call_list::page(&state, &auth.org.id, &filter, cursor, page, "page").await?;
+    let total = out.total;
     let out = LogsOut {
-        logs: calls.iter().map(LogOut::from_call).collect(),
+        logs: out.calls.iter().map(LogOut::from_call).collect(),
         pagination: LogsPagination {
             page: page.page,
             page_size: page.limit,
             total,
             total_pages: total.div_ceil(u64::from(page.limit)),
+            next_cursor: out.next_cursor,
         },
     };
     Ok(respond(StatusCode::OK, false, &out))
@@ -153,7 +162,7 @@ pub async fn customer_calls(State(state): State<AppState>, auth: Auth, Path(cust
         customer_external_id: Some(customer.clone()),
         ..Default::default()
     };
-    let (calls, _) = state.store.list_calls(&auth.org.id, &filter, Page { page: 1, limit }).await?;
+    let calls = state.store.calls_page(&auth.org.id, &filter, None, 0, limit).await?;
     let f = Filter {
         customer: Some(customer.clone()),
         ..Filter::default()
@@ -229,7 +238,8 @@ async fn summary_and_usage(
 
 async fn recent(state: &AppState, auth: &Auth, q: &QueryMap, limit: u32) -> ApiResult<Vec<LogOut>> {
     let filter = ribbon_filter(q, auth)?;
-    let (calls, _) = state.store.list_calls(&auth.org.id, &filter, Page { page: 1, limit }).await?;
+    // The newest calls only: nothing to count.
+    let calls = state.store.calls_page(&auth.org.id, &filter, None, 0, limit).await?;
     Ok(calls.iter().map(LogOut::from_call).collect())
 }
 

@@ -12,8 +12,9 @@ use switchboard_domain::{Call, CallId, CallStatus, Organisation, TimelineEntry};
 use switchboard_store::{CallFilter, ReportOutcome};
 use utoipa::ToSchema;
 
-use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, respond, respond_list};
+use super::{DEFAULT_LIMIT, ErrorBody, ListOut, MAX_LIMIT, Pagination, respond};
 use crate::api::fields;
+use crate::core::call_list;
 use crate::core::calls::{self as core, NewCall};
 use crate::core::dial::{self, DialOptions};
 use crate::error::{ApiError, ApiResult};
@@ -634,14 +635,26 @@ pub fn call_filter(q: &QueryMap, org: &Organisation) -> ApiResult<CallFilter> {
 #[utoipa::path(get, path = "/v1/calls", tag = "calls",
     params(("status" = Option<String>, Query, description = "One status or a comma-separated list"), ("contactId" = Option<String>, Query), ("campaignId" = Option<String>, Query),
         ("agentId" = Option<String>, Query), ("callType" = Option<String>, Query), ("direction" = Option<String>, Query), ("customerId" = Option<String>, Query),
-        ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query), ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query, description = "1 to 100, default 20")),
+        ("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query),
+        ("cursor" = Option<String>, Query, description = "`pagination.nextCursor` of the previous page: the next page, at the same cost however deep"),
+        ("page" = Option<u32>, Query, description = "Offset pages: (page - 1) × limit may reach 10,000 rows; deeper pages are refused (400 naming `page`): follow `nextCursor`"),
+        ("limit" = Option<u32>, Query, description = "1 to 100, default 20")),
     responses((status = 200, body = ListOut<CallOut>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 pub async fn list_calls(State(state): State<AppState>, auth: Auth, q: QueryMap) -> ApiResult<Response> {
     let filter = call_filter(&q, &auth.org)?;
     let page = q.page(DEFAULT_LIMIT, MAX_LIMIT)?;
-    let (calls, total) = state.store.list_calls(&auth.org.id, &filter, page).await?;
-    let data = calls.iter().map(|c| CallOut::with_links(c, false, &state.cfg)).collect();
-    Ok(respond_list(data, total, page))
+    let cursor = q.get("cursor").map(|c| call_list::parse_cursor("cursor", c)).transpose()?;
+    if cursor.is_some() && q.get("page").is_some() {
+        return Err(ApiError::field(
+            "page",
+            "cannot be combined with cursor: a cursor already names the page",
+        ));
+    }
+    let out = call_list::page(&state, &auth.org.id, &filter, cursor, page, "page").await?;
+    let data = out.calls.iter().map(|c| CallOut::with_links(c, false, &state.cfg)).collect();
+    let mut pagination = Pagination::new(out.total, page);
+    pagination.next_cursor = out.next_cursor;
+    Ok(respond(StatusCode::OK, false, &ListOut { data, pagination }))
 }
 
 #[utoipa::path(post, path = "/v1/calls/{id}/cancel", tag = "calls", params(("id" = String, Path)),

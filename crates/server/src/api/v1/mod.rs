@@ -48,6 +48,10 @@ pub struct Pagination {
     pub page: u32,
     pub limit: u32,
     pub pages: u64,
+    /// Lists read by cursor (calls): pass it as `cursor` for the next page;
+    /// absent on the last page.
+    #[serde(rename = "nextCursor", skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
 }
 
 impl Pagination {
@@ -57,6 +61,7 @@ impl Pagination {
             page: page.page,
             limit: page.limit,
             pages: total.div_ceil(u64::from(page.limit.max(1))),
+            next_cursor: None,
         }
     }
 }
