@@ -44,10 +44,16 @@ fn meaning(code: &str) -> &'static str {
     }
 }
 
-fn error_response(code: &str) -> Value {
+fn error_response(code: &str, path: &str) -> Value {
+    // Vocelio's routes answer errors in its own envelope.
+    let schema = if crate::api::compat::vocelio::serves(path) {
+        "VocelioErrorBody"
+    } else {
+        "ErrorBody"
+    };
     let mut r = json!({
         "description": meaning(code),
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
     });
     if code == "429" {
         r["headers"] = json!({"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}});
@@ -472,7 +478,7 @@ fn operation(path: &str, method: &Method, op: &mut Map<String, Value>) -> Option
     if authed {
         codes.extend(["401", "403", "429"]);
     }
-    if path == "/v1/auth/login" {
+    if path == "/v1/auth/login" || path.ends_with("/auth/login") {
         codes.push("429");
     }
     if path.contains('{') {
@@ -487,12 +493,12 @@ fn operation(path: &str, method: &Method, op: &mut Map<String, Value>) -> Option
     let responses = op.entry("responses").or_insert_with(|| json!({}));
     if let Some(r) = responses.as_object_mut() {
         for code in codes {
-            r.entry(code.to_owned()).or_insert_with(|| error_response(code));
+            r.entry(code.to_owned()).or_insert_with(|| error_response(code, path));
         }
         // Every error answer carries the error body.
         for (code, resp) in r.iter_mut() {
             if code.starts_with('4') && resp.get("content").is_none() {
-                *resp = error_response(code);
+                *resp = error_response(code, path);
             }
         }
     }
@@ -526,7 +532,7 @@ fn unique_operation_ids(v: &mut Value) {
                 continue;
             };
             let tag = op["tags"][0].as_str().unwrap_or("api").replace('-', "_");
-            let dialect = matches!(tag.as_str(), "callmind" | "call_ribbon");
+            let dialect = matches!(tag.as_str(), "callmind" | "call_ribbon" | "vocelio");
             if seen.get(&id).copied().unwrap_or(0) > 1 || dialect && !id.starts_with(&tag) {
                 op["operationId"] = json!(format!("{tag}_{id}"));
             }

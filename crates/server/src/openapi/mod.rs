@@ -27,6 +27,7 @@ use utoipa::{Modify, OpenApi};
         (name = "carriers", description = "Callbacks from carriers (Twilio status)"),
         (name = "callmind", description = "The Callmind call-history API, served unchanged"),
         (name = "call-ribbon", description = "The Call Ribbon backend API, served unchanged"),
+        (name = "vocelio", description = "The Vocelio API (reference and client apps), served unchanged"),
         (name = "speech", description = "Text to speech on the box: voices, synthesis, cached audio"),
         (name = "health", description = "Liveness and database health"),
     )
