@@ -648,3 +648,147 @@ async fn calls_initiate_get_list_update_active_hangup_and_streams() {
         .unwrap();
     assert_eq!(r.status(), 404);
 }
+
+#[tokio::test]
+async fn campaigns_and_analytics_over_the_core() {
+    let t = TestServer::start_with(|c| c.conversion_value = 250.0).await;
+    let tpl = crate::templates::new_template(&t.a, crate::templates::spec_template()).await;
+    let c1 = t.a.new_contact(json!({"name": "John Smith", "phone": "+15551234567"})).await;
+    let c2 = t.a.new_contact(json!({"name": "Jane Doe", "phone": "+15551234568"})).await;
+    let r =
+        t.a.post(
+            "/v1/campaigns",
+            json!({
+                "name": "Q1 Product Launch", "description": "Launch outreach", "templateId": tpl, "contacts": [c1, c2],
+                "variables": {"companyName": "Acme Inc", "productName": "Premium Widget"},
+                "callSettings": {"retrySettings": {"maxAttempts": 3}}
+            }),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    // Get: the reference's fields.
+    let r = t.a.get(&format!("/api/campaigns/{id}")).await;
+    let c = ok(&r, 200).clone();
+    assert_eq!(
+        (c["campaign_id"].as_str(), c["name"].as_str(), c["status"].as_str()),
+        (Some(id.as_str()), Some("Q1 Product Launch"), Some("draft"))
+    );
+    assert_eq!(c["progress"]["total_prospects"], 2);
+    assert_eq!(c["progress"]["contacted"], 0);
+    assert!(c["progress"]["progress_percentage"].is_f64());
+    for k in ["success_rate", "conversion_rate"] {
+        assert!(c["performance"][k].is_f64(), "{k}");
+    }
+    assert!(c["performance"].get("roi").is_some());
+    assert_eq!(c["settings"]["max_attempts_per_prospect"], 3);
+    // List with filters.
+    let r = t.a.get("/api/campaigns?status=draft&search=launch").await;
+    assert_eq!(ok(&r, 200).as_array().unwrap().len(), 1);
+    assert_eq!(r.body["pagination"]["total"], 1);
+    assert!(
+        ok(&t.a.get("/api/campaigns?search=winter").await, 200)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        ok(&t.a.get("/api/campaigns?campaign_type=outbound_sales").await, 200)
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        err(&t.a.get("/api/campaigns?status=sleeping").await, 400, "VALIDATION_002").as_deref(),
+        Some("status")
+    );
+    // The reference's PUT: its settings cannot change here; nothing changes.
+    let r = put(
+        &t.a,
+        &format!("/api/campaigns/{id}"),
+        json!({"status": "paused", "settings": {"max_calls_per_day": 750}}),
+    )
+    .await;
+    assert_eq!(err(&r, 400, "VALIDATION_002").as_deref(), Some("settings.max_calls_per_day"));
+    assert_eq!(t.a.get(&format!("/api/campaigns/{id}")).await.body["data"]["status"], "draft");
+    // Start, pause, resume through PUT, stats.
+    assert_eq!(
+        ok(&t.a.post(&format!("/api/campaigns/{id}/start"), json!({})).await, 200)["status"],
+        "active"
+    );
+    assert_eq!(
+        ok(&t.a.post(&format!("/api/campaigns/{id}/pause"), json!({})).await, 200)["status"],
+        "paused"
+    );
+    let r = put(&t.a, &format!("/api/campaigns/{id}"), json!({"status": "active"})).await;
+    assert_eq!(ok(&r, 200)["status"], "active");
+    assert_eq!(
+        err(
+            &put(&t.a, &format!("/api/campaigns/{id}"), json!({"status": "draft"})).await,
+            400,
+            "VALIDATION_002"
+        )
+        .as_deref(),
+        Some("status")
+    );
+    let r = t.a.get(&format!("/api/campaigns/{id}/stats")).await;
+    let s = ok(&r, 200);
+    assert_eq!(s["total_prospects"], 2);
+    assert!(s["completed_calls"].is_i64() && s["success_rate"].is_f64());
+    // Tenant isolation.
+    for path in [format!("/api/campaigns/{id}"), format!("/api/campaigns/{id}/stats")] {
+        err(&t.b.get(&path).await, 404, "RESOURCE_001");
+    }
+    err(
+        &t.b.post(&format!("/api/campaigns/{id}/pause"), json!({})).await,
+        404,
+        "RESOURCE_001",
+    );
+    err(
+        &put(&t.b, &format!("/api/campaigns/{id}"), json!({"status": "cancelled"})).await,
+        404,
+        "RESOURCE_001",
+    );
+    assert_eq!(t.b.get("/api/campaigns").await.body["pagination"]["total"], 0);
+
+    // Dashboard: three calls, two answered, one converted.
+    for (status, outcome) in [("completed", Some("converted")), ("completed", None), ("no_answer", None)] {
+        let mut body = json!({"phone": "+15551230001", "direction": "inbound", "status": status});
+        if let Some(o) = outcome {
+            body["outcome"] = json!(o);
+        }
+        t.a.new_call(body).await;
+    }
+    let r = t.a.get("/api/analytics/dashboard").await;
+    let d = ok(&r, 200).clone();
+    assert_eq!(d["summary"]["total_calls"], 3, "{d}");
+    assert_eq!(d["summary"]["success_rate"], 66.7);
+    assert_eq!(d["summary"]["conversion_rate"], 33.3);
+    assert_eq!(d["summary"]["total_revenue"], 250.0);
+    assert_eq!(d["summary"]["active_campaigns"], 1);
+    // Nothing in the previous 30 days: no trend to report.
+    assert_eq!(d["trends"]["calls_trend"], Value::Null);
+    assert!(d["top_campaigns"].is_array());
+    assert_eq!(
+        err(&t.a.get("/api/analytics/dashboard?date_from=soon").await, 400, "VALIDATION_002").as_deref(),
+        Some("date_from")
+    );
+    let r = t.b.get("/api/analytics/dashboard").await;
+    assert_eq!(ok(&r, 200)["summary"]["total_calls"], 0);
+    // Real-time figures.
+    let r = t.a.get("/api/analytics/realtime").await;
+    let m = ok(&r, 200);
+    for k in ["active_calls", "calls_today", "queue_size", "agents_online"] {
+        assert!(m[k].is_i64() || m[k].is_u64(), "{k}: {m}");
+    }
+    assert!(m["success_rate_today"].is_f64());
+    assert_eq!(m["calls_today"], 3);
+    // A cancelled campaign cannot start again.
+    let r = put(&t.a, &format!("/api/campaigns/{id}"), json!({"status": "cancelled"})).await;
+    assert_eq!(ok(&r, 200)["status"], "cancelled");
+    err(
+        &t.a.post(&format!("/api/campaigns/{id}/start"), json!({})).await,
+        409,
+        "RESOURCE_003",
+    );
+}

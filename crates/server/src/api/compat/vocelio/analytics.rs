@@ -82,12 +82,15 @@ async fn totals(state: &AppState, auth: &Auth, start: i64, end: i64) -> ApiResul
     Ok(state.analytics.query(&auth.org.id, move |t| query::totals(t, &f)).await?)
 }
 
-#[utoipa::path(get, path = "/api/analytics/dashboard", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_analytics_dashboard", path = "/api/analytics/dashboard", tag = "vocelio",
     params(("date_from" = Option<String>, Query, description = "Default: 30 days before date_to"), ("date_to" = Option<String>, Query, description = "Default: now")),
     responses((status = 200, body = Envelope<Dashboard>), (status = 400, body = VocelioErrorBody)))]
 pub async fn dashboard(State(state): State<AppState>, ctx: Ctx, auth: Auth, q: QueryMap) -> ApiResult<Response> {
     let tz = crate::api::v1::analytics::request_tz(&q, &auth.org)?;
-    let end = q.end("date_to", tz)?.unwrap_or_else(|| state.clock.now());
+    // Default: up to and including the current second.
+    let end = q
+        .end("date_to", tz)?
+        .unwrap_or_else(|| state.clock.now() + chrono::Duration::seconds(1));
     let start = q.start("date_from", tz)?.unwrap_or(end - chrono::Duration::days(30));
     if start >= end {
         return Err(ApiError::field("date_from", "must be before date_to"));
@@ -157,7 +160,7 @@ pub struct Realtime {
     pub average_handle_time: Option<f64>,
 }
 
-#[utoipa::path(get, path = "/api/analytics/realtime", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_analytics_realtime", path = "/api/analytics/realtime", tag = "vocelio",
     responses((status = 200, body = Envelope<Realtime>)))]
 pub async fn realtime(State(state): State<AppState>, ctx: Ctx, auth: Auth) -> ApiResult<Response> {
     state.streams.ensure_started().await?;

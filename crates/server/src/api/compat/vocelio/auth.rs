@@ -82,7 +82,7 @@ async fn do_login(state: AppState, ctx: Ctx, peer: SocketAddr, b: LoginBody) -> 
     }
 }
 
-#[utoipa::path(post, path = "/api/auth/login", tag = "vocelio", request_body = LoginBody,
+#[utoipa::path(post, operation_id = "vocelio_auth_login", path = "/api/auth/login", tag = "vocelio", request_body = LoginBody,
     responses((status = 200, body = TokensEnvelope), (status = 400, body = VocelioErrorBody), (status = 401, body = VocelioErrorBody), (status = 429, body = VocelioErrorBody)))]
 pub async fn login(
     State(state): State<AppState>,
@@ -93,7 +93,7 @@ pub async fn login(
     do_login(state, ctx, peer, body.value).await
 }
 
-#[utoipa::path(post, path = "/auth/login", tag = "vocelio", request_body = LoginBody,
+#[utoipa::path(post, operation_id = "vocelio_auth_login_short", path = "/auth/login", tag = "vocelio", request_body = LoginBody,
     responses((status = 200, body = TokensEnvelope), (status = 400, body = VocelioErrorBody), (status = 401, body = VocelioErrorBody), (status = 429, body = VocelioErrorBody)))]
 pub async fn login_short(
     State(state): State<AppState>,
@@ -119,13 +119,13 @@ async fn do_refresh(state: AppState, ctx: Ctx, b: RefreshBody) -> ApiResult<Resp
     Ok(render(&ctx, t, false))
 }
 
-#[utoipa::path(post, path = "/api/auth/refresh", tag = "vocelio", request_body = RefreshBody,
+#[utoipa::path(post, operation_id = "vocelio_auth_refresh", path = "/api/auth/refresh", tag = "vocelio", request_body = RefreshBody,
     responses((status = 200, body = TokensEnvelope), (status = 400, body = VocelioErrorBody), (status = 401, body = VocelioErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, ctx: Ctx, body: JsonBody<RefreshBody, Lenient>) -> ApiResult<Response> {
     do_refresh(state, ctx, body.value).await
 }
 
-#[utoipa::path(post, path = "/auth/refresh", tag = "vocelio", request_body = RefreshBody,
+#[utoipa::path(post, operation_id = "vocelio_auth_refresh_short", path = "/auth/refresh", tag = "vocelio", request_body = RefreshBody,
     responses((status = 200, body = TokensEnvelope), (status = 400, body = VocelioErrorBody), (status = 401, body = VocelioErrorBody)))]
 pub async fn refresh_short(State(state): State<AppState>, ctx: Ctx, body: JsonBody<RefreshBody, Lenient>) -> ApiResult<Response> {
     do_refresh(state, ctx, body.value).await

@@ -76,7 +76,7 @@ fn status_messages(out: &mut Vec<u8>, id: Option<i64>, status: CallStatus, durat
     false
 }
 
-#[utoipa::path(get, path = "/api/calls/{call_id}/events", tag = "vocelio", params(("call_id" = String, Path)),
+#[utoipa::path(get, operation_id = "vocelio_call_events_call_events", path = "/api/calls/{call_id}/events", tag = "vocelio", params(("call_id" = String, Path)),
     responses((status = 200, description = "text/event-stream: call_status_update, call_ended", content_type = "text/event-stream"),
         (status = 404, body = VocelioErrorBody)))]
 pub async fn call_events(State(state): State<AppState>, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
@@ -124,7 +124,7 @@ pub async fn call_events(State(state): State<AppState>, auth: Auth, Path(id): Pa
     Ok(sse(futures::StreamExt::chain(head, rest)))
 }
 
-#[utoipa::path(get, path = "/api/calls/active/events", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_call_events_active_events", path = "/api/calls/active/events", tag = "vocelio",
     responses((status = 200, description = "text/event-stream: active_calls_update, call_update", content_type = "text/event-stream")))]
 pub async fn active_events(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
     state.streams.ensure_started().await?;

@@ -198,7 +198,7 @@ fn settings(v: Option<&Value>) -> ApiResult<Option<Value>> {
     })))
 }
 
-#[utoipa::path(post, path = "/api/calls", tag = "vocelio", request_body = InitiateIn,
+#[utoipa::path(post, operation_id = "vocelio_calls_initiate", path = "/api/calls", tag = "vocelio", request_body = InitiateIn,
     responses((status = 201, body = Envelope<InitiateOut>), (status = 400, body = VocelioErrorBody), (status = 402, body = VocelioErrorBody),
         (status = 429, body = VocelioErrorBody), (status = 503, body = VocelioErrorBody)))]
 pub async fn initiate(State(state): State<AppState>, ctx: Ctx, auth: Auth, body: JsonBody<InitiateIn, Lenient>) -> ApiResult<Response> {
@@ -256,7 +256,7 @@ fn names(mut e: ApiError) -> ApiError {
     e
 }
 
-#[utoipa::path(get, path = "/api/calls/{call_id}", tag = "vocelio", params(("call_id" = String, Path)),
+#[utoipa::path(get, operation_id = "vocelio_calls_get", path = "/api/calls/{call_id}", tag = "vocelio", params(("call_id" = String, Path)),
     responses((status = 200, body = Envelope<VocelioCall>), (status = 404, body = VocelioErrorBody)))]
 pub async fn get(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CallId = path_id(&id, "call")?;
@@ -294,7 +294,7 @@ async fn list_calls(state: &AppState, ctx: &Ctx, auth: &Auth, q: &QueryMap) -> A
     Ok(ctx.list(calls.iter().map(VocelioCall::from_call).collect(), total, &paging))
 }
 
-#[utoipa::path(get, path = "/api/calls", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_calls_list", path = "/api/calls", tag = "vocelio",
     params(("status" = Option<String>, Query), ("campaign_id" = Option<String>, Query), ("agent_id" = Option<String>, Query),
         ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query),
         ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ("sort" = Option<String>, Query), ("order" = Option<String>, Query)),
@@ -303,7 +303,7 @@ pub async fn list(State(state): State<AppState>, ctx: Ctx, auth: Auth, q: QueryM
     list_calls(&state, &ctx, &auth, &q).await
 }
 
-#[utoipa::path(get, path = "/api/calls/logs", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_calls_logs", path = "/api/calls/logs", tag = "vocelio",
     params(("status" = Option<String>, Query), ("campaign_id" = Option<String>, Query), ("agent_id" = Option<String>, Query),
         ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query),
         ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ("sort" = Option<String>, Query), ("order" = Option<String>, Query)),
@@ -328,7 +328,7 @@ pub struct CallUpdateIn {
     pub customer_data: Option<Value>,
 }
 
-#[utoipa::path(put, path = "/api/calls/{call_id}", tag = "vocelio", params(("call_id" = String, Path)), request_body = CallUpdateIn,
+#[utoipa::path(put, operation_id = "vocelio_calls_update", path = "/api/calls/{call_id}", tag = "vocelio", params(("call_id" = String, Path)), request_body = CallUpdateIn,
     responses((status = 200, body = Envelope<VocelioCall>), (status = 400, body = VocelioErrorBody), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -457,7 +457,7 @@ fn summary(calls: &[ActiveCall]) -> ActiveSummary {
     }
 }
 
-#[utoipa::path(get, path = "/api/calls/active", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_calls_active", path = "/api/calls/active", tag = "vocelio",
     responses((status = 200, body = ActiveEnvelope)))]
 pub async fn active(State(state): State<AppState>, ctx: Ctx, auth: Auth) -> ApiResult<Response> {
     let calls = active_now(&state, &auth).await?;
@@ -485,13 +485,13 @@ async fn act(state: &AppState, ctx: &Ctx, auth: &Auth, id: &str, action: LiveAct
     Ok(ctx.ok(StatusCode::OK, VocelioCall::from_call(&call)))
 }
 
-#[utoipa::path(post, path = "/api/calls/{call_id}/hangup", tag = "vocelio", params(("call_id" = String, Path)),
+#[utoipa::path(post, operation_id = "vocelio_calls_hangup", path = "/api/calls/{call_id}/hangup", tag = "vocelio", params(("call_id" = String, Path)),
     responses((status = 200, body = Envelope<VocelioCall>), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn hangup(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     act(&state, &ctx, &auth, &id, LiveAction::Hangup).await
 }
 
-#[utoipa::path(post, path = "/api/calls/{call_id}/hold", tag = "vocelio", params(("call_id" = String, Path)),
+#[utoipa::path(post, operation_id = "vocelio_calls_hold", path = "/api/calls/{call_id}/hold", tag = "vocelio", params(("call_id" = String, Path)),
     responses((status = 200, body = Envelope<VocelioCall>), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn hold(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     act(&state, &ctx, &auth, &id, LiveAction::Hold).await

@@ -128,7 +128,7 @@ async fn render(state: &AppState, auth: &Auth, c: &Campaign) -> ApiResult<Voceli
     })
 }
 
-#[utoipa::path(get, path = "/api/campaigns/{campaign_id}", tag = "vocelio", params(("campaign_id" = String, Path)),
+#[utoipa::path(get, operation_id = "vocelio_campaigns_get", path = "/api/campaigns/{campaign_id}", tag = "vocelio", params(("campaign_id" = String, Path)),
     responses((status = 200, body = Envelope<VocelioCampaign>), (status = 404, body = VocelioErrorBody)))]
 pub async fn get(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CampaignId = path_id(&id, "campaign")?;
@@ -136,7 +136,7 @@ pub async fn get(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): 
     Ok(ctx.ok(StatusCode::OK, render(&state, &auth, &c).await?))
 }
 
-#[utoipa::path(get, path = "/api/campaigns", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_campaigns_list", path = "/api/campaigns", tag = "vocelio",
     params(("status" = Option<String>, Query, description = "draft, active, paused, completed or cancelled"),
         ("campaign_type" = Option<String>, Query, description = "Our campaigns have no type: any value matches none"),
         ("search" = Option<String>, Query, description = "In the name or description (this page)"),
@@ -224,7 +224,7 @@ pub struct CampaignUpdateIn {
     pub settings: Option<Value>,
 }
 
-#[utoipa::path(put, path = "/api/campaigns/{campaign_id}", tag = "vocelio", params(("campaign_id" = String, Path)), request_body = CampaignUpdateIn,
+#[utoipa::path(put, operation_id = "vocelio_campaigns_update", path = "/api/campaigns/{campaign_id}", tag = "vocelio", params(("campaign_id" = String, Path)), request_body = CampaignUpdateIn,
     responses((status = 200, body = Envelope<VocelioCampaign>), (status = 400, body = VocelioErrorBody), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -253,7 +253,7 @@ pub async fn update(
     Ok(ctx.ok(StatusCode::OK, render(&state, &auth, &c).await?))
 }
 
-#[utoipa::path(post, path = "/api/campaigns/{campaign_id}/start", tag = "vocelio", params(("campaign_id" = String, Path)),
+#[utoipa::path(post, operation_id = "vocelio_campaigns_start", path = "/api/campaigns/{campaign_id}/start", tag = "vocelio", params(("campaign_id" = String, Path)),
     responses((status = 200, body = Envelope<VocelioCampaign>), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn start(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CampaignId = path_id(&id, "campaign")?;
@@ -262,7 +262,7 @@ pub async fn start(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id)
     Ok(ctx.ok(StatusCode::OK, render(&state, &auth, &c).await?))
 }
 
-#[utoipa::path(post, path = "/api/campaigns/{campaign_id}/pause", tag = "vocelio", params(("campaign_id" = String, Path)),
+#[utoipa::path(post, operation_id = "vocelio_campaigns_pause", path = "/api/campaigns/{campaign_id}/pause", tag = "vocelio", params(("campaign_id" = String, Path)),
     responses((status = 200, body = Envelope<VocelioCampaign>), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn pause(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CampaignId = path_id(&id, "campaign")?;
@@ -282,7 +282,7 @@ pub struct CampaignStatsOut {
     pub conversion_rate: f64,
 }
 
-#[utoipa::path(get, path = "/api/campaigns/{campaign_id}/stats", tag = "vocelio", params(("campaign_id" = String, Path)),
+#[utoipa::path(get, operation_id = "vocelio_campaigns_stats", path = "/api/campaigns/{campaign_id}/stats", tag = "vocelio", params(("campaign_id" = String, Path)),
     responses((status = 200, body = Envelope<CampaignStatsOut>), (status = 404, body = VocelioErrorBody)))]
 pub async fn stats(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     let id: CampaignId = path_id(&id, "campaign")?;

@@ -153,14 +153,14 @@ fn patch_in(b: VocelioUserPatch) -> ApiResult<UserPatchIn> {
     })
 }
 
-#[utoipa::path(get, path = "/api/users/me", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_users_get_me", path = "/api/users/me", tag = "vocelio",
     responses((status = 200, body = Envelope<VocelioUser>), (status = 404, description = "An API key has no user profile", body = VocelioErrorBody)))]
 pub async fn get_me(State(state): State<AppState>, ctx: Ctx, auth: Auth) -> ApiResult<Response> {
     let user = state.store.get_user(&auth.org.id, &core::me(&auth)?).await?;
     Ok(ctx.ok(StatusCode::OK, VocelioUser::from_user(&user)))
 }
 
-#[utoipa::path(put, path = "/api/users/me", tag = "vocelio", request_body = VocelioUserPatch,
+#[utoipa::path(put, operation_id = "vocelio_users_update_me", path = "/api/users/me", tag = "vocelio", request_body = VocelioUserPatch,
     responses((status = 200, body = Envelope<VocelioUser>), (status = 400, body = VocelioErrorBody), (status = 403, body = VocelioErrorBody),
         (status = 404, description = "An API key has no user profile", body = VocelioErrorBody)))]
 pub async fn update_me(
@@ -175,7 +175,7 @@ pub async fn update_me(
     Ok(ctx.ok(StatusCode::OK, VocelioUser::from_user(&user)))
 }
 
-#[utoipa::path(get, path = "/api/users", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_users_list", path = "/api/users", tag = "vocelio",
     params(("role" = Option<String>, Query), ("status" = Option<String>, Query, description = "active or inactive"), ("search" = Option<String>, Query),
         ("page" = Option<u32>, Query), ("limit" = Option<u32>, Query), ("sort" = Option<String>, Query, description = "created_at (the only order kept)"), ("order" = Option<String>, Query)),
     responses((status = 200, body = ListEnvelope<VocelioUser>), (status = 400, body = VocelioErrorBody)))]
@@ -208,7 +208,7 @@ pub struct VocelioUserIn {
     pub preferences: Option<Value>,
 }
 
-#[utoipa::path(post, path = "/api/users", tag = "vocelio", request_body = VocelioUserIn,
+#[utoipa::path(post, operation_id = "vocelio_users_create", path = "/api/users", tag = "vocelio", request_body = VocelioUserIn,
     responses((status = 201, body = Envelope<VocelioUser>), (status = 400, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn create(State(state): State<AppState>, ctx: Ctx, auth: Auth, body: JsonBody<VocelioUserIn, Lenient>) -> ApiResult<Response> {
     let b = body.value;
@@ -223,7 +223,7 @@ pub async fn create(State(state): State<AppState>, ctx: Ctx, auth: Auth, body: J
     Ok(ctx.ok(StatusCode::CREATED, VocelioUser::from_user(&user)))
 }
 
-#[utoipa::path(put, path = "/api/users/{user_id}", tag = "vocelio", params(("user_id" = String, Path)), request_body = VocelioUserPatch,
+#[utoipa::path(put, operation_id = "vocelio_users_update", path = "/api/users/{user_id}", tag = "vocelio", params(("user_id" = String, Path)), request_body = VocelioUserPatch,
     responses((status = 200, body = Envelope<VocelioUser>), (status = 400, body = VocelioErrorBody), (status = 403, body = VocelioErrorBody), (status = 404, body = VocelioErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,

@@ -89,14 +89,14 @@ async fn list_voices(state: AppState, ctx: Ctx, q: QueryMap) -> ApiResult<Respon
     Ok(ctx.ok(StatusCode::OK, VoicesData { voices: list }))
 }
 
-#[utoipa::path(get, path = "/api/voice/voices", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_voices_list", path = "/api/voice/voices", tag = "vocelio",
     params(("provider" = Option<String>, Query), ("language" = Option<String>, Query), ("gender" = Option<String>, Query), ("category" = Option<String>, Query)),
     responses((status = 200, body = Envelope<VoicesData>), (status = 400, body = VocelioErrorBody), (status = 503, body = VocelioErrorBody)))]
 pub async fn list(State(state): State<AppState>, ctx: Ctx, _auth: Auth, q: QueryMap) -> ApiResult<Response> {
     list_voices(state, ctx, q).await
 }
 
-#[utoipa::path(get, path = "/api/voices", tag = "vocelio",
+#[utoipa::path(get, operation_id = "vocelio_voices_list_plural", path = "/api/voices", tag = "vocelio",
     params(("provider" = Option<String>, Query), ("language" = Option<String>, Query), ("gender" = Option<String>, Query), ("category" = Option<String>, Query)),
     responses((status = 200, body = Envelope<VoicesData>), (status = 400, body = VocelioErrorBody), (status = 503, body = VocelioErrorBody)))]
 pub async fn list_plural(State(state): State<AppState>, ctx: Ctx, _auth: Auth, q: QueryMap) -> ApiResult<Response> {
@@ -168,13 +168,13 @@ fn rename_voice(mut e: ApiError) -> ApiError {
     e
 }
 
-#[utoipa::path(post, path = "/api/voice/generate", tag = "vocelio", request_body = GenerateIn,
+#[utoipa::path(post, operation_id = "vocelio_voices_generate", path = "/api/voice/generate", tag = "vocelio", request_body = GenerateIn,
     responses((status = 200, body = Envelope<GenerateOut>), (status = 400, body = VocelioErrorBody), (status = 503, body = VocelioErrorBody)))]
 pub async fn generate(State(state): State<AppState>, ctx: Ctx, auth: Auth, body: JsonBody<GenerateIn, Lenient>) -> ApiResult<Response> {
     generate_speech(state, ctx, auth, body.value).await
 }
 
-#[utoipa::path(post, path = "/api/voices/generate", tag = "vocelio", request_body = GenerateIn,
+#[utoipa::path(post, operation_id = "vocelio_voices_generate_plural", path = "/api/voices/generate", tag = "vocelio", request_body = GenerateIn,
     responses((status = 200, body = Envelope<GenerateOut>), (status = 400, body = VocelioErrorBody), (status = 503, body = VocelioErrorBody)))]
 pub async fn generate_plural(
     State(state): State<AppState>,
@@ -220,21 +220,21 @@ fn clone_answer(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
     ))
 }
 
-#[utoipa::path(post, path = "/api/voice/clone", tag = "vocelio",
+#[utoipa::path(post, operation_id = "vocelio_voices_clone", path = "/api/voice/clone", tag = "vocelio",
     request_body(content = String, content_type = "multipart/form-data", description = "audio_file, voice_name, description"),
     responses((status = 202, body = Envelope<CloneOut>), (status = 400, body = VocelioErrorBody)))]
 pub async fn clone(ctx: Ctx, _auth: Auth, headers: HeaderMap, _body: axum::body::Bytes) -> ApiResult<Response> {
     clone_answer(&ctx, &headers)
 }
 
-#[utoipa::path(post, path = "/api/voices/clone", tag = "vocelio",
+#[utoipa::path(post, operation_id = "vocelio_voices_clone_plural", path = "/api/voices/clone", tag = "vocelio",
     request_body(content = String, content_type = "multipart/form-data", description = "audio_file, voice_name, description"),
     responses((status = 202, body = Envelope<CloneOut>), (status = 400, body = VocelioErrorBody)))]
 pub async fn clone_plural(ctx: Ctx, _auth: Auth, headers: HeaderMap, _body: axum::body::Bytes) -> ApiResult<Response> {
     clone_answer(&ctx, &headers)
 }
 
-#[utoipa::path(get, path = "/api/voices/preview/{file}", tag = "vocelio", params(("file" = String, Path, description = "`{voice_id}.mp3`")),
+#[utoipa::path(get, operation_id = "vocelio_voices_preview", path = "/api/voices/preview/{file}", tag = "vocelio", params(("file" = String, Path, description = "`{voice_id}.mp3`")),
     responses((status = 200, description = "The voice speaking its sample (WAV: no MP3 encoder on the box)", content_type = "audio/wav"),
         (status = 404, body = VocelioErrorBody), (status = 503, body = VocelioErrorBody)))]
 pub async fn preview(State(state): State<AppState>, auth: Auth, Path(file): Path<String>) -> ApiResult<Response> {
