@@ -17,6 +17,27 @@ use crate::support::{Client, Resp, TestServer};
 const PASSWORD: &str = "Correct-horse-9";
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A test server on SQLite, or on a fresh PostgreSQL schema when
+/// `SWITCHBOARD_TEST_DATABASE_URL` is set.
+async fn server(tune: impl FnOnce(&mut switchboard_server::config::Config)) -> TestServer {
+    static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let Ok(url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+        return TestServer::start_with(tune).await;
+    };
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let schema = format!("it_vocelio_{}_{n}", std::process::id());
+    switchboard_store::postgres::PgStore::connect_fresh_schema(&url, &schema)
+        .await
+        .unwrap();
+    let sep = if url.contains('?') { '&' } else { '?' };
+    let db = format!("{url}{sep}options=-c%20search_path%3D{schema}");
+    TestServer::start_with(move |c| {
+        c.database_url = Some(switchboard_server::config::Secret::new(db));
+        tune(c);
+    })
+    .await
+}
+
 fn is_str(v: &Value) -> bool {
     v.as_str().is_some_and(|s| !s.is_empty())
 }
@@ -81,7 +102,7 @@ fn atob_payload(token: &str) -> Value {
 
 #[tokio::test]
 async fn login_answers_both_shapes_with_atob_safe_tokens_and_refreshes() {
-    let t = TestServer::start().await;
+    let t = server(|_| {}).await;
     let http = reqwest::Client::new();
     let login = user_login(&t.a, "user@example.com", Role::Admin).await;
     // The reference's nested shape.
@@ -166,7 +187,7 @@ async fn into(r: reqwest::Result<reqwest::Response>) -> Resp {
 
 #[tokio::test]
 async fn errors_use_the_envelope_and_limits_are_per_hour_by_plan() {
-    let t = TestServer::start().await;
+    let t = server(|_| {}).await;
     let http = reqwest::Client::new();
     let r = into(http.get(format!("{}/api/calls", t.base)).send().await).await;
     err(&r, 401, "AUTH_001");
@@ -217,7 +238,7 @@ async fn errors_use_the_envelope_and_limits_are_per_hour_by_plan() {
 
 #[tokio::test]
 async fn users_me_list_create_update_with_checked_input() {
-    let t = TestServer::start().await;
+    let t = server(|_| {}).await;
     // An API key has no profile.
     err(&t.a.get("/api/users/me").await, 404, "RESOURCE_001");
     let login = user_login(&t.a, "john@example.com", Role::Admin).await;
@@ -292,14 +313,14 @@ async fn users_me_list_create_update_with_checked_input() {
 
 #[tokio::test]
 async fn voices_list_generate_clone_and_preview() {
-    let t = TestServer::start().await;
+    let t = server(|_| {}).await;
     // Without an engine: SERVICE_001.
     err(&t.a.get("/api/voice/voices").await, 503, "SERVICE_001");
     if std::process::Command::new("espeak-ng").arg("--version").output().is_err() {
         eprintln!("espeak-ng is not installed: synthesis not checked");
         return;
     }
-    let t = TestServer::start_with(|c| {
+    let t = server(|c| {
         c.speech = switchboard_speech::SpeechSettings {
             tts: vec![switchboard_speech::TtsEngine::Espeak],
             ..Default::default()
@@ -432,7 +453,7 @@ impl Sse {
 
 #[tokio::test]
 async fn calls_initiate_get_list_update_active_hangup_and_streams() {
-    let t = TestServer::start().await;
+    let t = server(|_| {}).await;
     // The reference's initiate, placed through the core dial path.
     let example = json!({
         "campaign_id": "campaign_12345", "phone_number": "+14155550123", "agent_id": "agent_67890",
@@ -505,6 +526,30 @@ async fn calls_initiate_get_list_update_active_hangup_and_streams() {
             .await;
     let r = t.a.post(&format!("/v1/calls/{live}/events"), json!({"status": "answered"})).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    // The active stream shows it answered (the board follows the outbox).
+    let mut seen = false;
+    for _ in 0..20 {
+        let m = active_events.next().await.unwrap();
+        assert!(["active_calls_update", "call_update"].contains(&m["type"].as_str().unwrap()), "{m}");
+        let calls = if m["type"] == "active_calls_update" {
+            m["active_calls"].clone()
+        } else {
+            json!([m["updates"].clone()])
+        };
+        if calls
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["call_id"] == live.as_str() && c["status"] == "in_progress")
+        {
+            if m["type"] == "call_update" {
+                assert_eq!(m["call_id"], live.as_str());
+            }
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "the active stream shows the new call");
     // Active: nested (reference) and top level (portal).
     let r = t.a.get("/api/calls/active").await;
     let d = ok(&r, 200).clone();
@@ -526,25 +571,6 @@ async fn calls_initiate_get_list_update_active_hangup_and_streams() {
         .unwrap();
     assert_eq!(one["status"], "in_progress");
     assert!(one["duration"].is_i64() && one.get("quality_score").is_some());
-    // The active stream saw it.
-    let mut seen = false;
-    for _ in 0..10 {
-        let m = active_events.next().await.unwrap();
-        assert!(["active_calls_update", "call_update"].contains(&m["type"].as_str().unwrap()), "{m}");
-        let calls = if m["type"] == "active_calls_update" {
-            m["active_calls"].clone()
-        } else {
-            json!([m["updates"].clone()])
-        };
-        if calls.as_array().unwrap().iter().any(|c| c["call_id"] == live.as_str()) {
-            if m["type"] == "call_update" {
-                assert_eq!(m["call_id"], live.as_str());
-            }
-            seen = true;
-            break;
-        }
-    }
-    assert!(seen, "the active stream shows the new call");
 
     // The reference's PUT; the call-center service's fields.
     let r = put(
@@ -651,7 +677,7 @@ async fn calls_initiate_get_list_update_active_hangup_and_streams() {
 
 #[tokio::test]
 async fn campaigns_and_analytics_over_the_core() {
-    let t = TestServer::start_with(|c| c.conversion_value = 250.0).await;
+    let t = server(|c| c.conversion_value = 250.0).await;
     let tpl = crate::templates::new_template(&t.a, crate::templates::spec_template()).await;
     let c1 = t.a.new_contact(json!({"name": "John Smith", "phone": "+15551234567"})).await;
     let c2 = t.a.new_contact(json!({"name": "Jane Doe", "phone": "+15551234568"})).await;
