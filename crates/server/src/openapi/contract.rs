@@ -108,6 +108,11 @@ fn or_empty(schema: Value) -> Value {
 /// The schema of a query parameter, by its name (and route for `limit`).
 fn query_schema(path: &str, name: &str) -> Option<Value> {
     const STATUSES: &str = "scheduled|queued|initiated|ringing|in-progress|in_progress|answered|completed|busy|no-answer|no_answer|failed|canceled|cancelled|voicemail";
+    if crate::api::compat::vocelio::serves(path)
+        && let Some(schema) = vocelio_query_schema(path, name)
+    {
+        return Some(schema);
+    }
     Some(match name {
         "page" => json!({"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}),
         "limit" => {
@@ -137,6 +142,27 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
         "sort" => json!({"type": "string", "enum": ["calls", "duration"]}),
         "role" => json!({"type": "string", "enum": ["owner", "admin", "manager", "agent", "viewer"]}),
         "agentId" | "campaignId" | "campaignIds" | "callType" | "customerId" | "contactId" | "search" | "tag" | "industry" => short_text(),
+        _ => return None,
+    })
+}
+
+/// Vocelio's query parameters (its own words for statuses and dates).
+fn vocelio_query_schema(path: &str, name: &str) -> Option<Value> {
+    Some(match name {
+        "status" if path == "/api/users" => json!({"type": "string", "enum": ["active", "inactive"]}),
+        "status" if path.starts_with("/api/campaigns") => {
+            json!({"type": "string", "enum": ["draft", "active", "paused", "completed", "cancelled"]})
+        }
+        "status" => {
+            json!({"type": "string", "enum": ["queued", "initiated", "ringing", "answered", "in_progress", "completed", "failed", "busy", "no_answer", "voicemail"]})
+        }
+        "sort" => json!({"type": "string", "enum": ["created_at"]}),
+        "granularity" => json!({"type": "string", "enum": ["hour", "day", "week"]}),
+        "order" => json!({"type": "string", "enum": ["asc", "desc"]}),
+        "gender" => json!({"type": "string", "enum": ["male", "female", "neutral"]}),
+        "category" => json!({"type": "string", "enum": ["professional", "conversational", "narrative"]}),
+        "date_from" | "date_to" => date_or_instant(),
+        "provider" | "language" | "campaign_id" | "agent_id" | "campaign_type" => short_text(),
         _ => return None,
     })
 }

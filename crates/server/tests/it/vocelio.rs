@@ -396,13 +396,23 @@ async fn voices_list_generate_clone_and_preview() {
         t.a.raw(
             reqwest::Method::POST,
             "/api/voices/clone",
-            b"--x\r\nContent-Disposition: form-data; name=\"voice_name\"\r\n\r\nMy Custom Voice\r\n--x--\r\n".to_vec(),
+            b"--x\r\nContent-Disposition: form-data; name=\"audio_file\"; filename=\"v.wav\"\r\nContent-Type: audio/wav\r\n\r\nRIFF\r\n--x\r\nContent-Disposition: form-data; name=\"voice_name\"\r\n\r\nMy Custom Voice\r\n--x--\r\n".to_vec(),
             "multipart/form-data; boundary=x",
         )
         .await;
     let d = ok(&r, 202);
     assert_eq!(d["status"], "failed");
+    assert_eq!(d["voice_id"], Value::Null);
     assert!(d["reason"].as_str().unwrap().contains("not available"));
+    let r =
+        t.a.raw(
+            reqwest::Method::POST,
+            "/api/voice/clone",
+            b"--x\r\nContent-Disposition: form-data; name=\"voice_name\"\r\n\r\nNo audio\r\n--x--\r\n".to_vec(),
+            "multipart/form-data; boundary=x",
+        )
+        .await;
+    assert_eq!(err(&r, 400, "VALIDATION_001").as_deref(), Some("audio_file"));
 }
 
 /// One SSE connection read message by message (`data:` lines).
@@ -655,6 +665,31 @@ async fn calls_initiate_get_list_update_active_hangup_and_streams() {
         "RESOURCE_003",
     );
 
+    // The do-not-call check, per organisation.
+    let r = t.a.post("/v1/dnc", json!({"phone": "+14155550777", "reason": "asked"})).await;
+    assert!(r.status.is_success(), "{}", r.body);
+    let r = t.a.post("/api/calls/dnc-check", json!({"phone_number": "+1 415 555 0777"})).await;
+    let d = ok(&r, 200);
+    assert_eq!(
+        (d["phone_number"].as_str(), d["on_dnc_list"].as_bool(), d["can_call"].as_bool()),
+        (Some("+14155550777"), Some(true), Some(false))
+    );
+    assert_eq!(d["reason"], "asked");
+    let r = t.b.post("/api/calls/dnc-check", json!({"phone_number": "+14155550777"})).await;
+    assert_eq!(ok(&r, 200)["on_dnc_list"], false);
+    assert_eq!(
+        err(&t.a.post("/api/calls/dnc-check", json!({})).await, 400, "VALIDATION_001").as_deref(),
+        Some("phone_number")
+    );
+    assert_eq!(
+        err(
+            &t.a.post("/api/calls/dnc-check", json!({"phone_number": "12"})).await,
+            400,
+            "VALIDATION_002"
+        )
+        .as_deref(),
+        Some("phone_number")
+    );
     // Tenant isolation on every call route.
     err(&t.b.get(&format!("/api/calls/{id}")).await, 404, "RESOURCE_001");
     err(
@@ -779,7 +814,7 @@ async fn campaigns_and_analytics_over_the_core() {
 
     // Dashboard: three calls, two answered, one converted.
     for (status, outcome) in [("completed", Some("converted")), ("completed", None), ("no_answer", None)] {
-        let mut body = json!({"phone": "+15551230001", "direction": "inbound", "status": status});
+        let mut body = json!({"phone": "+15551230001", "direction": "inbound", "status": status, "agentId": "AGT1"});
         if let Some(o) = outcome {
             body["outcome"] = json!(o);
         }
@@ -801,6 +836,42 @@ async fn campaigns_and_analytics_over_the_core() {
     );
     let r = t.b.get("/api/analytics/dashboard").await;
     assert_eq!(ok(&r, 200)["summary"]["total_calls"], 0);
+    // Call analytics: summary and a daily series; agents.
+    let r = t.a.get("/api/analytics/calls?granularity=day&agent_id=AGT1").await;
+    let d = ok(&r, 200).clone();
+    assert_eq!(d["summary"]["total_calls"], 3, "{d}");
+    assert_eq!(d["summary"]["conversion_rate"], 33.3);
+    let series = d["time_series"].as_array().unwrap();
+    assert_eq!(series.len(), 1);
+    assert_eq!(
+        (series[0]["calls"].as_u64(), series[0]["success_rate"].as_f64()),
+        (Some(3), Some(66.7))
+    );
+    assert!(is_str(&series[0]["timestamp"]));
+    assert_eq!(
+        ok(&t.a.get("/api/analytics/calls?agent_id=nobody").await, 200)["summary"]["total_calls"],
+        0
+    );
+    assert_eq!(
+        err(&t.a.get("/api/analytics/calls?granularity=month").await, 400, "VALIDATION_002").as_deref(),
+        Some("granularity")
+    );
+    let r = t.a.get("/api/analytics/agents").await;
+    let d = ok(&r, 200).clone();
+    let agent = &d["agents"][0];
+    assert_eq!(
+        (agent["agent_id"].as_str(), agent["calls"].as_u64()),
+        (Some("AGT1"), Some(3)),
+        "{d}"
+    );
+    assert_eq!(
+        (agent["success_rate"].as_f64(), agent["conversion_rate"].as_f64()),
+        (Some(66.7), Some(33.3))
+    );
+    assert_eq!(agent["performance_score"], 1.7);
+    assert_eq!(d["summary"]["top_performer"], "AGT1");
+    assert_eq!(d["summary"]["total_agents"], 1);
+    assert_eq!(ok(&t.b.get("/api/analytics/agents").await, 200)["agents"], json!([]));
     // Real-time figures.
     let r = t.a.get("/api/analytics/realtime").await;
     let m = ok(&r, 200);

@@ -41,6 +41,7 @@ fn trend(now: f64, before: f64) -> Option<String> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioDashboardSummary)]
 pub struct DashboardSummary {
     pub total_calls: u64,
     pub success_rate: f64,
@@ -50,6 +51,7 @@ pub struct DashboardSummary {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioTrends)]
 pub struct Trends {
     pub calls_trend: Option<String>,
     pub success_rate_trend: Option<String>,
@@ -57,6 +59,7 @@ pub struct Trends {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioTopCampaign)]
 pub struct TopCampaign {
     pub campaign_id: String,
     pub name: String,
@@ -65,6 +68,7 @@ pub struct TopCampaign {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioDashboard)]
 pub struct Dashboard {
     pub summary: DashboardSummary,
     pub trends: Trends,
@@ -140,6 +144,7 @@ pub async fn dashboard(State(state): State<AppState>, ctx: Ctx, auth: Auth, q: Q
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioRealtime)]
 pub struct Realtime {
     pub active_calls: i64,
     pub calls_today: i64,
@@ -184,4 +189,171 @@ pub async fn realtime(State(state): State<AppState>, ctx: Ctx, auth: Auth) -> Ap
         average_handle_time: m["averageHandleTime"].as_f64().map(|s| s.round()),
     };
     Ok(ctx.ok(StatusCode::OK, out))
+}
+
+/// The analytics filter of a Vocelio query: `campaign_id`, `agent_id`,
+/// `date_from`, `date_to`.
+fn filter(q: &QueryMap, tz: switchboard_domain::TimeZone) -> ApiResult<Filter> {
+    let start = q.start("date_from", tz)?;
+    let end = q.end("date_to", tz)?;
+    if let (Some(s), Some(e)) = (start, end)
+        && s >= e
+    {
+        return Err(ApiError::field("date_from", "must be before date_to"));
+    }
+    Ok(Filter {
+        start: start.map(|t| t.timestamp()),
+        end: end.map(|t| t.timestamp()),
+        campaigns: crate::api::fields::short("campaign_id", q.get("campaign_id"))?
+            .into_iter()
+            .collect(),
+        agent: crate::api::fields::short("agent_id", q.get("agent_id"))?,
+        ..Filter::default()
+    })
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioCallsSummary)]
+pub struct CallsSummary {
+    pub total_calls: u64,
+    pub answered_calls: u64,
+    pub completed_calls: u64,
+    pub success_rate: f64,
+    pub conversion_rate: f64,
+    /// Seconds of talk over every call.
+    pub total_duration: u64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioCallsPoint)]
+pub struct CallsPoint {
+    /// The bucket: a date (`day`), a week's first day (`week`), or an hour of the day 0-23 (`hour`).
+    pub timestamp: Option<String>,
+    pub calls: u64,
+    pub success_rate: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioCallsAnalytics)]
+pub struct CallsAnalytics {
+    pub summary: CallsSummary,
+    pub time_series: Vec<CallsPoint>,
+    pub granularity: String,
+}
+
+fn summary_of(s: &Stats) -> CallsSummary {
+    CallsSummary {
+        total_calls: s.calls,
+        answered_calls: s.answered,
+        completed_calls: s.completed,
+        success_rate: pct(s.answered, s.attempted),
+        conversion_rate: pct(s.successful, s.attempted),
+        total_duration: s.total_duration,
+    }
+}
+
+#[utoipa::path(get, path = "/api/analytics/calls", tag = "vocelio", operation_id = "vocelio_analytics_calls",
+    params(("campaign_id" = Option<String>, Query), ("agent_id" = Option<String>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query),
+        ("granularity" = Option<String>, Query, description = "day (default), week, or hour (the hour of the day)")),
+    responses((status = 200, body = Envelope<CallsAnalytics>), (status = 400, body = VocelioErrorBody)))]
+pub async fn calls(State(state): State<AppState>, ctx: Ctx, auth: Auth, q: QueryMap) -> ApiResult<Response> {
+    let tz = crate::api::v1::analytics::request_tz(&q, &auth.org)?;
+    let f = filter(&q, tz)?;
+    let granularity = q.get("granularity").unwrap_or("day").to_owned();
+    let dim = match granularity.as_str() {
+        "day" => query::Dim::Date,
+        "week" => query::Dim::Week,
+        "hour" => query::Dim::Hour,
+        _ => return Err(ApiError::field("granularity", "must be 'hour', 'day' or 'week'")),
+    };
+    let (totals, groups) = state
+        .analytics
+        .query(&auth.org.id, move |t| {
+            let groups = query::breakdown(t, &query::Query::new(f.clone(), dim, tz.0))
+                .map_err(|e| crate::api::v1::analytics::refused(e, "granularity"))?;
+            Ok::<_, ApiError>((query::totals(t, &f), groups))
+        })
+        .await??;
+    let out = CallsAnalytics {
+        summary: summary_of(&totals),
+        time_series: groups
+            .into_iter()
+            .map(|g| CallsPoint {
+                timestamp: g.key,
+                calls: g.stats.calls,
+                success_rate: pct(g.stats.answered, g.stats.attempted),
+            })
+            .collect(),
+        granularity,
+    };
+    Ok(ctx.ok(StatusCode::OK, out))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioAgentRow)]
+pub struct AgentRow {
+    pub agent_id: String,
+    pub name: Option<String>,
+    pub calls: u64,
+    pub success_rate: f64,
+    pub conversion_rate: f64,
+    /// Conversions per dialled call on a 0-5 scale.
+    pub performance_score: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioAgentsSummary)]
+pub struct AgentsSummary {
+    pub total_agents: usize,
+    pub average_performance: f64,
+    pub top_performer: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioAgentsAnalytics)]
+pub struct AgentsAnalytics {
+    pub agents: Vec<AgentRow>,
+    pub summary: AgentsSummary,
+}
+
+#[utoipa::path(get, path = "/api/analytics/agents", tag = "vocelio", operation_id = "vocelio_analytics_agents",
+    params(("campaign_id" = Option<String>, Query), ("date_from" = Option<String>, Query), ("date_to" = Option<String>, Query)),
+    responses((status = 200, body = Envelope<AgentsAnalytics>), (status = 400, body = VocelioErrorBody)))]
+pub async fn agents(State(state): State<AppState>, ctx: Ctx, auth: Auth, q: QueryMap) -> ApiResult<Response> {
+    let tz = crate::api::v1::analytics::request_tz(&q, &auth.org)?;
+    let f = filter(&q, tz)?;
+    let groups = state
+        .analytics
+        .query(&auth.org.id, move |t| {
+            query::breakdown(t, &query::Query::new(f, query::Dim::Agent, tz.0))
+                .map_err(|e| crate::api::v1::analytics::refused(e, "date_from"))
+        })
+        .await??;
+    let mut agents: Vec<AgentRow> = groups
+        .into_iter()
+        .filter_map(|g| {
+            let id = g.key?;
+            let conversion = pct(g.stats.successful, g.stats.attempted);
+            Some(AgentRow {
+                agent_id: id,
+                name: g.name,
+                calls: g.stats.calls,
+                success_rate: pct(g.stats.answered, g.stats.attempted),
+                conversion_rate: conversion,
+                performance_score: (conversion / 2.0).round() / 10.0,
+            })
+        })
+        .collect();
+    agents.sort_by(|a, b| b.performance_score.total_cmp(&a.performance_score).then(b.calls.cmp(&a.calls)));
+    let average = if agents.is_empty() {
+        0.0
+    } else {
+        (agents.iter().map(|a| a.performance_score).sum::<f64>() * 10.0 / agents.len() as f64).round() / 10.0
+    };
+    let summary = AgentsSummary {
+        total_agents: agents.len(),
+        average_performance: average,
+        top_performer: agents.first().map(|a| a.agent_id.clone()),
+    };
+    Ok(ctx.ok(StatusCode::OK, AgentsAnalytics { agents, summary }))
 }

@@ -27,6 +27,7 @@ pub struct LoginBody {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioTokenData)]
 pub struct TokenData {
     pub token: String,
     pub refresh_token: String,
@@ -40,6 +41,7 @@ pub struct TokenData {
 
 /// The tokens in `data` and again at the top level.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioTokensEnvelope)]
 pub struct TokensEnvelope {
     pub success: bool,
     pub data: TokenData,

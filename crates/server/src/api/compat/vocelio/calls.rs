@@ -56,6 +56,7 @@ pub fn status_in(field: &str, v: &str) -> ApiResult<Vec<CallStatus>> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioAnalysis)]
 pub struct Analysis {
     /// positive, negative, neutral or mixed (from the call's analysis); null before.
     pub sentiment: Option<String>,
@@ -135,6 +136,7 @@ impl VocelioCall {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = VocelioCallSettings)]
 pub struct CallSettings {
     pub recording: Option<bool>,
     pub transcription: Option<bool>,
@@ -143,6 +145,7 @@ pub struct CallSettings {
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = VocelioInitiateIn)]
 pub struct InitiateIn {
     pub campaign_id: Option<String>,
     /// E.164, or national in the organisation's region.
@@ -153,6 +156,7 @@ pub struct InitiateIn {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioInitiateOut)]
 pub struct InitiateOut {
     pub call_id: String,
     pub status: &'static str,
@@ -313,6 +317,7 @@ pub async fn logs(State(state): State<AppState>, ctx: Ctx, auth: Auth, q: QueryM
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = VocelioCallUpdateIn)]
 pub struct CallUpdateIn {
     /// A final status (completed, failed, busy, no_answer, voicemail) or a live one.
     pub status: Option<String>,
@@ -382,6 +387,7 @@ pub async fn update(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioActiveCall)]
 pub struct ActiveCall {
     pub call_id: String,
     pub status: String,
@@ -396,6 +402,7 @@ pub struct ActiveCall {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioActiveSummary)]
 pub struct ActiveSummary {
     pub total_active: usize,
     /// Seconds.
@@ -403,6 +410,7 @@ pub struct ActiveSummary {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioActiveData)]
 pub struct ActiveData {
     pub active_calls: Vec<ActiveCall>,
     pub summary: ActiveSummary,
@@ -410,6 +418,7 @@ pub struct ActiveData {
 
 /// `data.active_calls` (the reference) and `active_calls` (the portal).
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioActiveEnvelope)]
 pub struct ActiveEnvelope {
     pub success: bool,
     pub data: ActiveData,
@@ -495,4 +504,44 @@ pub async fn hangup(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id
     responses((status = 200, body = Envelope<VocelioCall>), (status = 404, body = VocelioErrorBody), (status = 409, body = VocelioErrorBody)))]
 pub async fn hold(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id): Path<String>) -> ApiResult<Response> {
     act(&state, &ctx, &auth, &id, LiveAction::Hold).await
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = VocelioDncCheckIn)]
+pub struct DncCheckIn {
+    /// E.164, or national in the organisation's region.
+    pub phone_number: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioDncCheckOut)]
+pub struct DncCheckOut {
+    /// The number as we store it (E.164).
+    pub phone_number: String,
+    pub on_dnc_list: bool,
+    /// False when listed: the dial path refuses listed numbers.
+    pub can_call: bool,
+    pub reason: Option<String>,
+    pub listed_at: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/calls/dnc-check", tag = "vocelio", operation_id = "vocelio_calls_dnc_check", request_body = DncCheckIn,
+    responses((status = 200, body = Envelope<DncCheckOut>), (status = 400, body = VocelioErrorBody)))]
+pub async fn dnc_check(State(state): State<AppState>, ctx: Ctx, auth: Auth, body: JsonBody<DncCheckIn, Lenient>) -> ApiResult<Response> {
+    let phone = fields::phone(
+        "phone_number",
+        &required("phone_number", body.value.phone_number.as_deref())?,
+        &auth.org,
+    )?;
+    let entry = state.store.dnc_entry(&auth.org.id, phone.as_str()).await?;
+    Ok(ctx.ok(
+        StatusCode::OK,
+        DncCheckOut {
+            phone_number: phone.to_string(),
+            on_dnc_list: entry.is_some(),
+            can_call: entry.is_none(),
+            reason: entry.as_ref().and_then(|e| e.reason.clone()),
+            listed_at: entry.map(|e| ts(e.created_at)),
+        },
+    ))
 }

@@ -51,6 +51,7 @@ fn pct(n: u64, d: u64) -> f64 {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioProgress)]
 pub struct Progress {
     pub total_prospects: i64,
     /// Prospects the dialer is done with.
@@ -59,6 +60,7 @@ pub struct Progress {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioPerformance)]
 pub struct Performance {
     pub success_rate: f64,
     pub conversion_rate: f64,
@@ -271,6 +273,7 @@ pub async fn pause(State(state): State<AppState>, ctx: Ctx, auth: Auth, Path(id)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioCampaignStatsOut)]
 pub struct CampaignStatsOut {
     pub campaign_id: String,
     pub total_prospects: i64,

@@ -86,6 +86,7 @@ pub fn code(e: &ApiError) -> &'static str {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioMeta)]
 pub struct Meta {
     pub timestamp: String,
     pub request_id: String,
@@ -158,6 +159,7 @@ pub struct ListEnvelope<T: ToSchema> {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioPagination)]
 pub struct Pagination {
     pub page: u32,
     pub limit: u32,

@@ -35,6 +35,7 @@ pub struct VocelioVoice {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioVoicesData)]
 pub struct VoicesData {
     pub voices: Vec<VocelioVoice>,
 }
@@ -104,6 +105,7 @@ pub async fn list_plural(State(state): State<AppState>, ctx: Ctx, _auth: Auth, q
 }
 
 #[derive(Debug, Default, Deserialize, ToSchema)]
+#[schema(as = VocelioGenerateIn)]
 pub struct GenerateIn {
     /// 1 to 5,000 characters.
     pub text: Option<String>,
@@ -115,6 +117,7 @@ pub struct GenerateIn {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioGenerateOut)]
 pub struct GenerateOut {
     /// Where to fetch the audio (WAV; same credentials).
     pub audio_url: String,
@@ -186,6 +189,7 @@ pub async fn generate_plural(
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = VocelioCloneOut)]
 pub struct CloneOut {
     /// Null: no voice was made.
     pub voice_id: Option<String>,
@@ -198,7 +202,25 @@ pub struct CloneOut {
 const NO_CLONING: &str =
     "Voice cloning is not available on this server: its speech engines speak fixed voices and no cloning provider is configured";
 
-fn clone_answer(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
+/// The clone form (multipart/form-data).
+#[derive(Debug, ToSchema)]
+#[schema(as = VocelioCloneForm)]
+#[allow(dead_code)]
+pub struct CloneForm {
+    /// The voice sample.
+    #[schema(value_type = String, format = Binary)]
+    pub audio_file: Vec<u8>,
+    pub voice_name: String,
+    pub description: Option<String>,
+}
+
+/// Does the multipart body hold a part named `name`?
+fn has_part(body: &[u8], name: &str) -> bool {
+    let needle = format!("name=\"{name}\"");
+    body.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+fn clone_answer(ctx: &Ctx, headers: &HeaderMap, body: &[u8]) -> ApiResult<Response> {
     let multipart = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -208,6 +230,11 @@ fn clone_answer(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
             "audio_file",
             "must be sent as multipart/form-data with audio_file, voice_name and description",
         ));
+    }
+    for part in ["audio_file", "voice_name"] {
+        if !has_part(body, part) {
+            return Err(ApiError::field(part, "is required"));
+        }
     }
     Ok(ctx.ok(
         StatusCode::ACCEPTED,
@@ -221,17 +248,17 @@ fn clone_answer(ctx: &Ctx, headers: &HeaderMap) -> ApiResult<Response> {
 }
 
 #[utoipa::path(post, operation_id = "vocelio_voices_clone", path = "/api/voice/clone", tag = "vocelio",
-    request_body(content = String, content_type = "multipart/form-data", description = "audio_file, voice_name, description"),
+    request_body(content = CloneForm, content_type = "multipart/form-data"),
     responses((status = 202, body = Envelope<CloneOut>), (status = 400, body = VocelioErrorBody)))]
-pub async fn clone(ctx: Ctx, _auth: Auth, headers: HeaderMap, _body: axum::body::Bytes) -> ApiResult<Response> {
-    clone_answer(&ctx, &headers)
+pub async fn clone(ctx: Ctx, _auth: Auth, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Response> {
+    clone_answer(&ctx, &headers, &body)
 }
 
 #[utoipa::path(post, operation_id = "vocelio_voices_clone_plural", path = "/api/voices/clone", tag = "vocelio",
-    request_body(content = String, content_type = "multipart/form-data", description = "audio_file, voice_name, description"),
+    request_body(content = CloneForm, content_type = "multipart/form-data"),
     responses((status = 202, body = Envelope<CloneOut>), (status = 400, body = VocelioErrorBody)))]
-pub async fn clone_plural(ctx: Ctx, _auth: Auth, headers: HeaderMap, _body: axum::body::Bytes) -> ApiResult<Response> {
-    clone_answer(&ctx, &headers)
+pub async fn clone_plural(ctx: Ctx, _auth: Auth, headers: HeaderMap, body: axum::body::Bytes) -> ApiResult<Response> {
+    clone_answer(&ctx, &headers, &body)
 }
 
 #[utoipa::path(get, operation_id = "vocelio_voices_preview", path = "/api/voices/preview/{file}", tag = "vocelio", params(("file" = String, Path, description = "`{voice_id}.mp3`")),
