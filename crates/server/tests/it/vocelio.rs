@@ -93,7 +93,7 @@ fn atob_payload(token: &str) -> Value {
     let seg = token.split('.').nth(1).expect("three segments");
     assert!(!seg.contains(['-', '_']), "atob refuses {seg}");
     let mut padded = seg.to_owned();
-    while padded.len() % 4 != 0 {
+    while !padded.len().is_multiple_of(4) {
         padded.push('=');
     }
     let bytes = base64::engine::general_purpose::STANDARD.decode(padded).expect("atob decodes");

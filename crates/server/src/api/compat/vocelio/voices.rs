@@ -145,7 +145,7 @@ async fn generate_speech(state: AppState, ctx: Ctx, auth: Auth, b: GenerateIn) -
         extra,
         ..Default::default()
     };
-    let out = synthesize_for(&state, &auth, input).await.map_err(|e| rename_voice(e))?;
+    let out = synthesize_for(&state, &auth, input).await.map_err(rename_voice)?;
     let cost = (out.characters as f64 * state.cfg.speech_price_per_character * 1e6).round() / 1e6;
     Ok(ctx.ok(
         StatusCode::OK,
