@@ -91,6 +91,8 @@ struct FileConfig {
     bootstrap_plan: Option<String>,
     login_free_attempts: Option<u32>,
     login_delay_ms: Option<u64>,
+    speech_price_per_character: Option<f64>,
+    conversion_value: Option<f64>,
     login_account_max_delay_secs: Option<u64>,
     login_address_max_delay_secs: Option<u64>,
     allow_private_webhook_targets: Option<bool>,
@@ -139,6 +141,12 @@ pub struct Config {
     pub login_free_attempts: u32,
     /// The first wait, in ms, doubling with each further failure (0: no throttling).
     pub login_delay_ms: u64,
+    /// The price of one synthesised character, reported as `cost` by the
+    /// Vocelio voice routes (config file `speech_price_per_character`).
+    pub speech_price_per_character: f64,
+    /// What one successful call (a success outcome) is worth, for the
+    /// Vocelio dashboard's revenue (config file `conversion_value`).
+    pub conversion_value: f64,
     /// The longest wait an account's failures impose on every attempt at it.
     pub login_account_max_delay_secs: u64,
     /// The longest wait a client address's failures impose on it.
@@ -197,6 +205,8 @@ impl Default for Config {
             bootstrap_plan: "unlimited".into(),
             login_free_attempts: 5,
             login_delay_ms: 1000,
+            speech_price_per_character: 0.00004,
+            conversion_value: 0.0,
             login_account_max_delay_secs: 60,
             login_address_max_delay_secs: 900,
             allow_private_webhook_targets: false,
@@ -322,6 +332,14 @@ impl Config {
             bootstrap_plan,
             login_free_attempts: file.login_free_attempts.unwrap_or(d.login_free_attempts).max(1),
             login_delay_ms: file.login_delay_ms.unwrap_or(d.login_delay_ms),
+            speech_price_per_character: file
+                .speech_price_per_character
+                .filter(|p| p.is_finite() && *p >= 0.0)
+                .unwrap_or(d.speech_price_per_character),
+            conversion_value: file
+                .conversion_value
+                .filter(|p| p.is_finite() && *p >= 0.0)
+                .unwrap_or(d.conversion_value),
             login_account_max_delay_secs: file.login_account_max_delay_secs.unwrap_or(d.login_account_max_delay_secs),
             login_address_max_delay_secs: file.login_address_max_delay_secs.unwrap_or(d.login_address_max_delay_secs),
             allow_private_webhook_targets: args

@@ -42,6 +42,7 @@ use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::api::compat::vocelio;
 use crate::api::compat::{callmind, ribbon, ribbon_calls};
 use crate::api::v1::analysis as analysis_routes;
 use crate::api::v1::intents;
@@ -183,6 +184,38 @@ fn api_routes() -> OpenApiRouter<AppState> {
         .routes(routes!(ribbon_calls::place))
         .routes(routes!(ribbon_calls::status))
         .routes(routes!(ribbon_calls::act))
+        .routes(routes!(vocelio::auth::login))
+        .routes(routes!(vocelio::auth::login_short))
+        .routes(routes!(vocelio::auth::refresh))
+        .routes(routes!(vocelio::auth::refresh_short))
+        .routes(routes!(vocelio::users::get_me, vocelio::users::update_me))
+        .routes(routes!(vocelio::users::list, vocelio::users::create))
+        .routes(routes!(vocelio::users::update))
+        .routes(routes!(vocelio::voices::list))
+        .routes(routes!(vocelio::voices::list_plural))
+        .routes(routes!(vocelio::voices::generate))
+        .routes(routes!(vocelio::voices::generate_plural))
+        .routes(routes!(vocelio::voices::clone))
+        .routes(routes!(vocelio::voices::clone_plural))
+        .routes(routes!(vocelio::voices::preview))
+        .routes(routes!(vocelio::calls::initiate, vocelio::calls::list))
+        .routes(routes!(vocelio::calls::get, vocelio::calls::update))
+        .routes(routes!(vocelio::calls::active))
+        .routes(routes!(vocelio::calls::logs))
+        .routes(routes!(vocelio::calls::hangup))
+        .routes(routes!(vocelio::calls::hold))
+        .routes(routes!(vocelio::calls::dnc_check))
+        .routes(routes!(vocelio::call_events::call_events))
+        .routes(routes!(vocelio::call_events::active_events))
+        .routes(routes!(vocelio::analytics::dashboard))
+        .routes(routes!(vocelio::analytics::realtime))
+        .routes(routes!(vocelio::analytics::calls))
+        .routes(routes!(vocelio::analytics::agents))
+        .routes(routes!(vocelio::campaigns::list))
+        .routes(routes!(vocelio::campaigns::get, vocelio::campaigns::update))
+        .routes(routes!(vocelio::campaigns::start))
+        .routes(routes!(vocelio::campaigns::pause))
+        .routes(routes!(vocelio::campaigns::stats))
         .routes(routes!(org::get_org, org::update_org))
         .routes(routes!(usage::set_plan))
         .routes(routes!(usage::usage))
@@ -307,6 +340,7 @@ pub fn router(state: AppState) -> (Router, serde_json::Value) {
         }))
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), identity::guard::guard))
         .layer(axum::middleware::from_fn_with_state(state.clone(), wake_webhooks))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), vocelio::render))
         .with_state(state);
     let doc_json = Arc::new(serde_json::to_string_pretty(&doc).unwrap_or_default());
     let router = router

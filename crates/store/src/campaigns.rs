@@ -147,6 +147,8 @@ pub trait CampaignStore: Send + Sync {
     /// Removes a number; answers whether it was listed.
     async fn remove_dnc(&self, org: &OrgId, phone: &str) -> Result<bool>;
     async fn list_dnc(&self, org: &OrgId, page: Page) -> Result<(Vec<DncEntry>, u64)>;
+    /// The number's entry, when it is listed (already E.164).
+    async fn dnc_entry(&self, org: &OrgId, phone: &str) -> Result<Option<DncEntry>>;
 
     // Campaigns.
     /// Stores a batch of a campaign's contacts before the campaign itself

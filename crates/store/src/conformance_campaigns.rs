@@ -250,6 +250,10 @@ pub async fn dnc_list(s: DynStore) {
     );
     assert_eq!(s.list_dnc(&a.id, PAGE).await.unwrap().1, 2);
     assert_eq!(s.list_dnc(&b.id, PAGE).await.unwrap().1, 0);
+    let found = s.dnc_entry(&a.id, "+15550000002").await.unwrap().unwrap();
+    assert_eq!((found.phone.as_str(), found.reason.as_deref()), ("+15550000002", Some("asked")));
+    assert!(s.dnc_entry(&b.id, "+15550000002").await.unwrap().is_none(), "per organisation");
+    assert!(s.dnc_entry(&a.id, "+15550000009").await.unwrap().is_none());
     assert!(!s.remove_dnc(&b.id, "+15550000001").await.unwrap());
     assert!(s.remove_dnc(&a.id, "+15550000001").await.unwrap());
     let (rows, _) = s.list_dnc(&a.id, PAGE).await.unwrap();

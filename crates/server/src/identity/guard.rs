@@ -95,6 +95,24 @@ pub fn required(method: &Method, path: &str) -> Required {
         // An agent sets their own status; another's needs agents.manage (checked by the handler).
         ("PUT", "/v1/agents/{id}/status") | ("POST", "/v1/agents/{id}/accept") => Permission("agents.view"),
         (_, p) if p.starts_with("/v1/departments") || p.starts_with("/v1/queues") => family("queues.view", "queues.manage"),
+        // Vocelio.
+        ("POST", "/api/auth/login" | "/auth/login" | "/api/auth/refresh" | "/auth/refresh") => Public,
+        ("GET" | "PUT", "/api/users/me") => Authenticated,
+        ("GET", "/api/users") => Permission("users.view"),
+        ("POST", "/api/users") | ("PUT", "/api/users/{user_id}") => Permission("users.manage"),
+        ("GET", "/api/voice/voices" | "/api/voices" | "/api/voice/clone/{voice_id}/status" | "/api/voices/preview/{file}") => {
+            Permission("calls.view")
+        }
+        ("POST", "/api/voice/generate" | "/api/voices/generate" | "/api/voice/clone" | "/api/voices/clone") => Permission("calls.create"),
+        ("POST", "/api/calls") => Permission("calls.create"),
+        ("GET", p) if p.starts_with("/api/calls") => Permission("calls.view"),
+        ("PUT", "/api/calls/{call_id}") | ("POST", "/api/calls/{call_id}/hangup" | "/api/calls/{call_id}/hold") => {
+            Permission("calls.update")
+        }
+        ("POST", "/api/calls/dnc-check") => Permission("dnc.view"),
+        (_, p) if p.starts_with("/api/campaigns") => family("campaigns.view", "campaigns.manage"),
+        ("GET", p) if p.starts_with("/api/analytics/") => Permission("analytics.view"),
+        ("POST", "/api/webhooks") => Permission("webhooks.manage"),
         (_, p) if p.starts_with("/v1/webhooks") || p.starts_with("/v1/events") => family("webhooks.view", "webhooks.manage"),
         (_, p) if p.starts_with("/v1/templates") => family("templates.view", "templates.manage"),
         // An organisation's intents belong with its scripts.
@@ -136,9 +154,24 @@ pub async fn guard(State(state): State<AppState>, matched: Option<MatchedPath>, 
             .with_details(json!({ "permission": p }))
             .into_response();
     }
-    let limit = switchboard_domain::org::plan(&auth.org.plan).and_then(|p| p.requests_per_minute);
+    // Vocelio's routes count per hour with its plan table; the rest per minute.
+    let vocelio = crate::api::compat::vocelio::serves(&path);
+    let (limit, window, per) = if vocelio {
+        (crate::api::compat::vocelio::hourly_limit(&auth.org.plan), 3_600, "hour")
+    } else {
+        (
+            switchboard_domain::org::plan(&auth.org.plan).and_then(|p| p.requests_per_minute),
+            crate::identity::ratelimit::WINDOW_SECS,
+            "minute",
+        )
+    };
+    let subject = if vocelio {
+        format!("{}:hour", auth.actor_id())
+    } else {
+        auth.actor_id()
+    };
     let decision = match limit {
-        Some(limit) => Some(state.limiter.hit(&auth.actor_id(), limit, state.clock.now().timestamp()).await),
+        Some(limit) => Some(state.limiter.hit_in(&subject, limit, state.clock.now().timestamp(), window).await),
         None => None,
     };
     let mut resp = match decision {
@@ -146,7 +179,7 @@ pub async fn guard(State(state): State<AppState>, matched: Option<MatchedPath>, 
             let wait = (d.reset - state.clock.now().timestamp()).max(1);
             let mut r = ApiError::new(
                 ErrorKind::RateLimited,
-                format!("Rate limit of {} requests per minute exceeded; retry in {wait} s", d.limit),
+                format!("Rate limit of {} requests per {per} exceeded; retry in {wait} s", d.limit),
             )
             .with_details(json!({ "limit": d.limit, "retryAfter": wait }))
             .into_response();

@@ -55,8 +55,14 @@ impl RateLimiter {
 
     /// Counts one request by `subject` against `limit` per window.
     pub async fn hit(&self, subject: &str, limit: u64, now: i64) -> Decision {
-        let window = now.div_euclid(WINDOW_SECS);
-        let reset = (window + 1) * WINDOW_SECS;
+        self.hit_in(subject, limit, now, WINDOW_SECS).await
+    }
+
+    /// Counts one request by `subject` against `limit` per window of `secs`.
+    pub async fn hit_in(&self, subject: &str, limit: u64, now: i64, secs: i64) -> Decision {
+        let secs = secs.max(1);
+        let window = now.div_euclid(secs);
+        let reset = (window + 1) * secs;
         let count = match &self.backend {
             Backend::Memory(map) => {
                 let mut map = map.lock().unwrap_or_else(|e| e.into_inner());
@@ -76,7 +82,7 @@ impl RateLimiter {
                 let counted: redis::RedisResult<(u64, i64)> = redis::pipe()
                     .atomic()
                     .incr(&key, 1u64)
-                    .expire(&key, WINDOW_SECS * 2)
+                    .expire(&key, secs * 2)
                     .query_async(&mut conn)
                     .await;
                 match counted {

@@ -26,6 +26,10 @@ pub struct Claims {
     pub iat: i64,
     pub exp: i64,
     pub typ: String,
+    /// A nonce varied only to keep the payload segment free of the
+    /// base64url characters `-` and `_` (see [`JwtKeys::issue`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub n: Option<u32>,
 }
 
 pub struct JwtKeys {
@@ -60,8 +64,27 @@ impl JwtKeys {
             iat: now.timestamp(),
             exp: now.timestamp() + ACCESS_TTL_SECS,
             typ: "access".into(),
+            n: None,
         };
+        let mut claims = claims;
+        // Browser clients read `exp` with `atob`, which refuses `-` and `_`:
+        // vary the nonce until the payload segment holds neither.
+        for n in 0..10_000u32 {
+            let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default();
+            if atob_safe(&token) {
+                return token;
+            }
+            claims.n = Some(n);
+        }
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).unwrap_or_default()
+    }
+
+    /// Is `token` one of ours, correctly signed, whose expiry has passed?
+    pub fn expired(&self, token: &str, now: Timestamp) -> bool {
+        let mut v = Validation::new(Algorithm::HS256);
+        v.validate_exp = false;
+        v.required_spec_claims.clear();
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).is_ok_and(|d| d.claims.exp <= now.timestamp())
     }
 
     /// Checks the signature and the expiry (against `now`, the server clock).
@@ -81,6 +104,12 @@ pub fn new_refresh_token() -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     format!("sbr_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
+}
+
+/// Does the token's payload segment decode with the browser's `atob`
+/// (standard base64 alphabet: no `-` or `_`)?
+pub fn atob_safe(token: &str) -> bool {
+    token.split('.').nth(1).is_some_and(|p| !p.contains(['-', '_']))
 }
 
 /// Does this bearer token look like a JWT (three dot-separated parts)?
@@ -107,6 +136,25 @@ mod tests {
             locked_until: None,
             last_login_at: None,
         }
+    }
+
+    #[test]
+    fn payload_segments_decode_with_atob() {
+        let keys = JwtKeys::from_secret(b"secret-1");
+        let now = switchboard_domain::now();
+        let mut with_nonce = 0;
+        for _ in 0..1000 {
+            let t = keys.issue(&user(), &SessionId::new(), now);
+            assert!(atob_safe(&t), "{t}");
+            assert!(keys.verify(&t, now).is_some());
+            let payload = t.split('.').nth(1).unwrap();
+            let claims: serde_json::Value =
+                serde_json::from_slice(&base64::engine::general_purpose::STANDARD_NO_PAD.decode(payload).unwrap()).unwrap();
+            with_nonce += usize::from(claims.get("n").is_some());
+        }
+        // Our claims (ids, role, numbers) never need the nonce.
+        assert_eq!(with_nonce, 0);
+        assert!(!atob_safe("a.ey-_.c"));
     }
 
     #[test]

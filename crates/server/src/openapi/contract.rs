@@ -44,10 +44,16 @@ fn meaning(code: &str) -> &'static str {
     }
 }
 
-fn error_response(code: &str) -> Value {
+fn error_response(code: &str, path: &str) -> Value {
+    // Vocelio's routes answer errors in its own envelope.
+    let schema = if crate::api::compat::vocelio::serves(path) {
+        "VocelioErrorBody"
+    } else {
+        "ErrorBody"
+    };
     let mut r = json!({
         "description": meaning(code),
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
     });
     if code == "429" {
         r["headers"] = json!({"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer", "minimum": 1}}});
@@ -102,6 +108,11 @@ fn or_empty(schema: Value) -> Value {
 /// The schema of a query parameter, by its name (and route for `limit`).
 fn query_schema(path: &str, name: &str) -> Option<Value> {
     const STATUSES: &str = "scheduled|queued|initiated|ringing|in-progress|in_progress|answered|completed|busy|no-answer|no_answer|failed|canceled|cancelled|voicemail";
+    if crate::api::compat::vocelio::serves(path)
+        && let Some(schema) = vocelio_query_schema(path, name)
+    {
+        return Some(schema);
+    }
     Some(match name {
         "page" => json!({"type": "integer", "minimum": 1, "maximum": 1_000_000, "default": 1}),
         "limit" => {
@@ -136,6 +147,27 @@ fn query_schema(path: &str, name: &str) -> Option<Value> {
         "role" => json!({"type": "string", "enum": ["owner", "admin", "manager", "agent", "viewer"]}),
         "agentId" | "campaignId" | "campaignIds" | "callType" | "customerId" | "contactId" | "search" | "tag" | "industry"
         | "department" | "departmentId" => short_text(),
+        _ => return None,
+    })
+}
+
+/// Vocelio's query parameters (its own words for statuses and dates).
+fn vocelio_query_schema(path: &str, name: &str) -> Option<Value> {
+    Some(match name {
+        "status" if path == "/api/users" => json!({"type": "string", "enum": ["active", "inactive"]}),
+        "status" if path.starts_with("/api/campaigns") => {
+            json!({"type": "string", "enum": ["draft", "active", "paused", "completed", "cancelled"]})
+        }
+        "status" => {
+            json!({"type": "string", "enum": ["queued", "initiated", "ringing", "answered", "in_progress", "completed", "failed", "busy", "no_answer", "voicemail"]})
+        }
+        "sort" => json!({"type": "string", "enum": ["created_at"]}),
+        "granularity" => json!({"type": "string", "enum": ["hour", "day", "week"]}),
+        "order" => json!({"type": "string", "enum": ["asc", "desc"]}),
+        "gender" => json!({"type": "string", "enum": ["male", "female", "neutral"]}),
+        "category" => json!({"type": "string", "enum": ["professional", "conversational", "narrative"]}),
+        "date_from" | "date_to" => date_or_instant(),
+        "provider" | "language" | "campaign_id" | "agent_id" | "campaign_type" => short_text(),
         _ => return None,
     })
 }
@@ -477,7 +509,7 @@ fn operation(path: &str, method: &Method, op: &mut Map<String, Value>) -> Option
     if authed {
         codes.extend(["401", "403", "429"]);
     }
-    if path == "/v1/auth/login" {
+    if path == "/v1/auth/login" || path.ends_with("/auth/login") {
         codes.push("429");
     }
     if path.contains('{') {
@@ -492,12 +524,12 @@ fn operation(path: &str, method: &Method, op: &mut Map<String, Value>) -> Option
     let responses = op.entry("responses").or_insert_with(|| json!({}));
     if let Some(r) = responses.as_object_mut() {
         for code in codes {
-            r.entry(code.to_owned()).or_insert_with(|| error_response(code));
+            r.entry(code.to_owned()).or_insert_with(|| error_response(code, path));
         }
         // Every error answer carries the error body.
         for (code, resp) in r.iter_mut() {
             if code.starts_with('4') && resp.get("content").is_none() {
-                *resp = error_response(code);
+                *resp = error_response(code, path);
             }
         }
     }
@@ -531,7 +563,7 @@ fn unique_operation_ids(v: &mut Value) {
                 continue;
             };
             let tag = op["tags"][0].as_str().unwrap_or("api").replace('-', "_");
-            let dialect = matches!(tag.as_str(), "callmind" | "call_ribbon");
+            let dialect = matches!(tag.as_str(), "callmind" | "call_ribbon" | "vocelio");
             if seen.get(&id).copied().unwrap_or(0) > 1 || dialect && !id.starts_with(&tag) {
                 op["operationId"] = json!(format!("{tag}_{id}"));
             }

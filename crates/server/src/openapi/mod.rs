@@ -29,6 +29,7 @@ use utoipa::{Modify, OpenApi};
         (name = "call-ribbon", description = "The Call Ribbon backend API, served unchanged"),
         (name = "agents", description = "Agents: skills, departments and a checked status (available, on call, break ...)"),
         (name = "queues", description = "Departments and queues: required skills, priority, business hours, overflow"),
+        (name = "vocelio", description = "The Vocelio API (reference and client apps), served unchanged"),
         (name = "speech", description = "Text to speech on the box: voices, synthesis, cached audio"),
         (name = "health", description = "Liveness and database health"),
     )

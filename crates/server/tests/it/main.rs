@@ -29,6 +29,7 @@ mod support;
 mod templates;
 mod tenancy;
 mod twilio;
+mod vocelio;
 mod webhook_crash;
 mod webhook_delivery;
 mod webhooks;

@@ -378,6 +378,15 @@ impl CampaignStore for PgStore {
         Ok((rows.iter().map(dnc_from_row).collect::<Result<_>>()?, total as u64))
     }
 
+    async fn dnc_entry(&self, org: &OrgId, phone: &str) -> Result<Option<DncEntry>> {
+        let row = sqlx::query("SELECT phone, reason, created_at FROM dnc WHERE org_id = $1 AND phone = $2")
+            .bind(org.as_str())
+            .bind(phone)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(dnc_from_row).transpose()
+    }
+
     #[tracing::instrument(skip_all)]
     async fn stage_campaign_contacts(&self, org: &OrgId, campaign: &CampaignId, rows: Vec<StagedContact>) -> Result<()> {
         let ids: Vec<&str> = rows.iter().map(|r| r.contact_id.as_str()).collect();

@@ -316,6 +316,18 @@ impl CampaignStore for SqliteStore {
         .await
     }
 
+    async fn dnc_entry(&self, org: &OrgId, phone: &str) -> Result<Option<DncEntry>> {
+        let (org, phone) = (org.clone(), phone.to_owned());
+        self.read(move |c| {
+            Ok(
+                c.prepare_cached("SELECT phone, reason, created_at FROM dnc WHERE org_id = ?1 AND phone = ?2")?
+                    .query_row(params![org.as_str(), phone], dnc_from_row)
+                    .optional()?,
+            )
+        })
+        .await
+    }
+
     async fn stage_campaign_contacts(&self, org: &OrgId, campaign: &CampaignId, rows: Vec<StagedContact>) -> Result<()> {
         let (org, campaign) = (org.clone(), campaign.clone());
         let rows = std::sync::Arc::new(rows);

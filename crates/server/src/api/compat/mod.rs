@@ -4,3 +4,4 @@
 pub mod callmind;
 pub mod ribbon;
 pub mod ribbon_calls;
+pub mod vocelio;

@@ -121,14 +121,48 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: JsonBody<LoginIn>,
 ) -> ApiResult<Response> {
-    let ip = peer.ip();
-    let (Some(email), Some(password)) = (body.value.email.as_deref(), body.value.password.as_deref()) else {
-        return Err(ApiError::field(
-            if body.value.email.is_none() { "email" } else { "password" },
-            "is required",
-        ));
+    match sign_in(&state, peer.ip(), &body.value).await {
+        Ok(out) => Ok(respond(StatusCode::OK, false, &out)),
+        Err(Refused::Throttled(t)) => Ok(throttled(t, state.clock.now())),
+        Err(Refused::Error(e)) => Err(e),
+    }
+}
+
+/// Why a login was refused.
+pub enum Refused {
+    /// Too many failures: try again at the time it says.
+    Throttled(Throttled),
+    Error(ApiError),
+}
+
+impl From<ApiError> for Refused {
+    fn from(e: ApiError) -> Self {
+        Refused::Error(e)
+    }
+}
+
+impl From<switchboard_store::StoreError> for Refused {
+    fn from(e: switchboard_store::StoreError) -> Self {
+        Refused::Error(e.into())
+    }
+}
+
+impl Refused {
+    /// The refusal as a response (a throttle carries `Retry-After`).
+    pub fn into_response(self, now: switchboard_domain::Timestamp) -> Response {
+        match self {
+            Refused::Throttled(t) => throttled(t, now),
+            Refused::Error(e) => e.into_response(),
+        }
+    }
+}
+
+/// Logs a user in from `ip`: throttled, audited; answers the tokens.
+pub async fn sign_in(state: &AppState, ip: std::net::IpAddr, body: &LoginIn) -> Result<TokensOut, Refused> {
+    let (Some(email), Some(password)) = (body.email.as_deref(), body.password.as_deref()) else {
+        return Err(ApiError::field(if body.email.is_none() { "email" } else { "password" }, "is required").into());
     };
-    fields::short("organization", body.value.organization.as_deref())?;
+    fields::short("organization", body.organization.as_deref())?;
     let email = email.trim().to_lowercase();
     let now = state.clock.now();
     // Throttled by the e-mail given, known or not, so that the answer
@@ -138,7 +172,7 @@ pub async fn login(
         Err(t) => {
             if let Some((user, _)) = state.store.user_by_email(&email, None).await? {
                 audit::record(
-                    &state,
+                    state,
                     &user.org_id,
                     &user.id.to_string(),
                     "auth.login_refused",
@@ -148,20 +182,20 @@ pub async fn login(
                 )
                 .await;
             }
-            return Ok(throttled(t, now));
+            return Err(Refused::Throttled(t));
         }
     };
-    let found = match named_org(&state, body.value.organization.as_deref()).await? {
+    let found = match named_org(state, body.organization.as_deref()).await? {
         Some(org) => state.store.user_by_email(&email, org.as_ref()).await?,
         None => None,
     };
     let Some((mut user, hash)) = found else {
         verify_decoy(password);
-        return Err(bad_login());
+        return Err(bad_login().into());
     };
     if !verify_password(password, &hash) || user.status != UserStatus::Active {
         audit::record(
-            &state,
+            state,
             &user.org_id,
             &user.id.to_string(),
             "auth.login_failed",
@@ -170,16 +204,16 @@ pub async fn login(
             Some(ip),
         )
         .await;
-        return Err(bad_login());
+        return Err(bad_login().into());
     }
     state.logins.succeeded(&attempt).await;
     user.failed_logins = 0;
     user.locked_until = None;
     user.last_login_at = Some(now);
     let user = state.store.update_user(user, None).await?;
-    let out = issue(&state, &user, SessionId::new()).await?;
+    let out = issue(state, &user, SessionId::new()).await?;
     audit::record(
-        &state,
+        state,
         &user.org_id,
         &user.id.to_string(),
         "auth.login",
@@ -188,14 +222,20 @@ pub async fn login(
         Some(ip),
     )
     .await;
-    Ok(respond(StatusCode::OK, false, &out))
+    Ok(out)
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshIn,
     responses((status = 200, body = TokensOut), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
 pub async fn refresh(State(state): State<AppState>, body: JsonBody<RefreshIn>) -> ApiResult<Response> {
-    let Some(token) = body.value.refresh_token.as_deref().map(str::trim).filter(|t| !t.is_empty()) else {
-        return Err(ApiError::field("refreshToken", "is required"));
+    let out = renew(&state, body.value.refresh_token.as_deref(), "refreshToken").await?;
+    Ok(respond(StatusCode::OK, false, &out))
+}
+
+/// Spends a refresh token (named `field` in errors) for new tokens.
+pub async fn renew(state: &AppState, token: Option<&str>, field: &str) -> ApiResult<TokensOut> {
+    let Some(token) = token.map(str::trim).filter(|t| !t.is_empty()) else {
+        return Err(ApiError::field(field, "is required"));
     };
     let invalid = || ApiError::new(ErrorKind::Unauthorized, "The refresh token is invalid, expired or already used");
     match state.store.spend_refresh_token(&hash_key(token), state.clock.now()).await? {
@@ -204,8 +244,7 @@ pub async fn refresh(State(state): State<AppState>, body: JsonBody<RefreshIn>) -
                 Ok(u) if u.status == UserStatus::Active => u,
                 _ => return Err(invalid()),
             };
-            let out = issue(&state, &user, t.session).await?;
-            Ok(respond(StatusCode::OK, false, &out))
+            issue(state, &user, t.session).await
         }
         Spent::Reused(session) => {
             // The store revoked the login; its access tokens stop working

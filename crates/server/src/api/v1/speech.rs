@@ -86,7 +86,7 @@ fn serde_name<T: Serialize>(v: &T) -> String {
 }
 
 impl VoiceOut {
-    fn from_voice(v: Voice) -> Self {
+    pub(crate) fn from_voice(v: Voice) -> Self {
         VoiceOut {
             gender: serde_name(&v.gender),
             engine: serde_name(&v.engine),
@@ -120,7 +120,12 @@ pub async fn list_voices(State(state): State<AppState>, _auth: Auth) -> ApiResul
     responses((status = 200, body = SpeechOut), (status = 400, body = ErrorBody), (status = 503, body = ErrorBody)),
     security(("bearer" = []), ("apiKey" = [])))]
 pub async fn synthesize(State(state): State<AppState>, auth: Auth, body: JsonBody<SpeechIn>) -> ApiResult<Response> {
-    let input = body.value;
+    let out = synthesize_for(&state, &auth, body.value).await?;
+    Ok(respond(StatusCode::OK, false, &out))
+}
+
+/// Synthesises `input` for the caller's organisation (cached).
+pub(crate) async fn synthesize_for(state: &AppState, auth: &Auth, input: SpeechIn) -> ApiResult<SpeechOut> {
     let speech = state.speech.clone();
     speech.engines.tts_ready().map_err(api_error)?;
     let text = input.text.ok_or_else(|| ApiError::field("text", "is required"))?;
@@ -160,21 +165,17 @@ pub async fn synthesize(State(state): State<AppState>, auth: Auth, body: JsonBod
                 tracing::error!(error = %e, "synthesis task failed");
                 ApiError::internal()
             })??;
-    Ok(respond(
-        StatusCode::OK,
-        false,
-        &SpeechOut {
-            audio_url: audio_url(&state, &meta.id, format),
-            audio_id: meta.id.clone(),
-            duration_secs: meta.duration_secs,
-            characters,
-            voice: voice_id,
-            format: format.as_str().into(),
-            content_type: format.content_type().into(),
-            not_applicable,
-            cached,
-        },
-    ))
+    Ok(SpeechOut {
+        audio_url: audio_url(state, &meta.id, format),
+        audio_id: meta.id.clone(),
+        duration_secs: meta.duration_secs,
+        characters,
+        voice: voice_id,
+        format: format.as_str().into(),
+        content_type: format.content_type().into(),
+        not_applicable,
+        cached,
+    })
 }
 
 #[utoipa::path(get, path = "/v1/audio/{file}", tag = "speech", params(("file" = String, Path, description = "`{audioId}.{wav|ulaw|alaw}`")),

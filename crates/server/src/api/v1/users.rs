@@ -83,7 +83,7 @@ pub struct UserPatchIn {
     pub preferences: Option<Value>,
 }
 
-fn role(field: &str, v: Option<&str>) -> ApiResult<Option<Role>> {
+pub(crate) fn role(field: &str, v: Option<&str>) -> ApiResult<Option<Role>> {
     v.map(|r| Role::parse(r).ok_or_else(|| ApiError::field(field, "must be one of owner, admin, manager, agent, viewer")))
         .transpose()
 }
@@ -130,7 +130,12 @@ fn may_assign(auth: &Auth, role: Role) -> ApiResult<()> {
 #[utoipa::path(post, path = "/v1/users", tag = "users", request_body = UserIn,
     responses((status = 201, body = UserOut), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 pub async fn create_user(State(state): State<AppState>, auth: Auth, body: JsonBody<UserIn>) -> ApiResult<Response> {
-    let input = body.value;
+    let user = create(&state, &auth, body.value).await?;
+    Ok(respond(StatusCode::CREATED, false, &UserOut::from_user(&user)))
+}
+
+/// Creates a user in the caller's organisation (audited).
+pub(crate) async fn create(state: &AppState, auth: &Auth, input: UserIn) -> ApiResult<User> {
     let email = fields::email("email", input.email.as_deref())?
         .ok_or_else(|| ApiError::field("email", "is required"))?
         .to_lowercase();
@@ -139,7 +144,7 @@ pub async fn create_user(State(state): State<AppState>, auth: Auth, body: JsonBo
         .as_deref()
         .ok_or_else(|| ApiError::field("password", "is required"))?;
     let role = role("role", input.role.as_deref())?.unwrap_or(Role::Agent);
-    may_assign(&auth, role)?;
+    may_assign(auth, role)?;
     let hash = password(pw, &email)?;
     let now = state.clock.now();
     let user = User {
@@ -158,14 +163,14 @@ pub async fn create_user(State(state): State<AppState>, auth: Auth, body: JsonBo
     };
     let user = state.store.create_user(user, hash).await?;
     audit::by(
-        &state,
-        &auth,
+        state,
+        auth,
         "user.created",
         Some(user.id.to_string()),
         Some(json!({"role": role.as_str(), "email": user.email})),
     )
     .await;
-    Ok(respond(StatusCode::CREATED, false, &UserOut::from_user(&user)))
+    Ok(user)
 }
 
 #[utoipa::path(get, path = "/v1/users", tag = "users",
@@ -195,7 +200,7 @@ pub async fn get_user(State(state): State<AppState>, auth: Auth, Path(id): Path<
 }
 
 /// Applies a patch; `admin_fields` allows role and status changes.
-async fn patch(state: &AppState, auth: &Auth, mut user: User, p: UserPatchIn, admin_fields: bool) -> ApiResult<User> {
+pub(crate) async fn patch(state: &AppState, auth: &Auth, mut user: User, p: UserPatchIn, admin_fields: bool) -> ApiResult<User> {
     if !admin_fields && (p.role.is_some() || p.status.is_some()) {
         let field = if p.role.is_some() { "role" } else { "status" };
         return Err(
@@ -252,7 +257,7 @@ pub async fn update_user(
     Ok(respond(StatusCode::OK, false, &UserOut::from_user(&user)))
 }
 
-fn me(auth: &Auth) -> ApiResult<UserId> {
+pub(crate) fn me(auth: &Auth) -> ApiResult<UserId> {
     match &*auth.actor {
         Actor::User { id, .. } => Ok(id.clone()),
         Actor::Key { .. } => Err(ApiError::new(
