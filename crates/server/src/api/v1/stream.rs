@@ -301,6 +301,23 @@ pub async fn active_calls(State(state): State<AppState>, auth: Auth) -> ApiResul
     ))
 }
 
+/// The organisation's live calls now (at outbox `position`) and a
+/// subscription to the call events from there on, so no change is missed
+/// between the snapshot and the updates. Shared by every active-calls stream.
+pub(crate) async fn active_subscription(state: &AppState, org: &switchboard_domain::OrgId) -> ApiResult<(i64, Vec<Value>, Subscription)> {
+    state.streams.ensure_started().await?;
+    let board = state.streams.board();
+    board.ensure_seeded(org).await?;
+    let (position, calls) = board.active_now(org);
+    let filter = Filter::new(TypeFilter::categories_of(&["call", "transcript", "transcription"]), None);
+    let sub = state
+        .streams
+        .subscribe(org, filter, Some(position))
+        .await
+        .map_err(subscribe_error)?;
+    Ok((position, calls, sub))
+}
+
 /// The live calls as a stream: `active.snapshot` first, then
 /// `active.updated` (a call's new view) and `active.ended`.
 #[utoipa::path(get, path = "/v1/calls/active/stream", tag = "live",
@@ -308,19 +325,9 @@ pub async fn active_calls(State(state): State<AppState>, auth: Auth) -> ApiResul
         (status = 401, body = ErrorBody)),
     security(("bearer" = []), ("apiKey" = [])))]
 pub async fn active_stream(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    state.streams.ensure_started().await?;
+    let (position, calls, sub) = active_subscription(&state, &auth.org.id).await?;
     let board = state.streams.board().clone();
-    board.ensure_seeded(&auth.org.id).await?;
     let org = auth.org.id.clone();
-    // The snapshot reflects the board at `position`; updates follow from
-    // there, so none is missed between the two.
-    let (position, calls) = board.active_now(&org);
-    let filter = Filter::new(TypeFilter::categories_of(&["call", "transcript", "transcription"]), None);
-    let sub = state
-        .streams
-        .subscribe(&org, filter, Some(position))
-        .await
-        .map_err(subscribe_error)?;
     let mut first = Vec::new();
     first.extend_from_slice(b": connected\nretry: 2000\n\n");
     control_frame(

@@ -127,17 +127,9 @@ pub async fn call_events(State(state): State<AppState>, auth: Auth, Path(id): Pa
 #[utoipa::path(get, operation_id = "vocelio_call_events_active_events", path = "/api/calls/active/events", tag = "vocelio",
     responses((status = 200, description = "text/event-stream: active_calls_update, call_update", content_type = "text/event-stream")))]
 pub async fn active_events(State(state): State<AppState>, auth: Auth) -> ApiResult<Response> {
-    state.streams.ensure_started().await?;
+    let (position, views, sub) = crate::api::v1::stream::active_subscription(&state, &auth.org.id).await?;
     let board = state.streams.board().clone();
-    board.ensure_seeded(&auth.org.id).await?;
     let org = auth.org.id.clone();
-    let (position, views) = board.active_now(&org);
-    let filter = Filter::new(TypeFilter::categories_of(&["call", "transcript", "transcription"]), None);
-    let sub = state
-        .streams
-        .subscribe(&org, filter, Some(position))
-        .await
-        .map_err(crate::api::v1::stream::subscribe_error)?;
     let calls: Vec<_> = views.iter().map(active_call).collect();
     let mut first = b": connected\nretry: 2000\n\n".to_vec();
     frame(
