@@ -73,13 +73,44 @@ impl Default for IntelSettings {
     }
 }
 
-/// The organisation's settings (the defaults when it saved none).
+/// How long a node trusts an organisation's settings it read (every write
+/// path reads them, for redaction): a change made through this node applies
+/// at once ([`forget_settings`]); one made through another node within this.
+pub const SETTINGS_TTL: Duration = Duration::from_secs(2);
+/// Organisations whose settings are kept at most (the cache is emptied past it).
+const SETTINGS_CACHED: usize = 10_000;
+
+type SettingsCache = Mutex<HashMap<OrgId, (Instant, IntelSettings)>>;
+
+fn settings_cache() -> &'static SettingsCache {
+    static CACHE: std::sync::OnceLock<SettingsCache> = std::sync::OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The organisation's settings (the defaults when it saved none), read
+/// through a short per-node cache.
 pub async fn settings(store: &DynStore, org: &OrgId) -> Result<IntelSettings, StoreError> {
-    Ok(store
+    if let Some((at, s)) = settings_cache().lock().expect("settings cache").get(org)
+        && at.elapsed() < SETTINGS_TTL
+    {
+        return Ok(s.clone());
+    }
+    let s: IntelSettings = store
         .intelligence_settings(org)
         .await?
         .and_then(|v| serde_json::from_value(v).ok())
-        .unwrap_or_default())
+        .unwrap_or_default();
+    let mut cache = settings_cache().lock().expect("settings cache");
+    if cache.len() >= SETTINGS_CACHED {
+        cache.clear();
+    }
+    cache.insert(org.clone(), (Instant::now(), s.clone()));
+    Ok(s)
+}
+
+/// Drops the cached settings of `org` (after they were saved).
+pub fn forget_settings(org: &OrgId) {
+    settings_cache().lock().expect("settings cache").remove(org);
 }
 
 /// Intent models built from organisations' own intents, kept until their

@@ -355,5 +355,6 @@ pub async fn put_settings(State(state): State<AppState>, auth: Auth, body: JsonB
         .store
         .save_intelligence_settings(&auth.org.id, json!(s), switchboard_domain::now())
         .await?;
+    crate::workers::analysis::forget_settings(&auth.org.id);
     Ok(respond(StatusCode::OK, false, &s))
 }
